@@ -1,0 +1,50 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ControlServiceClient } from './generated/warren/v1/ControlService.js';
+import type { WorkerServiceClient } from './generated/warren/v1/WorkerService.js';
+import { warrenProto } from './proto.js';
+
+export const DEFAULT_MANAGER_ADDRESS = '127.0.0.1:7420';
+/** Metadata entry carrying the join token on every WorkerService call but Register. */
+export const TOKEN_METADATA_KEY = 'x-warren-token';
+
+export function createControlClient(address: string): ControlServiceClient {
+  return new (warrenProto().ControlService)(address, grpc.credentials.createInsecure());
+}
+
+export function createWorkerClient(address: string): WorkerServiceClient {
+  return new (warrenProto().WorkerService)(address, grpc.credentials.createInsecure(), {
+    // Detect a dead manager on an idle connection, so the worker reconnects promptly.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+  });
+}
+
+type UnaryMethod<Req, Res> = (request: Req, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
+
+export interface CallOptions {
+  metadata?: grpc.Metadata;
+  /** Milliseconds; default 10 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Calls a unary method as a promise, with a deadline and an optional abort signal. */
+export function unary<Req, Res>(method: UnaryMethod<Req, Res>, thisArg: grpc.Client, request: Req, options: CallOptions = {}): Promise<Res> {
+  options.signal?.throwIfAborted();
+  return new Promise<Res>((resolve, reject) => {
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    const call = method.call(thisArg, request, options.metadata ?? new grpc.Metadata(), { deadline }, (err, res) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(res as Res);
+    });
+    const onAbort = (): void => call.cancel();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function tokenMetadata(token: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set(TOKEN_METADATA_KEY, token);
+  return metadata;
+}

@@ -1,0 +1,22 @@
+/** The generated wire types, under short names. */
+export type { ControlServiceClient, ControlServiceHandlers } from './generated/warren/v1/ControlService.js';
+export type { WorkerServiceClient, WorkerServiceHandlers } from './generated/warren/v1/WorkerService.js';
+export type { Service, Service__Output as ServiceOut } from './generated/warren/v1/Service.js';
+export type { ServiceSpec, ServiceSpec__Output as ServiceSpecOut } from './generated/warren/v1/ServiceSpec.js';
+export type { ServiceDetail, ServiceDetail__Output as ServiceDetailOut } from './generated/warren/v1/ServiceDetail.js';
+export type { ServiceSummary__Output as ServiceSummaryOut } from './generated/warren/v1/ServiceSummary.js';
+export type { Task, Task__Output as TaskOut } from './generated/warren/v1/Task.js';
+export type { Node, Node__Output as NodeOut } from './generated/warren/v1/Node.js';
+export type { AssignmentsMessage, AssignmentsMessage__Output as AssignmentsMessageOut } from './generated/warren/v1/AssignmentsMessage.js';
+export type { TaskStatusUpdate, TaskStatusUpdate__Output as TaskStatusUpdateOut } from './generated/warren/v1/TaskStatusUpdate.js';
+export type { RegisterRequest__Output as RegisterRequestOut } from './generated/warren/v1/RegisterRequest.js';
+export type { RegisterResponse__Output as RegisterResponseOut } from './generated/warren/v1/RegisterResponse.js';
+export type { RegisterRequest } from './generated/warren/v1/RegisterRequest.js';
+export type { HeartbeatRequest } from './generated/warren/v1/HeartbeatRequest.js';
+export type { HeartbeatResponse__Output as HeartbeatResponseOut } from './generated/warren/v1/HeartbeatResponse.js';
+export type { ServiceRef } from './generated/warren/v1/ServiceRef.js';
+export type { ListServicesResponse__Output as ListServicesResponseOut } from './generated/warren/v1/ListServicesResponse.js';
+export type { ListTasksResponse__Output as ListTasksResponseOut } from './generated/warren/v1/ListTasksResponse.js';
+export type { ListNodesResponse__Output as ListNodesResponseOut } from './generated/warren/v1/ListNodesResponse.js';
+export type { CreateServiceRequest } from './generated/warren/v1/CreateServiceRequest.js';
+export type { ScaleServiceRequest } from './generated/warren/v1/ScaleServiceRequest.js';

@@ -1,0 +1,75 @@
+import { Command } from 'commander';
+import { parseDuration } from '@warren/core';
+import { managerAddress } from '../context.js';
+import { CliError } from '../errors.js';
+
+const DEFAULT_DATA_DIR = './.warren';
+const DEFAULT_LISTEN = '127.0.0.1:7420';
+
+// The daemons' code (LevelDB, dockerode, pino) is imported only when a daemon starts, so the
+// client commands stay quick to load.
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description('run a manager and a local worker in one process (the embedded single-node cluster)')
+    .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
+    .option('--listen <addr>', 'gRPC address for the CLI and workers', DEFAULT_LISTEN)
+    .option('--name <name>', 'name of the local worker node (default: the host name)')
+    .action(async (o: { dataDir: string; listen: string; name?: string }) => {
+      const { createLogger, runUntilSignal } = await import('../daemon.js');
+      const { Manager } = await import('@warren/manager');
+      const { Worker } = await import('@warren/worker');
+      const logger = createLogger();
+      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger });
+      announce(logger, manager.address, manager.token);
+      let worker;
+      try {
+        worker = await Worker.start({ manager: manager.address, token: manager.token, logger, ...(o.name ? { name: o.name } : {}) });
+      } catch (err) {
+        await manager.stop();
+        throw err;
+      }
+      await runUntilSignal(logger, async () => {
+        await worker.stop();
+        await manager.stop();
+      });
+    });
+}
+
+export function managerCommand(): Command {
+  return new Command('manager')
+    .description('run a manager: desired state, scheduling and the reconciler')
+    .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
+    .option('--listen <addr>', 'gRPC address for the CLI and workers', DEFAULT_LISTEN)
+    .option('--heartbeat-interval <duration>', 'how often workers heartbeat (a node is down after 3 missed)', '1s')
+    .action(async (o: { dataDir: string; listen: string; heartbeatInterval: string }) => {
+      const heartbeatIntervalMs = parseDuration(o.heartbeatInterval, '--heartbeat-interval');
+      const { createLogger, runUntilSignal } = await import('../daemon.js');
+      const { Manager } = await import('@warren/manager');
+      const logger = createLogger();
+      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger, heartbeatIntervalMs });
+      announce(logger, manager.address, manager.token);
+      await runUntilSignal(logger, () => manager.stop());
+    });
+}
+
+export function workerCommand(): Command {
+  return new Command('worker')
+    .description('run a worker agent: runs its tasks\' containers through the local Docker engine')
+    .option('--manager <addr>', 'manager address (default: WARREN_MANAGER or 127.0.0.1:7420)')
+    .option('--token <token>', 'the join token the manager printed (or WARREN_TOKEN)')
+    .option('--name <name>', 'node name (default: the host name)')
+    .action(async (o: { manager?: string; token?: string; name?: string }, cmd: Command) => {
+      const token = o.token ?? process.env.WARREN_TOKEN;
+      if (!token) throw new CliError('--token is required: the join token the manager printed at start', 2);
+      const { createLogger, runUntilSignal } = await import('../daemon.js');
+      const { Worker } = await import('@warren/worker');
+      const logger = createLogger();
+      const worker = await Worker.start({ manager: o.manager ?? managerAddress(cmd), token, logger, ...(o.name ? { name: o.name } : {}) });
+      await runUntilSignal(logger, () => worker.stop());
+    });
+}
+
+function announce(logger: import('pino').Logger, address: string, token: string): void {
+  logger.info({ component: 'manager', address, joinToken: token }, `workers join with: warren worker --manager ${address} --token ${token}`);
+}

@@ -1,0 +1,6 @@
+export * from './errors.js';
+export { parseDuration, formatDuration, formatAge } from './duration.js';
+export * from './spec.js';
+export { normalizeImageRef, hasImage } from './image.js';
+export * from './task.js';
+export { reconcile, DEFAULT_HISTORY_LIMIT, type Action, type NodeView, type ReconcileInput } from './reconcile.js';

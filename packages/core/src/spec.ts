@@ -1,0 +1,151 @@
+import { ValidationError } from './errors.js';
+
+/** Defaults of a service spec, next to their names. */
+export const SPEC_DEFAULTS = {
+  replicas: 1,
+  network: 'bridge',
+  stopTimeoutMs: 10_000,
+} as const;
+
+export const PROBE_DEFAULTS = {
+  intervalMs: 30_000,
+  timeoutMs: 10_000,
+  retries: 3,
+  successThreshold: 1,
+  startPeriodMs: 0,
+} as const;
+
+export const MAX_REPLICAS = 1000;
+
+export interface HttpHeader {
+  name: string;
+  value: string;
+}
+
+export type ProbeHandler =
+  | { kind: 'http'; path: string; port: number; scheme: 'http' | 'https'; headers: HttpHeader[]; statusMin: number; statusMax: number }
+  | { kind: 'tcp'; port: number }
+  | { kind: 'exec'; command: string[] }
+  | { kind: 'grpc'; port: number; service: string };
+
+export interface Probe {
+  handler: ProbeHandler;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Failure threshold. */
+  retries: number;
+  successThreshold: number;
+  startPeriodMs: number;
+}
+
+/** `check` is the Docker-style check serving as liveness and readiness; explicit phases win. */
+export interface HealthSpec {
+  startup?: Probe;
+  liveness?: Probe;
+  readiness?: Probe;
+  check?: Probe;
+}
+
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  replicas: number;
+  /** Empty: the image's default command. */
+  command: string[];
+  /** `KEY=VALUE` entries. */
+  env: string[];
+  /** `bridge`, `host`, or a Docker network name. */
+  network: string;
+  stopTimeoutMs: number;
+  health: HealthSpec;
+}
+
+export interface Service {
+  id: string;
+  spec: ServiceSpec;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
+const IMAGE_REF = /^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const MAX_STOP_TIMEOUT_MS = 3_600_000;
+const MIN_PROBE_PERIOD_MS = 10;
+
+export function validateServiceName(name: string): string {
+  if (!SERVICE_NAME.test(name)) {
+    throw new ValidationError('service name', name, 'use 1-63 letters, digits, "-" or "_", starting with a letter or digit');
+  }
+  return name;
+}
+
+export function validateReplicas(replicas: number, field = '--replicas'): number {
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
+    throw new ValidationError(field, replicas, `must be a whole number from 0 to ${MAX_REPLICAS}`);
+  }
+  return replicas;
+}
+
+/** Parses a `--env` entry, `KEY=VALUE` (the value may be empty or contain `=`). */
+export function validateEnvEntry(entry: string): string {
+  const eq = entry.indexOf('=');
+  const key = eq < 0 ? entry : entry.slice(0, eq);
+  if (eq < 0 || !ENV_KEY.test(key)) {
+    throw new ValidationError('--env', entry, 'write it as KEY=VALUE, KEY made of letters, digits and "_"');
+  }
+  return entry;
+}
+
+/**
+ * Checks a whole spec and returns it complete. The one gate for specs: the CLI calls it before
+ * sending, the manager calls it again on every request, so a hand-made client cannot store a
+ * bad spec.
+ */
+export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
+  validateServiceName(spec.name);
+  if (spec.image === '' || !IMAGE_REF.test(spec.image)) {
+    throw new ValidationError('--image', spec.image, 'not an image reference (like warren-test:latest)');
+  }
+  validateReplicas(spec.replicas);
+  spec.env.forEach(validateEnvEntry);
+  if (!NETWORK_NAME.test(spec.network)) {
+    throw new ValidationError('--network', spec.network, 'use host, bridge or the name of a Docker network');
+  }
+  if (!Number.isInteger(spec.stopTimeoutMs) || spec.stopTimeoutMs < 0 || spec.stopTimeoutMs > MAX_STOP_TIMEOUT_MS) {
+    throw new ValidationError('--stop-timeout', `${spec.stopTimeoutMs}ms`, 'must be between 0s and 1h');
+  }
+  for (const phase of ['startup', 'liveness', 'readiness', 'check'] as const) {
+    const probe = spec.health[phase];
+    if (probe) validateProbe(probe, phase === 'check' ? '--health' : `--${phase}`);
+  }
+  return spec;
+}
+
+function validateProbe(probe: Probe, prefix: string): void {
+  const h = probe.handler;
+  if (h.kind === 'exec' && (h.command.length === 0 || h.command.every((a) => a === ''))) {
+    throw new ValidationError(`${prefix}-cmd`, '', 'needs a command');
+  }
+  if (h.kind !== 'exec' && (!Number.isInteger(h.port) || h.port < 1 || h.port > 65_535)) {
+    throw new ValidationError(`${prefix}-${h.kind}`, `port=${h.port}`, 'port must be 1-65535');
+  }
+  if (h.kind === 'http') {
+    if (!h.path.startsWith('/')) throw new ValidationError(`${prefix}-http`, `path=${h.path}`, 'path must start with "/"');
+    if (!(h.statusMin >= 100 && h.statusMin <= h.statusMax && h.statusMax <= 599)) {
+      throw new ValidationError(`${prefix}-http`, `status=${h.statusMin}-${h.statusMax}`, 'status must be a range within 100-599');
+    }
+  }
+  for (const [flag, ms] of [['interval', probe.intervalMs], ['timeout', probe.timeoutMs]] as const) {
+    if (!Number.isFinite(ms) || ms < MIN_PROBE_PERIOD_MS) {
+      throw new ValidationError(`${prefix}-${flag}`, `${ms}ms`, `must be at least ${MIN_PROBE_PERIOD_MS}ms`);
+    }
+  }
+  if (!Number.isFinite(probe.startPeriodMs) || probe.startPeriodMs < 0) {
+    throw new ValidationError(`${prefix}-start-period`, `${probe.startPeriodMs}ms`, 'must not be negative');
+  }
+  for (const [flag, n] of [['retries', probe.retries], ['success-threshold', probe.successThreshold]] as const) {
+    if (!Number.isInteger(n) || n < 1) throw new ValidationError(`${prefix}-${flag}`, n, 'must be a whole number of at least 1');
+  }
+}

@@ -1,0 +1,69 @@
+import type { ServiceSpec } from './spec.js';
+
+/**
+ * Task states, in the order a task moves through them (as in Swarm). Observed state only ever
+ * moves forward; the terminal states end a task for good.
+ *
+ *   new → pending → assigned → starting → running → complete | failed | shutdown | rejected
+ *
+ * - pending:  waiting for a node
+ * - assigned: a node has it; its worker creates the container
+ * - starting: the container is created and being started
+ * - complete: the container exited with code 0
+ * - failed:   the container exited with another code, vanished, or failed its health check
+ * - shutdown: stopped because the manager wanted it stopped
+ * - rejected: the worker could not create the container (a bad image, command, network)
+ */
+export const TASK_STATES = ['new', 'pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'rejected'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'rejected']);
+
+/** The states a worker may report; the rest are the manager's. */
+export const WORKER_STATES: ReadonlySet<TaskState> = new Set(['starting', 'running', 'complete', 'failed', 'shutdown', 'rejected']);
+
+export type DesiredState = 'running' | 'shutdown';
+
+export interface Task {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  slot: number;
+  /** Empty until scheduled. */
+  nodeId: string;
+  /** The manager's decision; a worker never changes it. */
+  desiredState: DesiredState;
+  state: TaskState;
+  /** What is happening, in words. */
+  message: string;
+  /** Why the task ended, when it ended badly. */
+  error: string;
+  exitCode?: number;
+  containerId: string;
+  createdAt: number;
+  updatedAt: number;
+  /** The spec this task runs: a copy taken when the task was created. */
+  spec: ServiceSpec;
+}
+
+export function isTaskState(value: string): value is TaskState {
+  return (TASK_STATES as readonly string[]).includes(value);
+}
+
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL.has(state);
+}
+
+function rank(state: TaskState): number {
+  return isTerminal(state) ? TASK_STATES.indexOf('running') + 1 : TASK_STATES.indexOf(state);
+}
+
+/** Observed state moves forward only: `running → starting` or `failed → running` are refused. */
+export function canAdvance(from: TaskState, to: TaskState): boolean {
+  return !isTerminal(from) && rank(to) > rank(from);
+}
+
+/** Container name of a task: `web.1.<task id>`, as Swarm names them. */
+export function containerName(task: Pick<Task, 'serviceName' | 'slot' | 'id'>): string {
+  return `${task.serviceName}.${task.slot}.${task.id}`;
+}

@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  ValidationError,
+  hasImage,
+  validateReplicas,
+  validateServiceSpec,
+  type Service,
+  type Task,
+} from '@warren/core';
+import { serviceToWire, specFromWire, taskToWire, unaryHandler, type wire } from '@warren/api';
+import type { NodeSessions } from './node-sessions.js';
+import type { Store, StoreView } from './store.js';
+
+export interface ControlDeps {
+  store: Store;
+  sessions: NodeSessions;
+  now: () => number;
+  newId: () => string;
+  logger: Logger;
+}
+
+/** ControlService: what the CLI calls. Every request is validated before anything is written. */
+export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHandlers {
+  const { store, sessions, now, newId, logger } = deps;
+
+  const findService = (view: StoreView, ref: string): Service => {
+    if (ref === '') throw new ValidationError('service name', ref, 'is required');
+    const service = view.serviceByName(ref) ?? view.service(ref);
+    if (!service) throw new NotFoundError('service', ref);
+    return service;
+  };
+
+  const nodeName = (id: string): string => (id === '' ? '' : (store.node(id)?.name ?? id));
+  const tasksOf = (service: Service): wire.Task[] =>
+    store
+      .tasksOfService(service.id)
+      .sort(bySlotNewestFirst)
+      .map((t) => taskToWire(t, nodeName(t.nodeId)));
+
+  return {
+    CreateService: unaryHandler('CreateService', logger, async (req: { spec: wire.ServiceSpecOut | null }) => {
+      const spec = validateServiceSpec(specFromWire(req.spec));
+      const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id));
+      if (ready.length > 0 && !ready.some((n) => hasImage(n.images, spec.image))) {
+        throw new ValidationError('--image', spec.image, 'no such image on any ready node (Warren never pulls: build or load it on the nodes first)');
+      }
+      const service = await store.mutate((view) => {
+        if (view.serviceByName(spec.name)) throw new AlreadyExistsError('service', spec.name);
+        const t = now();
+        const created: Service = { id: newId(), spec, createdAt: t, updatedAt: t };
+        return { changes: [{ kind: 'putService', service: created }], result: created };
+      });
+      logger.info({ service: spec.name, id: service.id, replicas: spec.replicas, image: spec.image }, 'service created');
+      return serviceToWire(service);
+    }),
+
+    ListServices: unaryHandler('ListServices', logger, async () => {
+      const services = [...store.services()].sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
+      const running = new Map<string, number>();
+      for (const t of store.tasks()) {
+        if (t.state === 'running' && t.desiredState === 'running') running.set(t.serviceId, (running.get(t.serviceId) ?? 0) + 1);
+      }
+      return {
+        services: services.map((s) => ({ service: serviceToWire(s), running: running.get(s.id) ?? 0, desired: s.spec.replicas })),
+      };
+    }),
+
+    InspectService: unaryHandler('InspectService', logger, async (req: { name: string }) => {
+      const service = findService(store, req.name);
+      return { service: serviceToWire(service), tasks: tasksOf(service) };
+    }),
+
+    ListTasks: unaryHandler('ListTasks', logger, async (req: { service: string }) => {
+      return { tasks: tasksOf(findService(store, req.service)) };
+    }),
+
+    ScaleService: unaryHandler('ScaleService', logger, async (req: { name: string; replicas: number }) => {
+      validateReplicas(req.replicas);
+      const service = await store.mutate((view) => {
+        const found = findService(view, req.name);
+        const scaled: Service = { ...found, spec: { ...found.spec, replicas: req.replicas }, updatedAt: now() };
+        return { changes: [{ kind: 'putService', service: scaled }], result: scaled };
+      });
+      logger.info({ service: service.spec.name, replicas: req.replicas }, 'service scaled');
+      return serviceToWire(service);
+    }),
+
+    RemoveService: unaryHandler('RemoveService', logger, async (req: { name: string }) => {
+      const service = await store.mutate((view) => {
+        const found = findService(view, req.name);
+        return { changes: [{ kind: 'deleteService', service: found }], result: found };
+      });
+      logger.info({ service: service.spec.name, id: service.id }, 'service removed');
+      return serviceToWire(service);
+    }),
+
+    ListNodes: unaryHandler('ListNodes', logger, async () => {
+      const counts = new Map<string, number>();
+      for (const t of store.tasks()) {
+        if (t.desiredState === 'running' && t.nodeId !== '') counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
+      }
+      const nodes = [...store.nodes()].sort((a, b) => (a.name < b.name ? -1 : 1));
+      return {
+        nodes: nodes.map((n) => ({
+          id: n.id,
+          name: n.name,
+          hostname: n.hostname,
+          status: sessions.isReady(n.id) ? 'ready' : 'down',
+          registeredAtMs: n.registeredAt,
+          lastSeenAtMs: sessions.lastSeenAt(n.id) ?? n.lastSeenAt,
+          taskCount: counts.get(n.id) ?? 0,
+          images: n.images,
+        })),
+      };
+    }),
+  };
+}
+
+function bySlotNewestFirst(a: Task, b: Task): number {
+  return a.slot - b.slot || b.createdAt - a.createdAt;
+}

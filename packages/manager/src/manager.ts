@@ -1,0 +1,127 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FailedPreconditionError } from '@warren/core';
+import { bindServer, shutdownServer, taskToWire, warrenProto, type wire } from '@warren/api';
+import { controlServiceHandlers } from './control-service.js';
+import { newId, newJoinToken } from './ids.js';
+import { NodeSessions } from './node-sessions.js';
+import { ReconcilerLoop } from './reconciler-loop.js';
+import { Store, type Change } from './store.js';
+import { workerServiceHandlers } from './worker-service.js';
+
+export interface ManagerOptions {
+  /** State lives in `<dataDir>/store`. */
+  dataDir: string;
+  /** gRPC address for the CLI and workers; default 127.0.0.1:7420 (port 0: any free port). */
+  listen?: string;
+  logger: Logger;
+  /** How often workers heartbeat; default 1 s. A node is down after 3 missed beats. */
+  heartbeatIntervalMs?: number;
+  /** Safety pass of the reconciler; default 1 s (it also runs on every change). */
+  reconcileIntervalMs?: number;
+  now?: () => number;
+}
+
+export type ManagerState = 'running' | 'stopping' | 'stopped';
+
+export class Manager {
+  #state: ManagerState = 'running';
+  readonly #abort = new AbortController();
+
+  private constructor(
+    /** `host:port` actually bound. */
+    readonly address: string,
+    /** The join token workers must present. */
+    readonly token: string,
+    private readonly server: grpc.Server,
+    private readonly store: Store,
+    private readonly sessions: NodeSessions,
+    readonly reconciler: ReconcilerLoop,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(options: ManagerOptions): Promise<Manager> {
+    const logger = options.logger.child({ component: 'manager' });
+    const now = options.now ?? Date.now;
+    const storeDir = join(options.dataDir, 'store');
+    await mkdir(storeDir, { recursive: true });
+    const store = await Store.open(storeDir).catch((err: unknown) => {
+      throw new FailedPreconditionError(`cannot open the store in ${storeDir} (is another manager using this data dir?): ${(err as Error).message}`);
+    });
+    let token = store.meta('join-token');
+    if (token === undefined) {
+      const fresh = newJoinToken();
+      await store.mutate(() => ({ changes: [{ kind: 'putMeta', key: 'join-token', value: fresh }], result: undefined }));
+      token = fresh;
+    }
+
+    const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000);
+    const reconciler = new ReconcilerLoop(store, sessions, now, newId, options.logger.child({ component: 'reconciler' }));
+    const server = new grpc.Server();
+    const proto = warrenProto();
+    server.addService(
+      proto.ControlService.service,
+      controlServiceHandlers({ store, sessions, now, newId, logger: options.logger.child({ component: 'control' }) }),
+    );
+    server.addService(
+      proto.WorkerService.service,
+      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), logger: options.logger.child({ component: 'workers' }) }),
+    );
+
+    const listen = options.listen ?? '127.0.0.1:7420';
+    let port: number;
+    try {
+      port = await bindServer(server, listen);
+    } catch (err) {
+      await store.close();
+      throw new FailedPreconditionError(`cannot listen on ${listen}: ${(err as Error).message}`);
+    }
+    const address = `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
+    const manager = new Manager(address, token, server, store, sessions, reconciler, logger);
+    store.onCommit((changes) => {
+      manager.#pushAssignments(changes);
+      reconciler.trigger();
+    });
+    reconciler.run(options.reconcileIntervalMs ?? 1000, manager.#abort.signal);
+    reconciler.trigger();
+    logger.info({ address, dataDir: options.dataDir, services: [...store.services()].length, tasks: [...store.tasks()].length }, 'manager started');
+    return manager;
+  }
+
+  get state(): ManagerState {
+    return this.#state;
+  }
+
+  /** Sends every task change to the worker of the task's node. */
+  #pushAssignments(changes: readonly Change[]): void {
+    const byNode = new Map<string, wire.AssignmentsMessage & { tasks: wire.Task[]; removedTaskIds: string[] }>();
+    const forNode = (nodeId: string) => {
+      let message = byNode.get(nodeId);
+      if (!message) byNode.set(nodeId, (message = { full: false, tasks: [], removedTaskIds: [] }));
+      return message;
+    };
+    for (const change of changes) {
+      if (change.kind === 'putTask' && change.task.nodeId !== '') {
+        forNode(change.task.nodeId).tasks.push(taskToWire(change.task, this.store.node(change.task.nodeId)?.name));
+      } else if (change.kind === 'deleteTask' && change.task.nodeId !== '') {
+        forNode(change.task.nodeId).removedTaskIds.push(change.task.id);
+      }
+    }
+    for (const [nodeId, message] of byNode) this.sessions.send(nodeId, message);
+  }
+
+  /** Stops serving (running calls get `graceMs`), stops the loops, closes the store. */
+  async stop(graceMs = 2000): Promise<void> {
+    if (this.#state !== 'running') return;
+    this.#state = 'stopping';
+    this.logger.info('manager stopping');
+    this.#abort.abort();
+    this.sessions.closeAll();
+    await shutdownServer(this.server, graceMs);
+    await this.store.close();
+    this.#state = 'stopped';
+    this.logger.info('manager stopped');
+  }
+}

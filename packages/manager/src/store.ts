@@ -1,0 +1,187 @@
+import { Level, type BatchOperation } from 'level';
+import type { Service, Task } from '@warren/core';
+
+/**
+ * The manager's state in LevelDB, with an in-memory mirror for reads.
+ *
+ * Keys (UTF-8 strings) and values (JSON):
+ *   service:<id>  → Service      the desired state the user asked for
+ *   task:<id>     → Task         one per replica slot and attempt, live and ended (history)
+ *   node:<id>     → NodeRecord   every worker that ever registered
+ *   meta:<name>   → string       e.g. meta:join-token
+ *
+ * The manager is the only writer. All writes go through `mutate`, one at a time: a mutation
+ * reads the current state, returns the changes it wants, and those are written as one atomic
+ * batch (fsynced) before the mirror is updated and listeners are told. So validation and write
+ * cannot interleave with another request, and a crash leaves either all of a mutation or none.
+ * Service names are unique; the name index lives only in memory, rebuilt at open.
+ */
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  hostname: string;
+  registeredAt: number;
+  lastSeenAt: number;
+  /** Image tags and ids on the node, as last reported. */
+  images: string[];
+}
+
+export type Change =
+  | { kind: 'putService'; service: Service }
+  | { kind: 'deleteService'; service: Service }
+  | { kind: 'putTask'; task: Task }
+  | { kind: 'deleteTask'; task: Task }
+  | { kind: 'putNode'; node: NodeRecord }
+  | { kind: 'putMeta'; key: string; value: string };
+
+export interface StoreView {
+  services(): Iterable<Service>;
+  service(id: string): Service | undefined;
+  serviceByName(name: string): Service | undefined;
+  tasks(): Iterable<Task>;
+  task(id: string): Task | undefined;
+  tasksOfService(serviceId: string): Task[];
+  tasksOfNode(nodeId: string): Task[];
+  nodes(): Iterable<NodeRecord>;
+  node(id: string): NodeRecord | undefined;
+  nodeByName(name: string): NodeRecord | undefined;
+  meta(key: string): string | undefined;
+}
+
+export type CommitListener = (changes: readonly Change[]) => void;
+
+export class Store implements StoreView {
+  readonly #db: Level<string, unknown>;
+  readonly #services = new Map<string, Service>();
+  readonly #serviceIdByName = new Map<string, string>();
+  readonly #tasks = new Map<string, Task>();
+  readonly #nodes = new Map<string, NodeRecord>();
+  readonly #meta = new Map<string, string>();
+  readonly #listeners = new Set<CommitListener>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(db: Level<string, unknown>) {
+    this.#db = db;
+  }
+
+  static async open(dir: string): Promise<Store> {
+    const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    await db.open();
+    const store = new Store(db);
+    for await (const [key, value] of db.iterator()) store.#load(key, value);
+    return store;
+  }
+
+  #load(key: string, value: unknown): void {
+    const sep = key.indexOf(':');
+    const kind = key.slice(0, sep);
+    const id = key.slice(sep + 1);
+    if (kind === 'service') {
+      const service = value as Service;
+      this.#services.set(id, service);
+      this.#serviceIdByName.set(service.spec.name, id);
+    } else if (kind === 'task') this.#tasks.set(id, value as Task);
+    else if (kind === 'node') this.#nodes.set(id, value as NodeRecord);
+    else if (kind === 'meta') this.#meta.set(id, value as string);
+  }
+
+  /**
+   * Runs `fn` alone against the current state and writes what it returns atomically.
+   * If `fn` throws, nothing is written and the error is passed on.
+   */
+  mutate<T>(fn: (view: StoreView) => { changes: Change[]; result: T } | Promise<{ changes: Change[]; result: T }>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const { changes, result } = await fn(this);
+      if (changes.length > 0) await this.#commit(changes);
+      return result;
+    };
+    const next = this.#queue.then(run, run);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #commit(changes: Change[]): Promise<void> {
+    type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
+    const ops = changes.map((c): Op => {
+      switch (c.kind) {
+        case 'putService':
+          return { type: 'put' as const, key: `service:${c.service.id}`, value: c.service };
+        case 'deleteService':
+          return { type: 'del' as const, key: `service:${c.service.id}` };
+        case 'putTask':
+          return { type: 'put' as const, key: `task:${c.task.id}`, value: c.task };
+        case 'deleteTask':
+          return { type: 'del' as const, key: `task:${c.task.id}` };
+        case 'putNode':
+          return { type: 'put' as const, key: `node:${c.node.id}`, value: c.node };
+        case 'putMeta':
+          return { type: 'put' as const, key: `meta:${c.key}`, value: c.value };
+      }
+    });
+    await this.#db.batch(ops as BatchOperation<Level<string, unknown>, string, unknown>[], { sync: true });
+    for (const c of changes) {
+      if (c.kind === 'putService') {
+        const before = this.#services.get(c.service.id);
+        if (before) this.#serviceIdByName.delete(before.spec.name);
+        this.#services.set(c.service.id, c.service);
+        this.#serviceIdByName.set(c.service.spec.name, c.service.id);
+      } else if (c.kind === 'deleteService') {
+        this.#services.delete(c.service.id);
+        this.#serviceIdByName.delete(c.service.spec.name);
+      } else if (c.kind === 'putTask') this.#tasks.set(c.task.id, c.task);
+      else if (c.kind === 'deleteTask') this.#tasks.delete(c.task.id);
+      else if (c.kind === 'putNode') this.#nodes.set(c.node.id, c.node);
+      else this.#meta.set(c.key, c.value);
+    }
+    for (const listener of this.#listeners) listener(changes);
+  }
+
+  /** Called after every commit with its changes. Returns the unsubscribe function. */
+  onCommit(listener: CommitListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Waits for queued mutations, then closes the database. */
+  async close(): Promise<void> {
+    await this.#queue;
+    await this.#db.close();
+  }
+
+  services(): Iterable<Service> {
+    return this.#services.values();
+  }
+  service(id: string): Service | undefined {
+    return this.#services.get(id);
+  }
+  serviceByName(name: string): Service | undefined {
+    const id = this.#serviceIdByName.get(name);
+    return id === undefined ? undefined : this.#services.get(id);
+  }
+  tasks(): Iterable<Task> {
+    return this.#tasks.values();
+  }
+  task(id: string): Task | undefined {
+    return this.#tasks.get(id);
+  }
+  tasksOfService(serviceId: string): Task[] {
+    return [...this.#tasks.values()].filter((t) => t.serviceId === serviceId);
+  }
+  tasksOfNode(nodeId: string): Task[] {
+    return [...this.#tasks.values()].filter((t) => t.nodeId === nodeId);
+  }
+  nodes(): Iterable<NodeRecord> {
+    return this.#nodes.values();
+  }
+  node(id: string): NodeRecord | undefined {
+    return this.#nodes.get(id);
+  }
+  nodeByName(name: string): NodeRecord | undefined {
+    for (const node of this.#nodes.values()) if (node.name === name) return node;
+    return undefined;
+  }
+  meta(key: string): string | undefined {
+    return this.#meta.get(key);
+  }
+}

@@ -1,0 +1,154 @@
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  FailedPreconditionError,
+  NotFoundError,
+  UnauthenticatedError,
+  ValidationError,
+  WORKER_STATES,
+  canAdvance,
+  isTaskState,
+  type Task,
+} from '@warren/core';
+import { TOKEN_METADATA_KEY, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
+import type { NodeSessions } from './node-sessions.js';
+import type { NodeRecord, Store } from './store.js';
+
+export interface WorkerDeps {
+  store: Store;
+  sessions: NodeSessions;
+  token: string;
+  now: () => number;
+  newId: () => string;
+  /** Called when a node connects or goes away: the scheduler has new options. */
+  onNodeChange: () => void;
+  logger: Logger;
+}
+
+const NODE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+const MAX_IMAGES = 10_000;
+const MAX_TEXT = 4096;
+
+/**
+ * WorkerService: what worker agents call. Every call is authenticated with the join token,
+ * and a worker may only report on tasks assigned to its own node, forward in state.
+ */
+export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandlers {
+  const { store, sessions, now, newId, logger } = deps;
+  const expected = Buffer.from(deps.token);
+
+  const checkToken = (token: string): void => {
+    const given = Buffer.from(token);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new UnauthenticatedError('invalid join token (use the token the manager printed when it started)');
+    }
+  };
+  const authenticate = (metadata: grpc.Metadata): void => {
+    const value = metadata.get(TOKEN_METADATA_KEY)[0];
+    checkToken(typeof value === 'string' ? value : '');
+  };
+  const findNode = (id: string): NodeRecord => {
+    const node = store.node(id);
+    if (!node) throw new NotFoundError('node', id);
+    return node;
+  };
+  const checkImages = (images: string[]): string[] => {
+    if (images.length > MAX_IMAGES) throw new ValidationError('images', images.length, `at most ${MAX_IMAGES}`);
+    return images.filter((i) => i !== '');
+  };
+
+  return {
+    Register: unaryHandler('Register', logger, async (req: wire.RegisterRequestOut) => {
+      checkToken(req.token);
+      if (!NODE_NAME.test(req.name)) {
+        throw new ValidationError('--name', req.name, 'use 1-63 letters, digits, ".", "-" or "_", starting with a letter or digit');
+      }
+      const images = checkImages(req.images);
+      const node = await store.mutate((view) => {
+        const t = now();
+        const existing = view.nodeByName(req.name);
+        const record: NodeRecord = existing
+          ? { ...existing, hostname: req.hostname, images, lastSeenAt: t }
+          : { id: newId(), name: req.name, hostname: req.hostname, registeredAt: t, lastSeenAt: t, images };
+        return { changes: [{ kind: 'putNode', node: record }], result: record };
+      });
+      logger.info({ node: node.name, id: node.id }, 'worker registered');
+      return { nodeId: node.id, heartbeatIntervalMs: sessions.heartbeatIntervalMs };
+    }),
+
+    Heartbeat: unaryHandler('Heartbeat', logger, async (req: { nodeId: string }, call) => {
+      authenticate(call.metadata);
+      findNode(req.nodeId);
+      const wasReady = sessions.isReady(req.nodeId);
+      sessions.heartbeat(req.nodeId);
+      if (!wasReady && sessions.isReady(req.nodeId)) deps.onNodeChange();
+      return { heartbeatIntervalMs: sessions.heartbeatIntervalMs };
+    }),
+
+    Assignments: (call: grpc.ServerWritableStream<{ nodeId: string }, wire.AssignmentsMessage>) => {
+      let node: NodeRecord;
+      try {
+        authenticate(call.metadata);
+        node = findNode(call.request.nodeId);
+      } catch (err) {
+        call.emit('error', toServiceError(err));
+        return;
+      }
+      sessions.attach(node.id, call);
+      const tasks = store.tasksOfNode(node.id).map((t) => taskToWire(t, node.name));
+      call.write({ full: true, tasks, removedTaskIds: [] });
+      logger.info({ node: node.name, tasks: tasks.length }, 'worker connected');
+      deps.onNodeChange();
+      const gone = (): void => {
+        if (!sessions.detach(node.id, call)) return;
+        logger.warn({ node: node.name }, 'worker disconnected');
+        deps.onNodeChange();
+      };
+      call.on('cancelled', gone);
+      call.on('close', gone);
+      call.on('error', gone);
+    },
+
+    UpdateTaskStatus: unaryHandler('UpdateTaskStatus', logger, async (req: wire.TaskStatusUpdateOut, call) => {
+      authenticate(call.metadata);
+      findNode(req.nodeId);
+      const state = req.state;
+      if (!isTaskState(state) || !WORKER_STATES.has(state)) {
+        throw new ValidationError('state', state, `a worker reports one of ${[...WORKER_STATES].join(', ')}`);
+      }
+      if (req.message.length > MAX_TEXT || req.error.length > MAX_TEXT) throw new ValidationError('message', '…', `at most ${MAX_TEXT} characters`);
+      await store.mutate((view) => {
+        const task = view.task(req.taskId);
+        if (!task) throw new NotFoundError('task', req.taskId);
+        if (task.nodeId !== req.nodeId) throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
+        if (task.state === state) return { changes: [], result: undefined };
+        if (!canAdvance(task.state, state)) throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
+        const updated: Task = {
+          ...task,
+          state,
+          message: req.message,
+          error: req.error,
+          containerId: req.containerId || task.containerId,
+          updatedAt: now(),
+        };
+        if (req.hasExitCode) updated.exitCode = req.exitCode;
+        logger.info({ service: task.serviceName, slot: task.slot, task: task.id, state, error: req.error || undefined }, 'task state');
+        return { changes: [{ kind: 'putTask', task: updated }], result: undefined };
+      });
+      return {};
+    }),
+
+    UpdateNodeImages: unaryHandler('UpdateNodeImages', logger, async (req: { nodeId: string; images: string[] }, call) => {
+      authenticate(call.metadata);
+      const images = checkImages(req.images);
+      await store.mutate((view) => {
+        const node = view.node(req.nodeId);
+        if (!node) throw new NotFoundError('node', req.nodeId);
+        return { changes: [{ kind: 'putNode', node: { ...node, images } }], result: undefined };
+      });
+      deps.onNodeChange();
+      return {};
+    }),
+  };
+}

@@ -1,0 +1,176 @@
+import type { Logger } from 'pino';
+import { canAdvance, isTerminal, type Task, type TaskState } from '@warren/core';
+import type { StatusReporter, StatusReport } from './reporter.js';
+import type { ContainerRuntime, TaskContainer } from './runtime.js';
+
+/** Stop timeout for containers whose task the manager no longer knows. */
+const UNKNOWN_TASK_STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * Makes the node's containers match its assignments. Each task is handled by one chain of
+ * work at a time (no two operations on one task overlap); any number of tasks proceed at once.
+ *
+ * A task's container is created when the task is `assigned`, stopped when its desired state
+ * turns `shutdown`, and removed when the manager forgets the task (history pruned, service
+ * removed). Containers of this node that no assignment names are stopped and removed. The
+ * worker reports what it observes, forward only; it never changes the desired state.
+ */
+export class Executor {
+  readonly #assigned = new Map<string, Task>();
+  readonly #reported = new Map<string, TaskState>();
+  readonly #chains = new Map<string, Promise<void>>();
+  /** Exit codes from `die` events, by task and container: Docker's list can still say "running". */
+  readonly #exited = new Map<string, Map<string, number>>();
+
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly reporter: StatusReporter,
+    private readonly nodeId: () => string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The whole set of the node's tasks (first message of a stream): anything else goes. */
+  async applyFull(tasks: Task[]): Promise<void> {
+    const previous = [...this.#assigned.keys()];
+    this.#assigned.clear();
+    for (const task of tasks) this.#assigned.set(task.id, task);
+    const containers = await this.runtime.containersOfNode(this.nodeId());
+    const ids = new Set([...previous, ...tasks.map((t) => t.id), ...containers.map((c) => c.taskId)]);
+    await Promise.all([...ids].map((id) => this.sync(id)));
+  }
+
+  applyChanges(tasks: Task[], removedTaskIds: string[]): void {
+    for (const task of tasks) {
+      this.#assigned.set(task.id, task);
+      void this.sync(task.id);
+    }
+    for (const id of removedTaskIds) {
+      this.#assigned.delete(id);
+      void this.sync(id);
+    }
+  }
+
+  /** A container died (Docker event): record its exit code and look at its task. */
+  containerDied(taskId: string, containerId: string, exitCode: number): Promise<void> {
+    const codes = this.#exited.get(taskId) ?? new Map<string, number>();
+    this.#exited.set(taskId, codes.set(containerId, exitCode));
+    return this.sync(taskId);
+  }
+
+  /** Looks at every container of the node again (after missed events). */
+  async sweep(): Promise<void> {
+    const containers = await this.runtime.containersOfNode(this.nodeId());
+    const ids = new Set([...this.#assigned.keys(), ...containers.map((c) => c.taskId)]);
+    await Promise.all([...ids].map((id) => this.sync(id)));
+  }
+
+  /** Brings one task's container in line, after the task's earlier work has finished. */
+  sync(taskId: string): Promise<void> {
+    const previous = this.#chains.get(taskId) ?? Promise.resolve();
+    const next = previous.then(() =>
+      this.#sync(taskId).catch((err: unknown) => this.logger.error({ err, task: taskId }, 'task sync failed')),
+    );
+    this.#chains.set(taskId, next);
+    void next.finally(() => {
+      if (this.#chains.get(taskId) === next) this.#chains.delete(taskId);
+    });
+    return next;
+  }
+
+  /** Resolves when all work started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.#chains.size > 0) await Promise.all(this.#chains.values());
+  }
+
+  async #sync(taskId: string): Promise<void> {
+    const nodeId = this.nodeId();
+    const task = this.#assigned.get(taskId);
+    const listed = await this.runtime.containersOfTask(nodeId, taskId);
+    const codes = this.#exited.get(taskId);
+    const containers = listed.map((c) => {
+      const exitCode = codes?.get(c.id);
+      return exitCode === undefined || !isActive(c) ? c : { ...c, state: 'exited', exitCode };
+    });
+    if (codes && listed.length === 0) this.#exited.delete(taskId);
+    if (!task) {
+      for (const c of containers) await this.#discard(c, UNKNOWN_TASK_STOP_TIMEOUT_MS);
+      this.#reported.delete(taskId);
+      this.#exited.delete(taskId);
+      return;
+    }
+    const [container, ...extra] = containers;
+    for (const c of extra) await this.#discard(c, task.spec.stopTimeoutMs);
+    const state = this.#effectiveState(task);
+
+    if (task.desiredState === 'shutdown') {
+      if (container && isActive(container)) {
+        this.logger.info({ service: task.serviceName, slot: task.slot, task: task.id }, 'stopping container');
+        await this.runtime.stop(container.id, task.spec.stopTimeoutMs);
+      }
+      if (!isTerminal(state)) this.#report(task, { taskId, state: 'shutdown', message: 'stopped' });
+      return;
+    }
+
+    if (!container || (container.state === 'created' && state === 'assigned')) {
+      if (container) await this.runtime.remove(container.id);
+      if (state === 'assigned') await this.#start(task);
+      else if (!isTerminal(state)) this.#report(task, { taskId, state: 'failed', error: 'container removed outside Warren', message: 'container gone' });
+      return;
+    }
+    if (container.state === 'running') {
+      this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id });
+    } else if (container.state === 'exited' || container.state === 'dead') {
+      const ok = container.exitCode === 0;
+      this.#report(task, {
+        taskId,
+        state: ok ? 'complete' : 'failed',
+        message: ok ? 'exited' : 'container exited',
+        ...(ok ? {} : { error: `container exited with code ${container.exitCode}` }),
+        exitCode: container.exitCode,
+        containerId: container.id,
+      });
+    }
+  }
+
+  async #start(task: Task): Promise<void> {
+    const fields = { service: task.serviceName, slot: task.slot, task: task.id };
+    this.#report(task, { taskId: task.id, state: 'starting', message: 'creating container' });
+    try {
+      const containerId = await this.runtime.run(task, this.nodeId());
+      this.logger.info({ ...fields, container: containerId.slice(0, 12) }, 'container started');
+      this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId });
+    } catch (err) {
+      const reason = dockerMessage(err);
+      this.logger.warn({ ...fields, reason }, 'container could not be started');
+      this.#report(task, { taskId: task.id, state: 'rejected', message: 'could not start', error: reason });
+    }
+  }
+
+  async #discard(container: TaskContainer, stopTimeoutMs: number): Promise<void> {
+    this.logger.info({ task: container.taskId, container: container.id.slice(0, 12) }, 'removing container');
+    if (isActive(container)) await this.runtime.stop(container.id, stopTimeoutMs);
+    await this.runtime.remove(container.id);
+  }
+
+  #effectiveState(task: Task): TaskState {
+    const reported = this.#reported.get(task.id);
+    return reported !== undefined && canAdvance(task.state, reported) ? reported : task.state;
+  }
+
+  #report(task: Task, report: StatusReport): void {
+    const current = this.#effectiveState(task);
+    if (current === report.state || !canAdvance(current, report.state)) return;
+    this.#reported.set(task.id, report.state);
+    this.reporter.report(report);
+  }
+}
+
+function isActive(container: TaskContainer): boolean {
+  return container.state === 'running' || container.state === 'paused' || container.state === 'restarting';
+}
+
+/** Docker's own words for a failure ("No such image: foo:latest"), without the HTTP framing. */
+function dockerMessage(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string };
+  return e.json?.message ?? e.message ?? String(err);
+}

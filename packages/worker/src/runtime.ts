@@ -1,0 +1,148 @@
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { containerName, normalizeImageRef, type Task } from '@warren/core';
+import { LABEL, taskLabels } from './labels.js';
+
+export interface TaskContainer {
+  id: string;
+  taskId: string;
+  /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
+  state: string;
+  exitCode: number;
+}
+
+export type RuntimeEvent =
+  | { kind: 'container'; action: string; containerId: string; taskId: string; nodeId: string; exitCode?: number }
+  | { kind: 'image'; action: string };
+
+/**
+ * The worker's view of the Docker Engine, through dockerode. Only ever touches containers
+ * labelled with the worker's node id, so several workers can share one engine.
+ */
+export class ContainerRuntime {
+  readonly docker: Docker;
+
+  constructor(options: Docker.DockerOptions = {}) {
+    this.docker = new Docker(options);
+  }
+
+  async ping(): Promise<void> {
+    await this.docker.ping();
+  }
+
+  /** Image tags (normalized, `name:tag`) and ids present on the engine. */
+  async images(): Promise<string[]> {
+    const images = await this.docker.listImages();
+    const refs = new Set<string>();
+    for (const image of images) {
+      refs.add(image.Id);
+      for (const tag of image.RepoTags ?? []) if (tag !== '<none>:<none>') refs.add(normalizeImageRef(tag));
+    }
+    return [...refs].sort();
+  }
+
+  async containersOfNode(nodeId: string): Promise<TaskContainer[]> {
+    return this.#list([`${LABEL.node}=${nodeId}`]);
+  }
+
+  async containersOfTask(nodeId: string, taskId: string): Promise<TaskContainer[]> {
+    return this.#list([`${LABEL.node}=${nodeId}`, `${LABEL.task}=${taskId}`]);
+  }
+
+  async #list(labels: string[]): Promise<TaskContainer[]> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: labels } });
+    return Promise.all(
+      containers.map(async (c) => {
+        const taskId = c.Labels[LABEL.task] ?? '';
+        if (c.State !== 'exited' && c.State !== 'dead') return { id: c.Id, taskId, state: c.State, exitCode: 0 };
+        const info = await this.docker.getContainer(c.Id).inspect();
+        return { id: c.Id, taskId, state: c.State, exitCode: info.State.ExitCode };
+      }),
+    );
+  }
+
+  /** Creates and starts the task's container. Returns its id. */
+  async run(task: Task, nodeId: string): Promise<string> {
+    const { spec } = task;
+    const container = await this.docker.createContainer({
+      name: containerName(task),
+      Image: spec.image,
+      ...(spec.command.length > 0 ? { Cmd: spec.command } : {}),
+      Env: spec.env,
+      Labels: taskLabels(task, nodeId),
+      StopTimeout: Math.ceil(spec.stopTimeoutMs / 1000),
+      HostConfig: {
+        NetworkMode: spec.network,
+        // An init as PID 1 passes SIGTERM on to the command and reaps orphans (exec probes).
+        Init: true,
+        RestartPolicy: { Name: 'no' },
+      },
+    });
+    try {
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw err;
+    }
+    return container.id;
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs` (Docker's stop). A stopped container is fine. */
+  async stop(containerId: string, timeoutMs: number): Promise<void> {
+    try {
+      await this.docker.getContainer(containerId).stop({ t: Math.ceil(timeoutMs / 1000) });
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code !== 304 && code !== 404) throw err; // 304: already stopped; 404: already gone
+    }
+  }
+
+  async remove(containerId: string): Promise<void> {
+    try {
+      await this.docker.getContainer(containerId).remove({ force: true });
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code !== 404 && code !== 409) throw err; // 409: removal already in progress
+    }
+  }
+
+  /** Container and image events until `signal` aborts. Ends when the engine closes the stream. */
+  async *events(signal: AbortSignal): AsyncGenerator<RuntimeEvent> {
+    const stream = (await this.docker.getEvents({ filters: { type: ['container', 'image'] } })) as Readable;
+    const onAbort = (): void => void stream.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const line of lines(stream)) {
+        const event = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes?: Record<string, string> } };
+        if (event.Type === 'image') yield { kind: 'image', action: event.Action };
+        else {
+          const attrs = event.Actor.Attributes ?? {};
+          const taskId = attrs[LABEL.task];
+          if (taskId === undefined) continue;
+          const exitCode = attrs.exitCode === undefined ? undefined : Number(attrs.exitCode);
+          yield { kind: 'container', action: event.Action, containerId: event.Actor.ID, taskId, nodeId: attrs[LABEL.node] ?? '', ...(exitCode === undefined ? {} : { exitCode }) };
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      stream.destroy();
+    }
+  }
+}
+
+/** Newline-delimited records of a stream; ends when the stream ends or is destroyed. */
+async function* lines(stream: Readable): AsyncGenerator<string> {
+  let buffered = '';
+  for await (const chunk of stream) {
+    buffered += String(chunk);
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (line !== '') yield line;
+      newline = buffered.indexOf('\n');
+    }
+  }
+}

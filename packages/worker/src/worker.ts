@@ -1,0 +1,232 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
+import { createWorkerClient, isRejected, taskFromWire, tokenMetadata, unary, type wire } from '@warren/api';
+import type Docker from 'dockerode';
+import { Executor } from './executor.js';
+import { StatusReporter } from './reporter.js';
+import { ContainerRuntime } from './runtime.js';
+
+export interface WorkerOptions {
+  /** The manager's gRPC address, `host:port`. */
+  manager: string;
+  token: string;
+  /** Node name; default the host name. The same name after a restart is the same node. */
+  name?: string;
+  logger: Logger;
+  /** How to reach Docker; default the local socket (DOCKER_HOST is honoured by dockerode). */
+  docker?: Docker.DockerOptions;
+  /** Full look at the node's containers, for events missed; default 10 s. */
+  sweepIntervalMs?: number;
+}
+
+export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
+/**
+ * A worker agent: registers with the manager, follows its assignment stream, runs the
+ * assigned tasks' containers through Docker, and reports their states. Reconnects by itself
+ * when the manager goes away; stopping the worker leaves the containers running, and a new
+ * worker of the same name adopts them.
+ */
+export class Worker {
+  #state: WorkerState = 'connecting';
+  #nodeId = '';
+  #heartbeatIntervalMs = 1000;
+  readonly #abort = new AbortController();
+  readonly #client: wire.WorkerServiceClient;
+  readonly #runtime: ContainerRuntime;
+  readonly #reporter: StatusReporter;
+  readonly #executor: Executor;
+  readonly #logger: Logger;
+  readonly #name: string;
+  readonly #loops: Promise<void>[] = [];
+
+  private constructor(private readonly options: WorkerOptions) {
+    this.#logger = options.logger.child({ component: 'worker' });
+    this.#name = options.name ?? hostname();
+    this.#client = createWorkerClient(options.manager);
+    this.#runtime = new ContainerRuntime(options.docker);
+    const signal = this.#abort.signal;
+    this.#reporter = new StatusReporter(this.#client, options.token, () => this.#nodeId, options.logger.child({ component: 'reporter' }), signal);
+    this.#executor = new Executor(this.#runtime, this.#reporter, () => this.#nodeId, options.logger.child({ component: 'executor' }));
+  }
+
+  /**
+   * Starts the worker and resolves once it has registered. Rejects when Docker cannot be
+   * reached or the manager refuses the worker (wrong token, bad name); keeps trying while the
+   * manager cannot be reached.
+   */
+  static async start(options: WorkerOptions): Promise<Worker> {
+    const worker = new Worker(options);
+    try {
+      await worker.#runtime.ping();
+    } catch (err) {
+      throw new FailedPreconditionError(`cannot reach the Docker engine: ${(err as Error).message}`);
+    }
+    await worker.#register(true);
+    worker.#loops.push(worker.#connectLoop(), worker.#heartbeatLoop(), worker.#eventLoop(), worker.#sweepLoop());
+    return worker;
+  }
+
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** Stops the loops and closes the connection. Containers keep running. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    this.#abort.abort();
+    await Promise.allSettled(this.#loops);
+    await this.#executor.idle();
+    this.#client.close();
+    this.#state = 'stopped';
+    this.#logger.info('worker stopped');
+  }
+
+  async #register(first: boolean): Promise<void> {
+    const signal = this.#abort.signal;
+    let delay = RECONNECT_MIN_MS;
+    let warned = false;
+    for (;;) {
+      signal.throwIfAborted();
+      try {
+        const images = await this.#runtime.images();
+        const res = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(
+          this.#client.Register,
+          this.#client,
+          { token: this.options.token, name: this.#name, hostname: hostname(), images },
+          { signal, timeoutMs: 5000 },
+        );
+        this.#nodeId = res.nodeId;
+        this.#heartbeatIntervalMs = res.heartbeatIntervalMs || 1000;
+        this.#logger.info({ node: this.#name, id: res.nodeId, manager: this.options.manager }, 'registered with manager');
+        return;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (isRejected(err)) {
+          const e = err as grpc.ServiceError;
+          const refused = e.code === grpc.status.UNAUTHENTICATED ? new UnauthenticatedError(e.details) : new FailedPreconditionError(e.details);
+          if (first) throw refused;
+          this.#logger.error({ reason: e.details }, 'manager refused this worker; retrying');
+        } else if (!warned) {
+          this.#logger.warn({ manager: this.options.manager, reason: (err as Error).message }, 'manager unreachable; retrying');
+          warned = true;
+        }
+      }
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
+      delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+    }
+  }
+
+  async #connectLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    let registered = true;
+    while (!signal.aborted) {
+      try {
+        if (!registered) await this.#register(false);
+        registered = false;
+        await this.#follow(signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#logger.warn({ reason: (err as Error).message }, 'assignment stream failed');
+      }
+      await sleep(RECONNECT_MIN_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Follows the assignment stream until it ends. */
+  async #follow(signal: AbortSignal): Promise<void> {
+    const call = this.#client.Assignments({ nodeId: this.#nodeId }, tokenMetadata(this.options.token));
+    const onAbort = (): void => call.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        call.on('data', (message: wire.AssignmentsMessageOut) => {
+          const tasks = message.tasks.map(taskFromWire);
+          if (message.full) {
+            this.#state = 'running';
+            this.#reporter.flush();
+            this.#logger.info({ tasks: tasks.length }, 'assignments received');
+            this.#executor.applyFull(tasks).catch((err: unknown) => this.#logger.error({ err }, 'applying assignments failed'));
+          } else this.#executor.applyChanges(tasks, message.removedTaskIds);
+        });
+        call.on('end', () => resolve());
+        call.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED && signal.aborted ? resolve() : reject(err)));
+      });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (!signal.aborted) this.#state = 'connecting';
+    }
+  }
+
+  async #heartbeatLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted || this.#state !== 'running') continue;
+      try {
+        const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(this.#client.Heartbeat, this.#client, { nodeId: this.#nodeId }, { metadata: tokenMetadata(this.options.token), signal, timeoutMs: this.#heartbeatIntervalMs * 2 });
+        this.#heartbeatIntervalMs = res.heartbeatIntervalMs || this.#heartbeatIntervalMs;
+      } catch (err) {
+        if (!signal.aborted) this.#logger.debug({ reason: (err as Error).message }, 'heartbeat failed');
+      }
+    }
+  }
+
+  /** Docker events: a container that died or vanished is looked at at once. */
+  async #eventLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      try {
+        for await (const event of this.#runtime.events(signal)) {
+          if (event.kind === 'image') this.#refreshImages();
+          else if (event.nodeId !== this.#nodeId) continue;
+          else if (event.action === 'die') void this.#executor.containerDied(event.taskId, event.containerId, event.exitCode ?? -1);
+          else if (event.action === 'destroy') void this.#executor.sync(event.taskId);
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#logger.warn({ reason: (err as Error).message }, 'Docker event stream failed');
+      }
+      await sleep(1000, undefined, { signal }).catch(() => undefined);
+      if (!signal.aborted) await this.#executor.sweep().catch((err: unknown) => this.#logger.warn({ err }, 'sweep failed'));
+    }
+  }
+
+  async #sweepLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      await sleep(this.options.sweepIntervalMs ?? 10_000, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted || this.#state !== 'running') continue;
+      await this.#executor.sweep().catch((err: unknown) => this.#logger.warn({ reason: (err as Error).message }, 'sweep failed'));
+    }
+  }
+
+  #imagesTimer: NodeJS.Timeout | undefined;
+
+  /** Image events come in bursts: tell the manager once they settle. */
+  #refreshImages(): void {
+    clearTimeout(this.#imagesTimer);
+    this.#imagesTimer = setTimeout(() => {
+      if (this.#abort.signal.aborted) return;
+      this.#runtime
+        .images()
+        .then((images) => unary(this.#client.UpdateNodeImages, this.#client, { nodeId: this.#nodeId, images }, { metadata: tokenMetadata(this.options.token), signal: this.#abort.signal }))
+        .catch((err: unknown) => this.#logger.warn({ reason: (err as Error).message }, 'image list update failed'));
+    }, 200);
+  }
+}
