@@ -1,0 +1,229 @@
+/**
+ * End-to-end test kit: real `warren manager` / `warren worker` / `warren up` processes, the real
+ * CLI, a real Docker engine. Every cluster owns a temp data dir and unique node names, and
+ * `destroy()` kills its processes and removes every container of its nodes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = join(ROOT, 'packages/cli/dist/main.js');
+export const TEST_IMAGE = 'warren-test:latest';
+export const docker = new Docker();
+
+export interface LogLine {
+  msg: string;
+  component?: string;
+  [key: string]: unknown;
+}
+
+/** A daemon process whose JSON log lines are collected. */
+export class Daemon {
+  readonly lines: LogLine[] = [];
+  readonly exited: Promise<number | null>;
+  #waiters: Array<() => void> = [];
+  stderr = '';
+
+  constructor(readonly process: ChildProcess) {
+    let buffered = '';
+    process.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.lines.push({ msg: line });
+        }
+        for (const w of this.#waiters.splice(0)) w();
+      }
+    });
+    process.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.exited = new Promise((resolve) => process.on('exit', (code) => {
+      for (const w of this.#waiters.splice(0)) w();
+      resolve(code);
+    }));
+  }
+
+  /** Resolves with the first log line matching `match`; rejects after `timeoutMs` or on exit. */
+  async waitForLog(match: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.find(match);
+      if (found) return found;
+      if (this.process.exitCode !== null || this.process.signalCode !== null) {
+        throw new Error(`process exited (${this.process.exitCode ?? this.process.signalCode}) before the expected log line; stderr: ${this.stderr}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching log line within ${timeoutMs} ms; last lines: ${JSON.stringify(this.lines.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(signal);
+    return this.exited;
+  }
+}
+
+export function spawnWarren(args: string[], env: Record<string, string> = {}): Daemon {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, WARREN_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Daemon(child);
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion. */
+export function runWarren(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Polls `check` until it returns a value other than undefined/false. Bounded by `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface TaskJson {
+  id: string;
+  name: string;
+  slot: number;
+  node: string;
+  nodeId: string;
+  state: string;
+  desiredState: string;
+  error: string;
+  exitCode: number | null;
+  containerId: string;
+  health: string;
+  ready: boolean;
+}
+
+/** One manager (own data dir, port 0) and the workers joined to it. */
+export class Cluster {
+  readonly workers = new Map<string, Daemon>();
+  readonly nodeIds = new Set<string>();
+  readonly prefix = `t${randomBytes(3).toString('hex')}`;
+  manager!: Daemon;
+  address = '';
+  token = '';
+
+  private constructor(readonly dataDir: string) {}
+
+  static async create(): Promise<Cluster> {
+    const cluster = new Cluster(await mkdtemp(join(tmpdir(), 'warren-test-')));
+    await cluster.startManager();
+    return cluster;
+  }
+
+  /** Starts (or restarts) the manager on the cluster's data dir; the first start picks a port. */
+  async startManager(): Promise<void> {
+    this.manager = spawnWarren(['manager', '--data-dir', this.dataDir, '--listen', this.address || '127.0.0.1:0']);
+    const joined = await this.manager.waitForLog((l) => typeof l.joinToken === 'string');
+    this.address = joined.address as string;
+    this.token = joined.joinToken as string;
+  }
+
+  /** Starts a worker named `<prefix>-<name>` and waits until it has its assignments. */
+  async startWorker(name: string, extra: string[] = []): Promise<Daemon> {
+    const worker = spawnWarren(['worker', '--manager', this.address, '--token', this.token, '--name', this.nodeName(name), ...extra]);
+    this.workers.set(name, worker);
+    const registered = await worker.waitForLog((l) => l.msg === 'registered with manager');
+    this.nodeIds.add(registered.id as string);
+    await worker.waitForLog((l) => l.msg === 'assignments received');
+    return worker;
+  }
+
+  nodeName(name: string): string {
+    return `${this.prefix}-${name}`;
+  }
+
+  cli(...args: string[]): Promise<CliResult> {
+    return runWarren(['--manager', this.address, ...args]);
+  }
+
+  /** Runs the CLI and fails the test unless it exits 0. */
+  async ok(...args: string[]): Promise<string> {
+    const res = await this.cli(...args);
+    if (res.code !== 0) throw new Error(`warren ${args.join(' ')} exited ${res.code}: ${res.stderr}`);
+    return res.stdout;
+  }
+
+  async tasks(service: string): Promise<TaskJson[]> {
+    return JSON.parse(await this.ok('service', 'ps', service, '--format', 'json')) as TaskJson[];
+  }
+
+  /** Tasks that should run and do. */
+  async running(service: string): Promise<TaskJson[]> {
+    return (await this.tasks(service)).filter((t) => t.desiredState === 'running' && t.state === 'running');
+  }
+
+  /** Waits until exactly `n` tasks of `service` run, each with a running container. */
+  async waitRunning(service: string, n: number, timeoutMs = 30_000): Promise<TaskJson[]> {
+    return waitFor(`${n} running tasks of ${service}`, async () => {
+      const tasks = await this.tasks(service);
+      const live = tasks.filter((t) => t.desiredState === 'running');
+      const running = live.filter((t) => t.state === 'running');
+      return live.length === n && running.length === n ? running : undefined;
+    }, timeoutMs);
+  }
+
+  /** Containers of this cluster's nodes, as Docker sees them. */
+  async containers(filter: { service?: string; all?: boolean } = {}): Promise<Docker.ContainerInfo[]> {
+    const labels = filter.service ? [`warren.service.name=${filter.service}`] : [];
+    const list = await docker.listContainers({ all: filter.all ?? false, filters: { label: ['warren.task.id', ...labels] } });
+    return list.filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? ''));
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.kill()));
+    await this.manager.kill();
+    const list = await docker.listContainers({ all: true, filters: { label: ['warren.task.id'] } });
+    await Promise.all(
+      list.filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)),
+    );
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
