@@ -119,13 +119,14 @@ export class Executor {
     }
     if (container.state === 'running') {
       this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id });
-    } else if (container.state === 'exited' || container.state === 'dead') {
+    } else if ((container.state === 'exited' || container.state === 'dead') && !isTerminal(state)) {
       const ok = container.exitCode === 0;
+      const said = ok ? '' : await this.runtime.lastLogLine(container.id);
       this.#report(task, {
         taskId,
         state: ok ? 'complete' : 'failed',
         message: ok ? 'exited' : 'container exited',
-        ...(ok ? {} : { error: `container exited with code ${container.exitCode}` }),
+        ...(ok ? {} : { error: `container exited with code ${container.exitCode}${said ? `: ${said}` : ''}` }),
         exitCode: container.exitCode,
         containerId: container.id,
       });

@@ -87,6 +87,18 @@ export class ContainerRuntime {
     return container.id;
   }
 
+  /** The last line the container wrote (stdout or stderr), cut to `max` characters; '' if none. */
+  async lastLogLine(containerId: string, max = 200): Promise<string> {
+    try {
+      const raw = (await this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: 5, follow: false })) as Buffer;
+      const lines = demuxLogs(raw).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const last = lines.at(-1) ?? '';
+      return last.length > max ? `${last.slice(0, max)}…` : last;
+    } catch {
+      return '';
+    }
+  }
+
   /** SIGTERM, then SIGKILL after `timeoutMs` (Docker's stop). A stopped container is fine. */
   async stop(containerId: string, timeoutMs: number): Promise<void> {
     try {
@@ -145,4 +157,19 @@ async function* lines(stream: Readable): AsyncGenerator<string> {
       newline = buffered.indexOf('\n');
     }
   }
+}
+
+/**
+ * Docker's log stream of a container without a TTY: frames of an 8-byte header (stream type,
+ * 3 zero bytes, payload length big-endian) and the payload.
+ */
+function demuxLogs(raw: Buffer): string {
+  const parts: string[] = [];
+  let at = 0;
+  while (at + 8 <= raw.length) {
+    const size = raw.readUInt32BE(at + 4);
+    parts.push(raw.subarray(at + 8, at + 8 + size).toString('utf8'));
+    at += 8 + size;
+  }
+  return parts.join('');
 }
