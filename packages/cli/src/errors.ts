@@ -30,6 +30,9 @@ export function cliErrorFrom(err: unknown, manager: string): CliError {
     }
     return new CliError(`manager at ${manager} failed: ${err.details}`, 1);
   }
-  if (err instanceof Error && err.name === 'ValidationError') return new CliError(err.message, 2);
+  // Domain errors raised in this process (flag validation, a refused worker) are bad input too.
+  if (err instanceof Error && ['ValidationError', 'UnauthenticatedError', 'NotFoundError', 'AlreadyExistsError'].includes(err.name)) {
+    return new CliError(err.message, 2);
+  }
   return new CliError(err instanceof Error ? err.message : String(err), 1);
 }

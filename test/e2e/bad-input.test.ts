@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { createControlClient, createWorkerClient, tokenMetadata, unary, type wire } from '@warren/api';
+import { Cluster, TEST_IMAGE, runWarren, spawnWarren } from '../helpers/cluster.js';
+
+test('bad flags exit 2 with one line naming what is wrong, and nothing is created', async (t) => {
+  const c = await Cluster.create();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--', 'sleep', '1000');
+
+  const cases: Array<[string[], RegExp]> = [
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--replicas', '-1'], /--replicas -1: must be a whole number from 0 to 1000/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--replicas', 'three'], /--replicas "three": must be a whole number/],
+    [['service', 'create', '', '--image', TEST_IMAGE], /service name "": use 1-63 letters/],
+    [['service', 'create', 'bad.name', '--image', TEST_IMAGE], /service name "bad.name"/],
+    [['service', 'create', 'web', '--image', TEST_IMAGE], /service "web" already exists/],
+    [['service', 'create', 'api', '--image', 'no-such-image:1'], /--image "no-such-image:1": no such image on any ready node/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--env', 'NOVALUE'], /--env "NOVALUE": write it as KEY=VALUE/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--stop-timeout', 'soon'], /--stop-timeout "soon": not a duration/],
+    [['service', 'create', 'api'], /required option '--image <image>' not specified/],
+    [['service', 'scale', 'missing=3'], /service "missing" not found/],
+    [['service', 'scale', 'web=-2'], /replicas of web -2: must be a whole number/],
+    [['service', 'scale', 'web'], /scale "web": write it as NAME=REPLICAS/],
+    [['service', 'rm', 'missing'], /service "missing" not found/],
+    [['service', 'inspect', 'missing'], /service "missing" not found/],
+    [['service', 'ls', '--format', 'yaml'], /--format.*yaml.*invalid/i],
+    [['service', 'frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, message] of cases) {
+    const res = await c.cli(...args);
+    assert.equal(res.code, 2, `${args.join(' ')}: exit code (stderr: ${res.stderr})`);
+    assert.match(res.stderr, message, args.join(' '));
+    assert.equal(res.stdout, '', `${args.join(' ')}: nothing on stdout`);
+  }
+  const services = JSON.parse(await c.ok('service', 'ls', '--format', 'json')) as Array<{ name: string; spec: { replicas: number } }>;
+  assert.deepEqual(services.map((s) => [s.name, s.spec.replicas]), [['web', 1]], 'nothing created or changed');
+  assert.equal((await c.tasks('web')).length, 1);
+});
+
+test('an unreachable manager exits 1 and says where it tried', async () => {
+  const res = await runWarren(['--manager', '127.0.0.1:1', 'service', 'ls']);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /^error: cannot reach the manager at 127\.0\.0\.1:1 /);
+  const env = await runWarren(['node', 'ls'], { WARREN_MANAGER: '127.0.0.1:2' });
+  assert.equal(env.code, 1);
+  assert.match(env.stderr, /127\.0\.0\.1:2/);
+});
+
+test('a worker with the wrong join token is refused with a clear error', async (t) => {
+  const c = await Cluster.create();
+  t.after(() => c.destroy());
+  const worker = spawnWarren(['worker', '--manager', c.address, '--token', 'wrn-wrong', '--name', c.nodeName('intruder')]);
+  assert.equal(await worker.exited, 2);
+  assert.match(worker.stderr, /error: invalid join token/);
+  assert.deepEqual(JSON.parse(await c.ok('node', 'ls', '--format', 'json')), [], 'no node registered');
+});
+
+test('hand-made gRPC requests are validated like the CLI\'s: nothing bad reaches the store', async (t) => {
+  const c = await Cluster.create();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  const control = createControlClient(c.address);
+  const workers = createWorkerClient(c.address);
+  t.after(() => {
+    control.close();
+    workers.close();
+  });
+  const code = async (p: Promise<unknown>): Promise<[grpc.status, string]> => {
+    try {
+      await p;
+      return [grpc.status.OK, ''];
+    } catch (err) {
+      return [(err as grpc.ServiceError).code, (err as grpc.ServiceError).details];
+    }
+  };
+  const create = (spec: wire.ServiceSpec) => unary<wire.CreateServiceRequest, wire.ServiceOut>(control.CreateService, control, { spec });
+
+  assert.deepEqual(await code(create({ name: 'ok', image: TEST_IMAGE, replicas: -3 })), [grpc.status.INVALID_ARGUMENT, '--replicas -3: must be a whole number from 0 to 1000']);
+  assert.equal((await code(create({ name: '../etc', image: TEST_IMAGE, replicas: 1 })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(create({ name: 'ok', image: '', replicas: 1 })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(create({ name: 'ok', image: TEST_IMAGE, replicas: 1, env: ['x'] })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(create({ name: 'ok', image: TEST_IMAGE, replicas: 1, health: { check: { tcp: { port: 0 } } } })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(unary(control.ScaleService, control, { name: 'nope', replicas: 1 })))[0], grpc.status.NOT_FOUND);
+  assert.equal((await code(unary(control.InspectService, control, { name: '' })))[0], grpc.status.INVALID_ARGUMENT);
+
+  // Worker calls: no token, unknown node, unknown task, a state a worker may not report.
+  const nodeId = [...c.nodeIds][0]!;
+  const report = (req: wire.TaskStatusUpdate, token = c.token) => unary(workers.UpdateTaskStatus, workers, req, { metadata: tokenMetadata(token) });
+  assert.equal((await code(report({ nodeId, taskId: 'x', state: 'running' }, 'wrn-bad')))[0], grpc.status.UNAUTHENTICATED);
+  assert.deepEqual(await code(report({ nodeId, taskId: 'nope', state: 'running' })), [grpc.status.NOT_FOUND, 'task "nope" not found']);
+  assert.equal((await code(report({ nodeId: 'ghost', taskId: 'nope', state: 'running' })))[0], grpc.status.NOT_FOUND);
+  assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'pending' })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'exploded' })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(unary(workers.Register, workers, { token: c.token, name: '' })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(unary(workers.Heartbeat, workers, { nodeId })))[0], grpc.status.UNAUTHENTICATED);
+
+  // A worker may not move a task backwards, nor touch another node's task.
+  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--', 'sleep', '1000');
+  const [task] = await c.waitRunning('web', 1);
+  assert.equal((await code(report({ nodeId, taskId: task!.id, state: 'starting' })))[0], grpc.status.FAILED_PRECONDITION);
+  const other = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(workers.Register, workers, { token: c.token, name: c.nodeName('other') });
+  c.nodeIds.add(other.nodeId);
+  assert.equal((await code(report({ nodeId: other.nodeId, taskId: task!.id, state: 'failed' })))[0], grpc.status.FAILED_PRECONDITION);
+  const [after] = await c.tasks('web');
+  assert.equal(after!.state, 'running', 'the refused reports changed nothing');
+  assert.deepEqual((JSON.parse(await c.ok('service', 'ls', '--format', 'json')) as unknown[]).length, 1);
+});
