@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { TEST_IMAGE, docker, runWarren, spawnWarren, waitFor, type Daemon } from '../helpers/cluster.js';
+
+test('warren up runs a manager and a local worker in one process; Ctrl-C stops it cleanly and a restart adopts the containers', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-up-'));
+  const name = `t${randomBytes(3).toString('hex')}-local`;
+  let nodeId = '';
+  let up: Daemon | undefined;
+  t.after(async () => {
+    await up?.kill();
+    const list = await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } });
+    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const start = async (): Promise<string> => {
+    up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--name', name]);
+    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
+    nodeId = (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
+    await up.waitForLog((l) => l.msg === 'assignments received');
+    return address;
+  };
+  const running = async (address: string): Promise<Array<{ id: string; containerId: string }>> => {
+    const res = await runWarren(['--manager', address, 'service', 'ps', 'web', '--format', 'json']);
+    const tasks = JSON.parse(res.stdout) as Array<{ id: string; state: string; desiredState: string; containerId: string }>;
+    return tasks.filter((x) => x.state === 'running' && x.desiredState === 'running');
+  };
+
+  let address = await start();
+  const nodes = JSON.parse((await runWarren(['--manager', address, 'node', 'ls', '--format', 'json'])).stdout) as Array<{ name: string; status: string }>;
+  assert.deepEqual(nodes.map((n) => [n.name, n.status]), [[name, 'ready']]);
+  assert.equal((await runWarren(['--manager', address, 'service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '2', '--', 'sleep', '1000'])).code, 0);
+  const before = await waitFor('2 running', async () => ((await running(address)).length === 2 ? running(address) : undefined));
+
+  up!.process.kill('SIGINT');
+  assert.equal(await up!.exited, 0);
+  assert.ok(up!.lines.some((l) => l.msg === 'manager stopped'));
+
+  address = await start();
+  const after = await waitFor('2 running after restart', async () => {
+    const tasks = await running(address);
+    return tasks.length === 2 ? tasks : undefined;
+  });
+  assert.deepEqual(after.map((x) => x.containerId).sort(), before.map((x) => x.containerId).sort(), 'same containers adopted');
+  assert.equal((await runWarren(['--manager', address, 'service', 'rm', 'web'])).code, 0);
+  await waitFor('containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } })).length === 0);
+});
