@@ -105,3 +105,27 @@ test('a container that exits on its own fails with its exit code and last words;
   await c.ok('service', 'rm', 'nonet');
   await waitFor('containers removed', async () => (await c.containers({ all: true })).length === 0);
 });
+
+test('stopping honours the stop timeout: SIGTERM first, SIGKILL only after the timeout', async (t) => {
+  const c = await Cluster.create();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  const loop = 'while true; do sleep 0.1; done';
+  await c.ok('service', 'create', 'graceful', '--image', TEST_IMAGE, '--stop-timeout', '2s', '--', 'sh', '-c', `trap 'exit 0' TERM; ${loop}`);
+  await c.ok('service', 'create', 'stubborn', '--image', TEST_IMAGE, '--stop-timeout', '2s', '--', 'sh', '-c', `trap '' TERM; ${loop}`);
+  const [graceful] = await c.waitRunning('graceful', 1);
+  const [stubborn] = await c.waitRunning('stubborn', 1);
+
+  await c.ok('service', 'rm', 'graceful', 'stubborn');
+  const stopped = async (task: string) => {
+    const line = await c.manager.waitForLog((l) => l.msg === 'task state' && l.task === task && l.state === 'shutdown');
+    const stopping = c.workers.get('w1')!.lines.find((l) => l.msg === 'stopping container' && l.task === task);
+    return { exitCode: line.exitCode, waitedMs: (line.time as number) - (stopping!.time as number) };
+  };
+  const g = await stopped(graceful!.id);
+  const s = await stopped(stubborn!.id);
+  assert.equal(g.exitCode, 0, 'the graceful command got SIGTERM and exited on its own');
+  assert.equal(s.exitCode, 137, 'the stubborn command was killed');
+  assert.ok(s.waitedMs >= 1900, `SIGKILL came only after the 2 s stop timeout (waited ${s.waitedMs} ms)`);
+  await waitFor('containers removed', async () => (await c.containers({ all: true })).length === 0);
+});

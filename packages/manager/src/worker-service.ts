@@ -133,7 +133,10 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
           updatedAt: now(),
         };
         if (req.hasExitCode) updated.exitCode = req.exitCode;
-        logger.info({ service: task.serviceName, slot: task.slot, task: task.id, state, error: req.error || undefined }, 'task state');
+        logger.info(
+          { service: task.serviceName, slot: task.slot, task: task.id, state, error: req.error || undefined, exitCode: req.hasExitCode ? req.exitCode : undefined },
+          'task state',
+        );
         return { changes: [{ kind: 'putTask', task: updated }], result: undefined };
       });
       return {};

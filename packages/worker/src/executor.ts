@@ -107,7 +107,10 @@ export class Executor {
         this.logger.info({ service: task.serviceName, slot: task.slot, task: task.id }, 'stopping container');
         await this.runtime.stop(container.id, task.spec.stopTimeoutMs);
       }
-      if (!isTerminal(state)) this.#report(task, { taskId, state: 'shutdown', message: 'stopped' });
+      if (isTerminal(state)) return;
+      // 137 says the command ignored SIGTERM and was killed after the stop timeout.
+      const exitCode = container ? await this.runtime.exitCode(container.id) : undefined;
+      this.#report(task, { taskId, state: 'shutdown', message: 'stopped', ...(exitCode === undefined ? {} : { exitCode }) });
       return;
     }
 

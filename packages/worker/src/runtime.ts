@@ -87,6 +87,16 @@ export class ContainerRuntime {
     return container.id;
   }
 
+  /** The exit code of a stopped container; undefined while it runs or when it is gone. */
+  async exitCode(containerId: string): Promise<number | undefined> {
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return info.State.Running ? undefined : info.State.ExitCode;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The last line the container wrote (stdout or stderr), cut to `max` characters; '' if none. */
   async lastLogLine(containerId: string, max = 200): Promise<string> {
     try {
