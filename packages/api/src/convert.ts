@@ -3,8 +3,10 @@
  * proto3 zero values for "unset". Every message from the network goes through a `*FromWire`
  * function, which applies defaults; validation is core's `validateServiceSpec`.
  */
-import type { HealthSpec, Probe, ProbeHandler, Service, ServiceSpec, Task } from '@warren/core';
-import { PROBE_DEFAULTS, SPEC_DEFAULTS } from '@warren/core';
+import type { HealthSpec, Phase, PhaseRecord, PhaseState, Probe, ProbeHandler, ProbeResult, Service, ServiceSpec, Task, TaskHealthRecords } from '@warren/core';
+import { PROBE_DEFAULTS, SPEC_DEFAULTS, isPhase, isPhaseStatus, taskHealth, taskReady } from '@warren/core';
+import type { PhaseHealth, PhaseHealth__Output as PhaseHealthOut } from './generated/warren/v1/PhaseHealth.js';
+import type { ProbeResult as WireResult, ProbeResult__Output as WireResultOut } from './generated/warren/v1/ProbeResult.js';
 import type { HealthSpec__Output as WireHealthOut } from './generated/warren/v1/HealthSpec.js';
 import type { Probe as WireProbe, Probe__Output as WireProbeOut } from './generated/warren/v1/Probe.js';
 import type { Service as WireService } from './generated/warren/v1/Service.js';
@@ -42,11 +44,11 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     env: w.env ?? [],
     network: w.network || SPEC_DEFAULTS.network,
     stopTimeoutMs: w._stopTimeoutMs === 'stopTimeoutMs' && w.stopTimeoutMs !== undefined ? w.stopTimeoutMs : SPEC_DEFAULTS.stopTimeoutMs,
-    health: healthFromWire(w.health),
+    health: healthSpecFromWire(w.health),
   };
 }
 
-function healthFromWire(wire: WireHealthOut | null | undefined): HealthSpec {
+function healthSpecFromWire(wire: WireHealthOut | null | undefined): HealthSpec {
   const health: HealthSpec = {};
   for (const phase of PHASES) {
     const probe = wire?.[phase];
@@ -105,7 +107,8 @@ export function serviceToWire(service: Service): WireService {
   return { id: service.id, spec: specToWire(service.spec), createdAtMs: service.createdAt, updatedAtMs: service.updatedAt };
 }
 
-export function taskToWire(task: Task, nodeName = ''): WireTask {
+export function taskToWire(task: Task, nodeName = '', health: TaskHealthRecords = {}): WireTask {
+  const running = task.state === 'running' && task.desiredState === 'running';
   return {
     id: task.id,
     serviceId: task.serviceId,
@@ -123,12 +126,19 @@ export function taskToWire(task: Task, nodeName = ''): WireTask {
     createdAtMs: task.createdAt,
     updatedAtMs: task.updatedAt,
     spec: specToWire(task.spec),
+    health: Object.entries(health).map(([phase, record]) => phaseToWire(phase as Phase, record, record.results)),
+    healthStatus: taskHealth(task.spec.health, health),
+    ready: taskReady(task.spec.health, health, running),
   };
 }
 
+/** A task as the worker gets it: with its node's name and the health the manager knows. */
+export type AssignedTask = Task & { nodeName: string; health: TaskHealthRecords };
+
 /** A task as sent by the manager (trusted: the manager validated it when it stored it). */
-export function taskFromWire(w: WireTaskOut): Task & { nodeName: string } {
+export function taskFromWire(w: WireTaskOut): AssignedTask {
   return {
+    health: healthFromWire(w.health),
     id: w.id,
     serviceId: w.serviceId,
     serviceName: w.serviceName,
@@ -145,4 +155,52 @@ export function taskFromWire(w: WireTaskOut): Task & { nodeName: string } {
     updatedAt: w.updatedAtMs,
     spec: specFromWire(w.spec),
   };
+}
+
+export function phaseToWire(phase: Phase, state: PhaseState, results: readonly ProbeResult[]): PhaseHealth {
+  return {
+    phase,
+    status: state.status,
+    successStreak: state.successStreak,
+    failureStreak: state.failureStreak,
+    everSucceeded: state.everSucceeded,
+    lastTransitionAtMs: state.lastTransitionAt,
+    lastTransitionFrom: state.lastTransitionFrom,
+    results: results.map(resultToWire),
+  };
+}
+
+/** A phase as received, or undefined when its phase or status is not one Warren knows. */
+export function phaseFromWire(w: PhaseHealthOut): (PhaseRecord & { phase: Phase }) | undefined {
+  if (!isPhase(w.phase) || !isPhaseStatus(w.status)) return undefined;
+  const from = w.lastTransitionFrom;
+  return {
+    phase: w.phase,
+    status: w.status,
+    successStreak: Math.max(0, w.successStreak),
+    failureStreak: Math.max(0, w.failureStreak),
+    everSucceeded: w.everSucceeded,
+    lastTransitionAt: w.lastTransitionAtMs,
+    lastTransitionFrom: isPhaseStatus(from) ? from : '',
+    results: w.results.map(resultFromWire),
+  };
+}
+
+/** The phases of a task sent by the manager, as the worker's prober seeds them. */
+export function healthFromWire(phases: readonly PhaseHealthOut[]): TaskHealthRecords {
+  const records: TaskHealthRecords = {};
+  for (const w of phases) {
+    const record = phaseFromWire(w);
+    if (record) records[record.phase] = record;
+  }
+  return records;
+}
+
+function resultToWire(r: ProbeResult): WireResult {
+  return { atMs: r.at, durationMs: r.durationMs, outcome: r.outcome, hasCode: r.code !== undefined, code: r.code ?? 0, output: r.output, counted: r.counted };
+}
+
+function resultFromWire(w: WireResultOut): ProbeResult {
+  const outcome = w.outcome === 'success' || w.outcome === 'failure' ? w.outcome : 'unknown';
+  return { at: w.atMs, durationMs: Math.max(0, w.durationMs), outcome, ...(w.hasCode ? { code: w.code } : {}), output: w.output, counted: w.counted };
 }

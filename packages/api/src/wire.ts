@@ -20,3 +20,7 @@ export type { ListTasksResponse__Output as ListTasksResponseOut } from './genera
 export type { ListNodesResponse__Output as ListNodesResponseOut } from './generated/warren/v1/ListNodesResponse.js';
 export type { CreateServiceRequest } from './generated/warren/v1/CreateServiceRequest.js';
 export type { ScaleServiceRequest } from './generated/warren/v1/ScaleServiceRequest.js';
+export type { HealthBatch, HealthBatch__Output as HealthBatchOut } from './generated/warren/v1/HealthBatch.js';
+export type { HealthAck, HealthAck__Output as HealthAckOut } from './generated/warren/v1/HealthAck.js';
+export type { PhaseHealth, PhaseHealth__Output as PhaseHealthOut } from './generated/warren/v1/PhaseHealth.js';
+export type { ProbeResult as ProbeResultWire, ProbeResult__Output as ProbeResultOut } from './generated/warren/v1/ProbeResult.js';

@@ -4,3 +4,4 @@ export * from './spec.js';
 export { normalizeImageRef, hasImage } from './image.js';
 export * from './task.js';
 export { reconcile, DEFAULT_HISTORY_LIMIT, type Action, type NodeView, type ReconcileInput } from './reconcile.js';
+export * from './health.js';

@@ -37,7 +37,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
     store
       .tasksOfService(service.id)
       .sort(bySlotNewestFirst)
-      .map((t) => taskToWire(t, nodeName(t.nodeId)));
+      .map((t) => taskToWire(t, nodeName(t.nodeId), store.health(t.id)));
 
   return {
     CreateService: unaryHandler('CreateService', logger, async (req: { spec: wire.ServiceSpecOut | null }) => {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { FailedPreconditionError } from '@warren/core';
 import { bindServer, shutdownServer, taskToWire, warrenProto, type wire } from '@warren/api';
 import { controlServiceHandlers } from './control-service.js';
+import { HealthIngest } from './health-ingest.js';
 import { newId, newJoinToken } from './ids.js';
 import { NodeSessions } from './node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
@@ -59,6 +60,7 @@ export class Manager {
 
     const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000);
     const reconciler = new ReconcilerLoop(store, sessions, now, newId, options.logger.child({ component: 'reconciler' }));
+    const health = new HealthIngest(store, now, options.logger.child({ component: 'health' }));
     const server = new grpc.Server();
     const proto = warrenProto();
     server.addService(
@@ -67,7 +69,7 @@ export class Manager {
     );
     server.addService(
       proto.WorkerService.service,
-      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), logger: options.logger.child({ component: 'workers' }) }),
+      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), health, logger: options.logger.child({ component: 'workers' }) }),
     );
 
     const listen = options.listen ?? '127.0.0.1:7420';
@@ -82,7 +84,8 @@ export class Manager {
     const manager = new Manager(address, token, server, store, sessions, reconciler, logger);
     store.onCommit((changes) => {
       manager.#pushAssignments(changes);
-      reconciler.trigger();
+      // Health records alone change no decision; a task failed by its health check does.
+      if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
     });
     reconciler.run(options.reconcileIntervalMs ?? 1000, manager.#abort.signal);
     reconciler.trigger();
@@ -104,7 +107,7 @@ export class Manager {
     };
     for (const change of changes) {
       if (change.kind === 'putTask' && change.task.nodeId !== '') {
-        forNode(change.task.nodeId).tasks.push(taskToWire(change.task, this.store.node(change.task.nodeId)?.name));
+        forNode(change.task.nodeId).tasks.push(taskToWire(change.task, this.store.node(change.task.nodeId)?.name, this.store.health(change.task.id)));
       } else if (change.kind === 'deleteTask' && change.task.nodeId !== '') {
         forNode(change.task.nodeId).removedTaskIds.push(change.task.id);
       }

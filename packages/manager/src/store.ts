@@ -1,5 +1,5 @@
 import { Level, type BatchOperation } from 'level';
-import type { Service, Task } from '@warren/core';
+import { PHASES, type Phase, type PhaseRecord, type Service, type Task, type TaskHealthRecords } from '@warren/core';
 
 /**
  * The manager's state in LevelDB, with an in-memory mirror for reads.
@@ -8,6 +8,8 @@ import type { Service, Task } from '@warren/core';
  *   service:<id>  → Service      the desired state the user asked for
  *   task:<id>     → Task         one per replica slot and attempt, live and ended (history)
  *   node:<id>     → NodeRecord   every worker that ever registered
+ *   health:<task id>:<phase> → PhaseRecord   a phase's state and its last 10 results;
+ *                                deleted with its task
  *   meta:<name>   → string       e.g. meta:join-token
  *
  * The manager is the only writer. All writes go through `mutate`, one at a time: a mutation
@@ -33,6 +35,7 @@ export type Change =
   | { kind: 'putTask'; task: Task }
   | { kind: 'deleteTask'; task: Task }
   | { kind: 'putNode'; node: NodeRecord }
+  | { kind: 'putHealth'; taskId: string; phase: Phase; record: PhaseRecord }
   | { kind: 'putMeta'; key: string; value: string };
 
 export interface StoreView {
@@ -43,6 +46,8 @@ export interface StoreView {
   task(id: string): Task | undefined;
   tasksOfService(serviceId: string): Task[];
   tasksOfNode(nodeId: string): Task[];
+  /** The health the manager knows of a task, per phase. */
+  health(taskId: string): TaskHealthRecords;
   nodes(): Iterable<NodeRecord>;
   node(id: string): NodeRecord | undefined;
   nodeByName(name: string): NodeRecord | undefined;
@@ -57,6 +62,7 @@ export class Store implements StoreView {
   readonly #serviceIdByName = new Map<string, string>();
   readonly #tasks = new Map<string, Task>();
   readonly #nodes = new Map<string, NodeRecord>();
+  readonly #health = new Map<string, TaskHealthRecords>();
   readonly #meta = new Map<string, string>();
   readonly #listeners = new Set<CommitListener>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -83,6 +89,10 @@ export class Store implements StoreView {
       this.#serviceIdByName.set(service.spec.name, id);
     } else if (kind === 'task') this.#tasks.set(id, value as Task);
     else if (kind === 'node') this.#nodes.set(id, value as NodeRecord);
+    else if (kind === 'health') {
+      const [taskId, phase] = id.split(':') as [string, Phase];
+      this.#health.set(taskId, { ...this.#health.get(taskId), [phase]: value as PhaseRecord });
+    }
     else if (kind === 'meta') this.#meta.set(id, value as string);
   }
 
@@ -103,7 +113,7 @@ export class Store implements StoreView {
 
   async #commit(changes: Change[]): Promise<void> {
     type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
-    const ops = changes.map((c): Op => {
+    const ops = changes.flatMap((c): Op | Op[] => {
       switch (c.kind) {
         case 'putService':
           return { type: 'put' as const, key: `service:${c.service.id}`, value: c.service };
@@ -112,7 +122,9 @@ export class Store implements StoreView {
         case 'putTask':
           return { type: 'put' as const, key: `task:${c.task.id}`, value: c.task };
         case 'deleteTask':
-          return { type: 'del' as const, key: `task:${c.task.id}` };
+          return [{ type: 'del', key: `task:${c.task.id}` }, ...PHASES.map((p): Op => ({ type: 'del', key: `health:${c.task.id}:${p}` }))];
+        case 'putHealth':
+          return { type: 'put', key: `health:${c.taskId}:${c.phase}`, value: c.record };
         case 'putNode':
           return { type: 'put' as const, key: `node:${c.node.id}`, value: c.node };
         case 'putMeta':
@@ -130,7 +142,10 @@ export class Store implements StoreView {
         this.#services.delete(c.service.id);
         this.#serviceIdByName.delete(c.service.spec.name);
       } else if (c.kind === 'putTask') this.#tasks.set(c.task.id, c.task);
-      else if (c.kind === 'deleteTask') this.#tasks.delete(c.task.id);
+      else if (c.kind === 'deleteTask') {
+        this.#tasks.delete(c.task.id);
+        this.#health.delete(c.task.id);
+      } else if (c.kind === 'putHealth') this.#health.set(c.taskId, { ...this.#health.get(c.taskId), [c.phase]: c.record });
       else if (c.kind === 'putNode') this.#nodes.set(c.node.id, c.node);
       else this.#meta.set(c.key, c.value);
     }
@@ -170,6 +185,9 @@ export class Store implements StoreView {
   }
   tasksOfNode(nodeId: string): Task[] {
     return [...this.#tasks.values()].filter((t) => t.nodeId === nodeId);
+  }
+  health(taskId: string): TaskHealthRecords {
+    return this.#health.get(taskId) ?? {};
   }
   nodes(): Iterable<NodeRecord> {
     return this.#nodes.values();

@@ -12,6 +12,7 @@ import {
   type Task,
 } from '@warren/core';
 import { TOKEN_METADATA_KEY, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
+import type { HealthIngest } from './health-ingest.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { NodeRecord, Store } from './store.js';
 
@@ -23,6 +24,7 @@ export interface WorkerDeps {
   newId: () => string;
   /** Called when a node connects or goes away: the scheduler has new options. */
   onNodeChange: () => void;
+  health: HealthIngest;
   logger: Logger;
 }
 
@@ -96,7 +98,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         return;
       }
       sessions.attach(node.id, call);
-      const tasks = store.tasksOfNode(node.id).map((t) => taskToWire(t, node.name));
+      const tasks = store.tasksOfNode(node.id).map((t) => taskToWire(t, node.name, store.health(t.id)));
       call.write({ full: true, tasks, removedTaskIds: [] });
       logger.info({ node: node.name, tasks: tasks.length }, 'worker connected');
       deps.onNodeChange();
@@ -141,6 +143,30 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       });
       return {};
     }),
+
+    ReportHealth: (call: grpc.ServerDuplexStream<wire.HealthBatchOut, wire.HealthAck>) => {
+      try {
+        authenticate(call.metadata);
+      } catch (err) {
+        call.emit('error', toServiceError(err));
+        return;
+      }
+      call.on('data', (batch: wire.HealthBatchOut) => {
+        if (!store.node(batch.nodeId)) {
+          call.emit('error', toServiceError(new NotFoundError('node', batch.nodeId)));
+          return;
+        }
+        deps.health.submit(batch.nodeId, batch).then(
+          (rejected) => {
+            if (rejected > 0) logger.warn({ node: batch.nodeId, seq: batch.seq, rejected }, 'health updates refused');
+            call.write({ seq: batch.seq, rejected });
+          },
+          () => call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the store could not write health' }),
+        );
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
 
     UpdateNodeImages: unaryHandler('UpdateNodeImages', logger, async (req: { nodeId: string; images: string[] }, call) => {
       authenticate(call.metadata);

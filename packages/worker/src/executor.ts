@@ -1,7 +1,18 @@
 import type { Logger } from 'pino';
-import { canAdvance, isTerminal, type Task, type TaskState } from '@warren/core';
+import { canAdvance, isTerminal, type TaskState } from '@warren/core';
+import type { AssignedTask } from '@warren/api';
 import type { StatusReporter, StatusReport } from './reporter.js';
-import type { ContainerRuntime, TaskContainer } from './runtime.js';
+import { dockerMessage, type ContainerRuntime, type TaskContainer } from './runtime.js';
+
+type Task = AssignedTask;
+
+/** What the executor tells the prober: a task's container runs, or must no longer be probed. */
+export interface ProbeHooks {
+  /** `adopted`: the container was running before this worker saw it (a worker restart). */
+  start(task: Task, containerId: string, adopted: boolean): Promise<void>;
+  stop(taskId: string): void;
+  probing(taskId: string): boolean;
+}
 
 /** Stop timeout for containers whose task the manager no longer knows. */
 const UNKNOWN_TASK_STOP_TIMEOUT_MS = 10_000;
@@ -27,6 +38,7 @@ export class Executor {
     private readonly reporter: StatusReporter,
     private readonly nodeId: () => string,
     private readonly logger: Logger,
+    private readonly probes: ProbeHooks,
   ) {}
 
   /** The whole set of the node's tasks (first message of a stream): anything else goes. */
@@ -92,6 +104,7 @@ export class Executor {
       return exitCode === undefined || !isActive(c) ? c : { ...c, state: 'exited', exitCode };
     });
     if (codes && listed.length === 0) this.#exited.delete(taskId);
+    if (!task || task.desiredState === 'shutdown' || isTerminal(task.state)) this.probes.stop(taskId);
     if (!task) {
       for (const c of containers) await this.#discard(c, UNKNOWN_TASK_STOP_TIMEOUT_MS);
       this.#reported.delete(taskId);
@@ -122,7 +135,9 @@ export class Executor {
     }
     if (container.state === 'running') {
       this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id });
+      if (!isTerminal(state) && !this.probes.probing(taskId)) await this.probes.start(task, container.id, true);
     } else if ((container.state === 'exited' || container.state === 'dead') && !isTerminal(state)) {
+      this.probes.stop(taskId);
       const ok = container.exitCode === 0;
       const said = ok ? '' : await this.runtime.lastLogLine(container.id);
       this.#report(task, {
@@ -143,6 +158,7 @@ export class Executor {
       const containerId = await this.runtime.run(task, this.nodeId());
       this.logger.info({ ...fields, container: containerId.slice(0, 12) }, 'container started');
       this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId });
+      await this.probes.start(task, containerId, false);
     } catch (err) {
       const reason = dockerMessage(err);
       this.logger.warn({ ...fields, reason }, 'container could not be started');
@@ -171,10 +187,4 @@ export class Executor {
 
 function isActive(container: TaskContainer): boolean {
   return container.state === 'running' || container.state === 'paused' || container.state === 'restarting';
-}
-
-/** Docker's own words for a failure ("No such image: foo:latest"), without the HTTP framing. */
-function dockerMessage(err: unknown): string {
-  const e = err as { json?: { message?: string }; message?: string };
-  return e.json?.message ?? e.message ?? String(err);
 }

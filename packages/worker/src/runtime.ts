@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { containerName, normalizeImageRef, type Task } from '@warren/core';
+import { demuxDockerStream } from './docker-stream.js';
 import { LABEL, taskLabels } from './labels.js';
 
 export interface TaskContainer {
@@ -87,6 +88,19 @@ export class ContainerRuntime {
     return container.id;
   }
 
+  /**
+   * Where probes reach the container: its IP on its network (127.0.0.1 with --network host),
+   * and when it started.
+   */
+  async probeTarget(containerId: string, network: string): Promise<{ address: string; startedAt: number }> {
+    const info = await this.docker.getContainer(containerId).inspect();
+    const startedAt = Date.parse(info.State.StartedAt) || Date.now();
+    if (network === 'host') return { address: '127.0.0.1', startedAt };
+    const networks = info.NetworkSettings.Networks ?? {};
+    const address = networks[network]?.IPAddress || Object.values(networks).find((n) => n.IPAddress)?.IPAddress;
+    return { address: address || '127.0.0.1', startedAt };
+  }
+
   /** The exit code of a stopped container; undefined while it runs or when it is gone. */
   async exitCode(containerId: string): Promise<number | undefined> {
     try {
@@ -101,7 +115,7 @@ export class ContainerRuntime {
   async lastLogLine(containerId: string, max = 200): Promise<string> {
     try {
       const raw = (await this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: 5, follow: false })) as Buffer;
-      const lines = demuxLogs(raw).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const lines = demuxDockerStream(raw).split('\n').map((l) => l.trim()).filter((l) => l !== '');
       const last = lines.at(-1) ?? '';
       return last.length > max ? `${last.slice(0, max)}…` : last;
     } catch {
@@ -169,17 +183,9 @@ async function* lines(stream: Readable): AsyncGenerator<string> {
   }
 }
 
-/**
- * Docker's log stream of a container without a TTY: frames of an 8-byte header (stream type,
- * 3 zero bytes, payload length big-endian) and the payload.
- */
-function demuxLogs(raw: Buffer): string {
-  const parts: string[] = [];
-  let at = 0;
-  while (at + 8 <= raw.length) {
-    const size = raw.readUInt32BE(at + 4);
-    parts.push(raw.subarray(at + 8, at + 8 + size).toString('utf8'));
-    at += 8 + size;
-  }
-  return parts.join('');
+
+/** Docker's own words for a failure ("No such image: foo:latest"), without the HTTP framing. */
+export function dockerMessage(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string; code?: string };
+  return e.json?.message ?? e.message ?? e.code ?? String(err);
 }

@@ -5,9 +5,18 @@ import type { Logger } from 'pino';
 import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
 import { createWorkerClient, isRejected, taskFromWire, tokenMetadata, unary, type wire } from '@warren/api';
 import type Docker from 'dockerode';
-import { Executor } from './executor.js';
+import type { ProbeHandler } from '@warren/core';
+import { Executor, type ProbeHooks } from './executor.js';
+import { HealthReporter } from './health-reporter.js';
+import { Prober } from './prober/prober.js';
+import { execProbe } from './probes/exec.js';
+import { grpcProbe } from './probes/grpc.js';
+import { httpProbe } from './probes/http.js';
+import { tcpProbe } from './probes/tcp.js';
+import type { ProbeOutcome, ProbeTarget } from './probes/types.js';
 import { StatusReporter } from './reporter.js';
 import { ContainerRuntime } from './runtime.js';
+import { Semaphore } from './semaphore.js';
 
 export interface WorkerOptions {
   /** The manager's gRPC address, `host:port`. */
@@ -20,6 +29,8 @@ export interface WorkerOptions {
   docker?: Docker.DockerOptions;
   /** Full look at the node's containers, for events missed; default 10 s. */
   sweepIntervalMs?: number;
+  /** Exec probes running at once across the worker; default 8. */
+  execConcurrency?: number;
 }
 
 export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
@@ -42,6 +53,8 @@ export class Worker {
   readonly #runtime: ContainerRuntime;
   readonly #reporter: StatusReporter;
   readonly #executor: Executor;
+  readonly #prober: Prober;
+  readonly #health: HealthReporter;
   readonly #logger: Logger;
   readonly #name: string;
   readonly #loops: Promise<void>[] = [];
@@ -53,7 +66,31 @@ export class Worker {
     this.#runtime = new ContainerRuntime(options.docker);
     const signal = this.#abort.signal;
     this.#reporter = new StatusReporter(this.#client, options.token, () => this.#nodeId, options.logger.child({ component: 'reporter' }), signal);
-    this.#executor = new Executor(this.#runtime, this.#reporter, () => this.#nodeId, options.logger.child({ component: 'executor' }));
+    this.#health = new HealthReporter(this.#client, options.token, () => this.#nodeId, options.logger.child({ component: 'health-reporter' }), signal);
+    const execLimit = new Semaphore(options.execConcurrency ?? 8);
+    const docker = this.#runtime.docker;
+    const execute = (handler: ProbeHandler, target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> => {
+      switch (handler.kind) {
+        case 'http':
+          return httpProbe(handler, target, timeoutMs);
+        case 'tcp':
+          return tcpProbe(handler, target, timeoutMs);
+        case 'grpc':
+          return grpcProbe(handler, target, timeoutMs);
+        case 'exec':
+          return execProbe(docker, execLimit, handler, target, timeoutMs);
+      }
+    };
+    this.#prober = new Prober({ execute, onUpdate: (update) => this.#health.add(update), logger: options.logger.child({ component: 'prober' }) });
+    const hooks: ProbeHooks = {
+      start: async (task, containerId, adopted) => {
+        const { address, startedAt } = await this.#runtime.probeTarget(containerId, task.spec.network);
+        this.#prober.add(task, { containerId, address }, startedAt, { adopted, known: task.health });
+      },
+      stop: (taskId) => this.#prober.remove(taskId),
+      probing: (taskId) => this.#prober.has(taskId),
+    };
+    this.#executor = new Executor(this.#runtime, this.#reporter, () => this.#nodeId, options.logger.child({ component: 'executor' }), hooks);
   }
 
   /**
@@ -69,6 +106,7 @@ export class Worker {
       throw new FailedPreconditionError(`cannot reach the Docker engine: ${(err as Error).message}`);
     }
     await worker.#register(true);
+    worker.#health.start();
     worker.#loops.push(worker.#connectLoop(), worker.#heartbeatLoop(), worker.#eventLoop(), worker.#sweepLoop());
     return worker;
   }
@@ -90,7 +128,8 @@ export class Worker {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     this.#abort.abort();
-    await Promise.allSettled(this.#loops);
+    this.#prober.stop();
+    await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();
     this.#client.close();
     this.#state = 'stopped';

@@ -2,6 +2,10 @@ import { Command, Option } from 'commander';
 import {
   SPEC_DEFAULTS,
   ValidationError,
+  describeResult,
+  probeRuns,
+  type Outcome,
+  type Phase,
   formatDuration,
   parseDuration,
   validateReplicas,
@@ -11,15 +15,11 @@ import {
 } from '@warren/core';
 import { specFromWire, specToWire, type wire } from '@warren/api';
 import { control } from '../context.js';
+import { addHealthOptions, healthFromFlags } from '../health-flags.js';
+import { parseCount } from '../numbers.js';
 import { ago, printJson, shortId, table } from '../output.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-/** Parses a whole number for `flag`, refusing `3.5`, `abc` or `""`. */
-export function parseCount(flag: string, text: string): number {
-  if (!/^-?\d+$/.test(text.trim())) throw new ValidationError(flag, text, 'must be a whole number');
-  return Number(text);
-}
 
 interface CreateOptions {
   image: string;
@@ -27,6 +27,7 @@ interface CreateOptions {
   env: string[];
   network: string;
   stopTimeout?: string;
+  [healthFlag: string]: unknown;
 }
 
 /** Builds and validates the spec of `service create` from its flags; throws ValidationError. */
@@ -39,14 +40,14 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     env: o.env,
     network: o.network,
     stopTimeoutMs: o.stopTimeout === undefined ? SPEC_DEFAULTS.stopTimeoutMs : parseDuration(o.stopTimeout, '--stop-timeout'),
-    health: {},
+    health: healthFromFlags(o as Record<string, string | undefined>),
   });
 }
 
 export function serviceCommand(): Command {
   const service = new Command('service').description('create, list, inspect, scale and remove services');
 
-  service
+  const create = service
     .command('create')
     .description('create a service: one task (container) per replica, kept running')
     .argument('<name>', 'service name')
@@ -55,8 +56,8 @@ export function serviceCommand(): Command {
     .option('--replicas <n>', 'number of tasks', String(SPEC_DEFAULTS.replicas))
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--network <network>', 'host, bridge or a Docker network name', SPEC_DEFAULTS.network)
-    .option('--stop-timeout <duration>', `time between SIGTERM and SIGKILL when stopping (default ${formatDuration(SPEC_DEFAULTS.stopTimeoutMs)})`)
-    .action(async (name: string, command: string[], o: CreateOptions, cmd: Command) => {
+    .option('--stop-timeout <duration>', `time between SIGTERM and SIGKILL when stopping (default ${formatDuration(SPEC_DEFAULTS.stopTimeoutMs)})`);
+  addHealthOptions(create).action(async (name: string, command: string[], o: CreateOptions, cmd: Command) => {
       const spec = specFromFlags(name, command, o);
       const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, { spec: specToWire(spec) }, {});
       process.stdout.write(`${created.id}\n`);
@@ -152,13 +153,39 @@ function taskJson(t: wire.TaskOut) {
     error: t.error,
     exitCode: t.hasExitCode ? t.exitCode : null,
     containerId: t.containerId,
-    // No probes yet: a running task without a readiness check is ready (DESIGN.md rule 6).
-    health: 'none',
-    ready: t.state === 'running' && t.desiredState === 'running',
-    results: [],
+    health: t.healthStatus,
+    ready: t.ready,
+    phases: Object.fromEntries(
+      t.health.map((p) => [p.phase, { status: p.status, successStreak: p.successStreak, failureStreak: p.failureStreak, lastTransitionAt: p.lastTransitionAtMs ? new Date(p.lastTransitionAtMs).toISOString() : null }]),
+    ),
+    results: resultsJson(t),
     createdAt: new Date(t.createdAtMs).toISOString(),
     updatedAt: new Date(t.updatedAtMs).toISOString(),
   };
+}
+
+/** Results of all phases, oldest first; a run that fed two phases (--health-*) appears once. */
+function resultsJson(t: wire.TaskOut) {
+  const runs = new Map<string, { phases: string[]; r: wire.ProbeResultOut }>();
+  for (const phase of t.health) {
+    for (const r of phase.results) {
+      const key = `${r.atMs}/${r.durationMs}/${r.outcome}`;
+      const known = runs.get(key);
+      if (known) known.phases.push(phase.phase);
+      else runs.set(key, { phases: [phase.phase], r });
+    }
+  }
+  return [...runs.values()]
+    .sort((a, b) => a.r.atMs - b.r.atMs)
+    .map(({ phases, r }) => ({
+      time: new Date(r.atMs).toISOString(),
+      phases,
+      durationMs: r.durationMs,
+      outcome: r.outcome,
+      code: r.hasCode ? r.code : null,
+      output: r.output,
+      counted: r.counted,
+    }));
 }
 
 function psRows(tasks: wire.TaskOut[]): string[][] {
@@ -167,7 +194,8 @@ function psRows(tasks: wire.TaskOut[]): string[][] {
     const name = t.slot === lastSlot ? ` \\_ ${t.serviceName}.${t.slot}` : `${t.serviceName}.${t.slot}`;
     lastSlot = t.slot;
     const error = t.error !== '' ? t.error : t.state === 'pending' ? t.message : '';
-    return [shortId(t.id), name, t.nodeName || '-', t.desiredState, `${t.state} ${ago(t.updatedAtMs)}`, error];
+    const health = t.healthStatus !== 'none' && t.desiredState === 'running' && t.state === 'running' ? ` (${t.healthStatus})` : '';
+    return [shortId(t.id), name, t.nodeName || '-', t.desiredState, `${t.state}${health} ${ago(t.updatedAtMs)}`, error];
   });
 }
 
@@ -176,7 +204,7 @@ function inspectText(detail: wire.ServiceDetailOut): string {
   const spec = specFromWire(service.spec);
   const live = detail.tasks.filter((t) => t.desiredState === 'running');
   const running = live.filter((t) => t.state === 'running').length;
-  const lines = [
+  const lines: Array<[string, string]> = [
     ['ID', service.id],
     ['Name', spec.name],
     ['Image', spec.image],
@@ -185,14 +213,74 @@ function inspectText(detail: wire.ServiceDetailOut): string {
     ['Env', spec.env.length > 0 ? spec.env.join(', ') : '-'],
     ['Network', spec.network],
     ['Stop timeout', formatDuration(spec.stopTimeoutMs)],
-    ['Health', 'no checks configured'],
+    ['Health', healthLine(spec, live)],
+    ...probeLines(spec),
     ['Created', `${new Date(service.createdAtMs).toISOString()} (${ago(service.createdAtMs)})`],
   ];
-  const width = Math.max(...lines.map(([k]) => k!.length)) + 2;
+  const width = Math.max(...lines.map(([k]) => k.length)) + 2;
   const head = lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n');
-  const rows = live.map((t) => [String(t.slot), shortId(t.id), t.nodeName || '-', `${t.state} ${ago(t.updatedAtMs)}`, t.containerId ? shortId(t.containerId) : '-', t.error || t.message]);
-  const tasks = rows.length > 0 ? table(['SLOT', 'TASK', 'NODE', 'STATE', 'CONTAINER', 'MESSAGE'], rows) : '(no tasks)';
+  const withHealth = probeRuns(spec.health).length > 0;
+  const rows = live.map((t) => [
+    String(t.slot),
+    shortId(t.id),
+    t.nodeName || '-',
+    `${t.state} ${ago(t.updatedAtMs)}`,
+    ...(withHealth ? [t.healthStatus, t.ready ? 'yes' : 'no', lastResult(t, spec)] : [t.ready ? 'yes' : 'no']),
+    t.error || (t.state === 'running' ? '' : t.message),
+  ]);
+  const headers = ['SLOT', 'TASK', 'NODE', 'STATE', ...(withHealth ? ['HEALTH', 'READY', 'LAST RESULT'] : ['READY']), 'MESSAGE'];
+  const tasks = rows.length > 0 ? table(headers, rows) : '(no tasks)';
   return `${head}\n\nTasks:\n${indent(tasks)}\n`;
+}
+
+/** `Health: 2/3 healthy, 1 starting` (3 = desired replicas), or why there is none. */
+function healthLine(spec: ServiceSpec, live: wire.TaskOut[]): string {
+  if (probeRuns(spec.health).length === 0) return 'no checks configured';
+  const count = (h: string) => live.filter((t) => t.state === 'running' && t.healthStatus === h).length;
+  const others = (['starting', 'unhealthy'] as const).filter((h) => count(h) > 0).map((h) => `${count(h)} ${h}`);
+  const notRunning = live.filter((t) => t.state !== 'running').length;
+  if (notRunning > 0) others.push(`${notRunning} not running`);
+  const ready = live.filter((t) => t.ready).length;
+  return [`${count('healthy')}/${spec.replicas} healthy`, ...others].join(', ') + ` (${ready} ready)`;
+}
+
+/** Each probe in words: `liveness+readiness: HTTP GET :8080/health expecting 200-399, every 2s, …`. */
+function probeLines(spec: ServiceSpec): Array<[string, string]> {
+  return probeRuns(spec.health).map((run) => {
+    const p = run.probe;
+    const h = p.handler;
+    const check =
+      h.kind === 'http'
+        ? `HTTP GET ${h.scheme}://<task>:${h.port}${h.path} expecting ${h.statusMin}-${h.statusMax}${h.headers.map((x) => `, ${x.name}: ${x.value}`).join('')}`
+        : h.kind === 'tcp'
+          ? `TCP connect to port ${h.port}`
+          : h.kind === 'grpc'
+            ? `gRPC health check on port ${h.port}${h.service ? ` for "${h.service}"` : ''}`
+            : `exec ${JSON.stringify(h.command)} exiting 0`;
+    const timing = [
+      `every ${formatDuration(p.intervalMs)}`,
+      `timeout ${formatDuration(p.timeoutMs)}`,
+      `unhealthy after ${p.retries} failure${p.retries === 1 ? '' : 's'}`,
+      ...(p.successThreshold > 1 ? [`healthy after ${p.successThreshold} successes`] : []),
+      ...(p.startPeriodMs > 0 ? [`start period ${formatDuration(p.startPeriodMs)}`] : []),
+    ];
+    const effect = run.phases.includes('liveness') || run.phases.includes('startup') ? 'replaced when unhealthy' : 'out of endpoints when unhealthy';
+    return [`Check (${run.phases.join('+')})`, `${check}; ${timing.join(', ')}; ${effect}`] as [string, string];
+  });
+}
+
+/** `success HTTP 200 3s ago` / `failure exit code 1: not ready 1s ago`. */
+function lastResult(t: wire.TaskOut, spec: ServiceSpec): string {
+  let last: { phase: string; r: wire.ProbeResultOut } | undefined;
+  for (const phase of t.health) {
+    const r = phase.results.at(-1);
+    if (r && (!last || r.atMs > last.r.atMs)) last = { phase: phase.phase, r };
+  }
+  if (!last) return '-';
+  const kind = probeRuns(spec.health).find((run) => run.phases.includes(last!.phase as Phase))?.probe.handler.kind ?? 'exec';
+  const result = { at: last.r.atMs, durationMs: last.r.durationMs, outcome: last.r.outcome as Outcome, output: last.r.output, counted: last.r.counted, ...(last.r.hasCode ? { code: last.r.code } : {}) };
+  const words = describeResult(kind, result);
+  return `${last.r.outcome}${words !== last.r.outcome ? ` ${words}` : ''} ${ago(last.r.atMs)}`;
 }
 
 function indent(text: string): string {

@@ -1,0 +1,133 @@
+import type { Command } from 'commander';
+import { PROBE_DEFAULTS, ValidationError, formatDuration, parseDuration, type HealthSpec, type Probe, type ProbeHandler } from '@warren/core';
+import { parseCount } from './numbers.js';
+
+/**
+ * The health flags of `service create` (DESIGN.md section 3). Four prefixes, one per probe:
+ * `--health-*` (the Docker-style check serving liveness and readiness), `--startup-*`,
+ * `--liveness-*`, `--readiness-*`; each takes one handler and the timing flags.
+ */
+const PREFIXES = { health: 'check', startup: 'startup', liveness: 'liveness', readiness: 'readiness' } as const;
+type Prefix = keyof typeof PREFIXES;
+
+export function addHealthOptions(command: Command): Command {
+  for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
+    const what = prefix === 'health' ? 'check (liveness and readiness)' : `${prefix} probe`;
+    command
+      .option(`--${prefix}-http <spec>`, `HTTP ${what}: path=/health,port=8080[,scheme=https][,header=Name:Value][,status=200-299]`)
+      .option(`--${prefix}-tcp <spec>`, `TCP ${what}: port=6379`)
+      .option(`--${prefix}-cmd <command>`, `exec ${what}: a shell command, or a JSON array for argv form`)
+      .option(`--${prefix}-grpc <spec>`, `gRPC ${what} (grpc.health.v1): port=50051[,service=NAME]`)
+      .option(`--${prefix}-interval <duration>`, `time between the end of one run and the start of the next (default ${formatDuration(PROBE_DEFAULTS.intervalMs)})`)
+      .option(`--${prefix}-timeout <duration>`, `a run taking longer fails (default ${formatDuration(PROBE_DEFAULTS.timeoutMs)})`)
+      .option(`--${prefix}-retries <n>`, `failures in a row that make it unhealthy (default ${PROBE_DEFAULTS.retries})`)
+      .option(`--${prefix}-start-period <duration>`, `failures right after the container starts do not count (default ${formatDuration(PROBE_DEFAULTS.startPeriodMs)})`)
+      .option(`--${prefix}-success-threshold <n>`, `successes in a row that make it healthy (default ${PROBE_DEFAULTS.successThreshold})`);
+  }
+  return command;
+}
+
+type Flags = Record<string, string | undefined>;
+
+/** Builds the health spec from the flags; throws ValidationError naming the flag. */
+export function healthFromFlags(flags: Flags): HealthSpec {
+  const health: HealthSpec = {};
+  for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
+    const probe = probeFromFlags(prefix, flags);
+    if (probe) health[PREFIXES[prefix]] = probe;
+  }
+  return health;
+}
+
+function probeFromFlags(prefix: Prefix, flags: Flags): Probe | undefined {
+  const get = (name: string): string | undefined => flags[camel(`${prefix}-${name}`)];
+  const handlers = (['http', 'tcp', 'cmd', 'grpc'] as const).filter((kind) => get(kind) !== undefined);
+  const timing = ['interval', 'timeout', 'retries', 'start-period', 'success-threshold'].filter((name) => get(name) !== undefined);
+  if (handlers.length === 0) {
+    if (timing.length > 0) {
+      throw new ValidationError(`--${prefix}-${timing[0]}`, get(timing[0]!), `needs a check: add --${prefix}-http, --${prefix}-tcp, --${prefix}-cmd or --${prefix}-grpc`);
+    }
+    return undefined;
+  }
+  if (handlers.length > 1) {
+    throw new ValidationError(`--${prefix}-${handlers[1]}`, get(handlers[1]!), `only one check per probe: --${prefix}-${handlers[0]} is already given`);
+  }
+  const kind = handlers[0]!;
+  const flag = `--${prefix}-${kind}`;
+  const duration = (name: string, fallback: number): number => {
+    const text = get(name);
+    return text === undefined ? fallback : parseDuration(text, `--${prefix}-${name}`);
+  };
+  const count = (name: string, fallback: number): number => {
+    const text = get(name);
+    return text === undefined ? fallback : parseCount(`--${prefix}-${name}`, text);
+  };
+  return {
+    handler: parseHandler(kind, flag, get(kind)!),
+    intervalMs: duration('interval', PROBE_DEFAULTS.intervalMs),
+    timeoutMs: duration('timeout', PROBE_DEFAULTS.timeoutMs),
+    retries: count('retries', PROBE_DEFAULTS.retries),
+    successThreshold: count('success-threshold', PROBE_DEFAULTS.successThreshold),
+    startPeriodMs: duration('start-period', PROBE_DEFAULTS.startPeriodMs),
+  };
+}
+
+/** `path=/health,port=8080,header=X-A:1,status=200-299` → the handler. */
+export function parseHandler(kind: 'http' | 'tcp' | 'cmd' | 'grpc', flag: string, text: string): ProbeHandler {
+  if (kind === 'cmd') return { kind: 'exec', command: parseCommand(flag, text) };
+  const allowed = { http: ['path', 'port', 'scheme', 'header', 'status'], tcp: ['port'], grpc: ['port', 'service'] }[kind];
+  const fields = new Map<string, string>();
+  const headers: Array<{ name: string; value: string }> = [];
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (eq <= 0 || !allowed.includes(key)) {
+      throw new ValidationError(flag, text, `"${part}" is not one of ${allowed.map((k) => `${k}=…`).join(', ')}`);
+    }
+    if (key === 'header') {
+      const colon = value.indexOf(':');
+      if (colon <= 0) throw new ValidationError(flag, text, `header=${value}: write it as header=Name:Value`);
+      headers.push({ name: value.slice(0, colon).trim(), value: value.slice(colon + 1).trim() });
+    } else if (fields.has(key)) throw new ValidationError(flag, text, `${key}= is given twice`);
+    else fields.set(key, value);
+  }
+  const portText = fields.get('port');
+  if (portText === undefined) throw new ValidationError(flag, text, 'needs port=…');
+  if (!/^\d+$/.test(portText)) throw new ValidationError(flag, text, `port=${portText} is not a port number`);
+  const port = Number(portText);
+  if (kind === 'tcp') return { kind: 'tcp', port };
+  if (kind === 'grpc') return { kind: 'grpc', port, service: fields.get('service') ?? '' };
+  const scheme = fields.get('scheme') ?? 'http';
+  if (scheme !== 'http' && scheme !== 'https') throw new ValidationError(flag, text, `scheme=${scheme}: use http or https`);
+  const [statusMin, statusMax] = parseStatus(flag, text, fields.get('status') ?? '200-399');
+  return { kind: 'http', path: fields.get('path') ?? '/', port, scheme, headers, statusMin, statusMax };
+}
+
+function parseStatus(flag: string, text: string, status: string): [number, number] {
+  const m = /^(\d{3})(?:-(\d{3}))?$/.exec(status);
+  if (!m) throw new ValidationError(flag, text, `status=${status}: write a code (200) or a range (200-299)`);
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
+/** Shell form (`pg_isready -U app` → /bin/sh -c …) or argv form (`["pg_isready","-U","app"]`). */
+function parseCommand(flag: string, text: string): string[] {
+  if (text.trim().startsWith('[')) {
+    let argv: unknown;
+    try {
+      argv = JSON.parse(text);
+    } catch {
+      throw new ValidationError(flag, text, 'starts with "[" but is not a JSON array of strings');
+    }
+    if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
+      throw new ValidationError(flag, text, 'the argv form is a non-empty JSON array of strings');
+    }
+    return argv as string[];
+  }
+  if (text.trim() === '') throw new ValidationError(flag, text, 'needs a command');
+  return ['/bin/sh', '-c', text];
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}

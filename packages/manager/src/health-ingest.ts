@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import {
+  RESULTS_KEPT,
+  isTerminal,
+  probeFailureReason,
+  probeRuns,
+  specPhases,
+  type Phase,
+  type PhaseRecord,
+  type Task,
+} from '@warren/core';
+import { phaseFromWire, type wire } from '@warren/api';
+import type { Change, Store } from './store.js';
+
+/** Output kept per stored result: enough to say why, small enough to keep 10 of per phase. */
+const OUTPUT_KEPT = 1024;
+const MAX_RESULTS_PER_UPDATE = 100;
+
+interface Queued {
+  nodeId: string;
+  batch: wire.HealthBatchOut;
+  done: (rejected: number) => void;
+  failed: (err: unknown) => void;
+}
+
+/**
+ * Takes workers' health batches and persists them with group commit: while one write is under
+ * way, batches queue; the next write takes all of them as one atomic, fsynced LevelDB batch.
+ * A batch is acknowledged only once it is on disk.
+ *
+ * A startup or liveness phase that turns unhealthy fails its task in the same write (reason
+ * `liveness probe failed: HTTP 500`); the reconciler then replaces it. Updates for unknown
+ * tasks, for another node's tasks, or with values Warren does not know are refused and counted.
+ */
+export class HealthIngest {
+  #queue: Queued[] = [];
+  #writing = false;
+  resultsIngested = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number,
+    private readonly logger: Logger,
+  ) {}
+
+  submit(nodeId: string, batch: wire.HealthBatchOut): Promise<number> {
+    return new Promise((done, failed) => {
+      this.#queue.push({ nodeId, batch, done, failed });
+      if (!this.#writing) void this.#write();
+    });
+  }
+
+  async #write(): Promise<void> {
+    this.#writing = true;
+    while (this.#queue.length > 0) {
+      const queued = this.#queue;
+      this.#queue = [];
+      try {
+        const rejected = await this.store.mutate((view) => {
+          const tasks = new Map<string, Task>();
+          const records = new Map<string, { taskId: string; phase: Phase; record: PhaseRecord }>();
+          const rejectedPerBatch = queued.map(({ nodeId, batch }) => {
+            let rejected = 0;
+            for (const update of batch.updates) {
+              const task = tasks.get(update.taskId) ?? view.task(update.taskId);
+              const incoming = update.phase ? phaseFromWire(update.phase) : undefined;
+              if (!task || task.nodeId !== nodeId || !incoming || !specPhases(task.spec.health).includes(incoming.phase)) {
+                rejected++;
+                continue;
+              }
+              const key = `${task.id}/${incoming.phase}`;
+              const known = records.get(key)?.record ?? view.health(task.id)[incoming.phase];
+              const fresh = incoming.results.slice(-MAX_RESULTS_PER_UPDATE).map((r) => ({ ...r, output: r.output.slice(0, OUTPUT_KEPT) }));
+              this.resultsIngested += fresh.length;
+              const { phase, ...state } = incoming;
+              const record: PhaseRecord = { ...state, results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT) };
+              records.set(key, { taskId: task.id, phase, record });
+              if (update.transition && record.status === 'unhealthy' && (phase === 'liveness' || phase === 'startup') && task.desiredState === 'running' && !isTerminal(task.state)) {
+                const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
+                const error = probeFailureReason(phase, kind, fresh.at(-1));
+                tasks.set(task.id, { ...task, state: 'failed', error, message: `${phase} check failed`, updatedAt: this.now() });
+                this.logger.warn({ service: task.serviceName, slot: task.slot, task: task.id, phase, reason: error }, 'task failed its health check');
+              }
+            }
+            return rejected;
+          });
+          const changes: Change[] = [
+            ...[...records.values()].map(({ taskId, phase, record }): Change => ({ kind: 'putHealth', taskId, phase, record })),
+            ...[...tasks.values()].map((task): Change => ({ kind: 'putTask', task })),
+          ];
+          return { changes, result: rejectedPerBatch };
+        });
+        queued.forEach((q, i) => q.done(rejected[i] ?? 0));
+      } catch (err) {
+        this.logger.error({ err }, 'writing health failed');
+        for (const q of queued) q.failed(err);
+      }
+    }
+    this.#writing = false;
+  }
+}

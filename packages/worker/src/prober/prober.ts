@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import {
+  applyResult,
+  initialPhaseState,
+  probeRuns,
+  spreadOffset,
+  type Phase,
+  type PhaseState,
+  type PhaseStates,
+  type ProbeHandler,
+  type ProbeResult,
+  type ProbeRun,
+  type Task,
+} from '@warren/core';
+import type { ProbeOutcome, ProbeTarget } from '../probes/types.js';
+import { TimerHeap, type TimerEntry } from './timer-heap.js';
+
+/** Runs one probe handler against a target, within `timeoutMs`. Never rejects. */
+export type ProbeExecutor = (handler: ProbeHandler, target: ProbeTarget, timeoutMs: number) => Promise<ProbeOutcome>;
+
+/** A phase's news after a run: its state, the result, and whether the status changed. */
+export interface PhaseUpdate {
+  taskId: string;
+  phase: Phase;
+  state: PhaseState;
+  result: ProbeResult;
+  transition: boolean;
+}
+
+interface ActiveRun {
+  run: ProbeRun;
+  entry?: TimerEntry<ActiveRun>;
+  probing: TaskProbing;
+}
+
+interface TaskProbing {
+  task: Task;
+  target: ProbeTarget;
+  startedAt: number;
+  states: Map<Phase, PhaseState>;
+  active: ActiveRun[];
+  stopped: boolean;
+}
+
+export interface ProberOptions {
+  execute: ProbeExecutor;
+  onUpdate: (update: PhaseUpdate) => void;
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * Every probe of a worker, on one timer heap (DESIGN.md section 2, rule 1 and 4):
+ * - the first run is at once when the container starts; after a worker restart, the first runs
+ *   of adopted tasks are spread over one interval, deterministically per task and probe
+ * - the next run starts `interval` after the previous one ended, so runs of one probe never
+ *   overlap
+ * - with a startup probe, liveness and readiness wait until it has passed; it then never runs
+ *   again for that container. A startup or liveness probe that turns unhealthy stops the task's
+ *   probing: the manager fails the task.
+ */
+export class Prober {
+  readonly #tasks = new Map<string, TaskProbing>();
+  readonly #heap: TimerHeap<ActiveRun>;
+  readonly #now: () => number;
+  /** Scheduling lag (actual start − planned start) of recent runs, for measurement. */
+  readonly lags: number[] = [];
+  runsStarted = 0;
+
+  constructor(private readonly options: ProberOptions) {
+    this.#now = options.now ?? Date.now;
+    this.#heap = new TimerHeap(this.#now, (active, plannedAt) => void this.#run(active, plannedAt));
+  }
+
+  has(taskId: string): boolean {
+    return this.#tasks.has(taskId);
+  }
+
+  get taskCount(): number {
+    return this.#tasks.size;
+  }
+
+  /**
+   * Starts probing a task's container. `adopted`: the container was already running (worker
+   * restart), so first runs are spread. `known`: health the manager already had for the task.
+   */
+  add(task: Task, target: ProbeTarget, startedAt: number, options: { adopted?: boolean; known?: PhaseStates } = {}): void {
+    if (this.#tasks.has(task.id)) return;
+    const runs = probeRuns(task.spec.health);
+    if (runs.length === 0) return;
+    const now = this.#now();
+    const states = new Map<Phase, PhaseState>();
+    for (const run of runs) for (const phase of run.phases) states.set(phase, options.known?.[phase] ?? initialPhaseState(now));
+    const probing: TaskProbing = { task, target, startedAt, states, active: [], stopped: false };
+    this.#tasks.set(task.id, probing);
+    const startupPassed = !runs.some((r) => r.name === 'startup') || states.get('startup')?.status === 'healthy';
+    for (const run of runs) {
+      if ((run.name === 'startup') === startupPassed) continue;
+      const at = options.adopted ? now + spreadOffset(`${task.id}/${run.name}`, run.probe.intervalMs) : now;
+      this.#activate(probing, run, at);
+    }
+  }
+
+  /** Stops probing a task (it is stopping, gone, or failed). */
+  remove(taskId: string): void {
+    const probing = this.#tasks.get(taskId);
+    if (!probing) return;
+    probing.stopped = true;
+    for (const active of probing.active) if (active.entry) this.#heap.cancel(active.entry);
+    this.#tasks.delete(taskId);
+  }
+
+  stop(): void {
+    for (const id of [...this.#tasks.keys()]) this.remove(id);
+    this.#heap.stop();
+  }
+
+  #activate(probing: TaskProbing, run: ProbeRun, at: number): void {
+    const active: ActiveRun = { run, probing };
+    probing.active.push(active);
+    active.entry = this.#heap.schedule(at, active);
+  }
+
+  async #run(active: ActiveRun, plannedAt: number): Promise<void> {
+    const { probing, run } = active;
+    if (probing.stopped) return;
+    active.entry = undefined;
+    const at = this.#now();
+    this.#recordLag(at - plannedAt);
+    let outcome: ProbeOutcome;
+    try {
+      outcome = await this.options.execute(run.probe.handler, probing.target, run.probe.timeoutMs);
+    } catch (err) {
+      outcome = { outcome: 'unknown', output: `probe error: ${(err as Error).message}` };
+    }
+    if (probing.stopped) return;
+    const end = this.#now();
+    const raw = { at, durationMs: end - at, outcome: outcome.outcome, output: outcome.output, ...(outcome.code === undefined ? {} : { code: outcome.code }) };
+
+    let startupPassed = false;
+    let fatal = false;
+    for (const phase of run.phases) {
+      const applied = applyResult(probing.states.get(phase)!, run.probe, probing.startedAt, raw);
+      probing.states.set(phase, applied.state);
+      this.options.onUpdate({ taskId: probing.task.id, phase, state: applied.state, result: applied.result, transition: applied.transition !== undefined });
+      if (applied.transition) {
+        this.options.logger.info(
+          { service: probing.task.serviceName, slot: probing.task.slot, task: probing.task.id, phase, from: applied.transition.from, to: applied.transition.to, output: raw.output.slice(0, 200) || undefined },
+          `${phase} ${applied.transition.to}`,
+        );
+        if (phase === 'startup' && applied.transition.to === 'healthy') startupPassed = true;
+        if ((phase === 'startup' || phase === 'liveness') && applied.transition.to === 'unhealthy') fatal = true;
+      }
+    }
+    probing.active = probing.active.filter((a) => a !== active || !startupPassed);
+    if (fatal) {
+      this.remove(probing.task.id);
+      return;
+    }
+    if (startupPassed) {
+      for (const next of probeRuns(probing.task.spec.health)) if (next.name !== 'startup') this.#activate(probing, next, end);
+      return;
+    }
+    active.entry = this.#heap.schedule(end + run.probe.intervalMs, active);
+  }
+
+  #recordLag(lag: number): void {
+    this.runsStarted++;
+    if (this.lags.length >= 100_000) this.lags.splice(0, 50_000);
+    this.lags.push(lag);
+  }
+}
