@@ -126,6 +126,16 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
+export interface ResultJson {
+  time: string;
+  phases: string[];
+  durationMs: number;
+  outcome: 'success' | 'failure' | 'unknown';
+  code: number | null;
+  output: string;
+  counted: boolean;
+}
+
 export interface TaskJson {
   id: string;
   name: string;
@@ -139,6 +149,10 @@ export interface TaskJson {
   containerId: string;
   health: string;
   ready: boolean;
+  phases: Record<string, { status: string; successStreak: number; failureStreak: number; lastTransitionAt: string | null }>;
+  results: ResultJson[];
+  createdAt: string;
+  updatedAt: string;
 }
 
 /** One manager (own data dir, port 0) and the workers joined to it. */
@@ -208,6 +222,26 @@ export class Cluster {
       const running = live.filter((t) => t.state === 'running');
       return live.length === n && running.length === n ? running : undefined;
     }, timeoutMs);
+  }
+
+  /** Runs a command in a container (docker exec) and returns its output. */
+  async exec(containerId: string, cmd: string[]): Promise<string> {
+    const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve) => {
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+    });
+    const raw = Buffer.concat(chunks);
+    let out = '';
+    for (let at = 0; at + 8 <= raw.length; ) {
+      const size = raw.readUInt32BE(at + 4);
+      out += raw.subarray(at + 8, at + 8 + size).toString();
+      at += 8 + size;
+    }
+    return out;
   }
 
   /** Containers of this cluster's nodes, as Docker sees them. */
