@@ -75,6 +75,9 @@ export class HealthIngest {
               const { phase, ...state } = incoming;
               const record: PhaseRecord = { ...state, results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT) };
               records.set(key, { taskId: task.id, phase, record });
+              if (update.transition) {
+                this.logger.info({ service: task.serviceName, slot: task.slot, task: task.id, phase, from: record.lastTransitionFrom, to: record.status, at: record.lastTransitionAt }, 'health transition');
+              }
               if (update.transition && record.status === 'unhealthy' && (phase === 'liveness' || phase === 'startup') && task.desiredState === 'running' && !isTerminal(task.state)) {
                 const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
                 const error = probeFailureReason(phase, kind, fresh.at(-1));
