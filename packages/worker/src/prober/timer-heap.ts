@@ -7,7 +7,7 @@ export interface TimerEntry<T> {
 
 /**
  * One timer for any number of scheduled items: a binary min-heap on due time, with a single
- * `setTimeout` armed for the earliest. Cancelling is lazy (the entry is skipped when it comes
+ * `setTimeout` armed for the earliest (items already due run in a microtask, at once). Cancelling is lazy (the entry is skipped when it comes
  * up). Items due at the same time run in the order they were scheduled.
  */
 export class TimerHeap<T> {
@@ -15,6 +15,7 @@ export class TimerHeap<T> {
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #armedFor = Infinity;
+  #fireQueued = false;
   #stopped = false;
 
   constructor(
@@ -53,7 +54,16 @@ export class TimerHeap<T> {
     const top = this.#heap[0];
     if (!top) return;
     this.#armedFor = top.at;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, top.at - this.now()));
+    const delay = top.at - this.now();
+    if (delay > 0) this.#timer = setTimeout(() => this.#fire(), delay);
+    else if (!this.#fireQueued) {
+      // Already due: run now, not after a timer's minimum delay of 1 ms.
+      this.#fireQueued = true;
+      queueMicrotask(() => {
+        this.#fireQueued = false;
+        this.#fire();
+      });
+    }
   }
 
   #fire(): void {
