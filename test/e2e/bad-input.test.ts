@@ -26,6 +26,16 @@ test('bad flags exit 2 with one line naming what is wrong, and nothing is create
     [['service', 'rm', 'missing'], /service "missing" not found/],
     [['service', 'inspect', 'missing'], /service "missing" not found/],
     [['service', 'ls', '--format', 'yaml'], /--format.*yaml.*invalid/i],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-interval', '5ms'], /--health-interval "5ms": must be at least 10ms/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-retries', '0'], /--health-retries 0: must be a whole number of at least 1/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=abc'], /--health-http "port=abc": port=abc is not a port number/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'path=/x'], /--health-http "path=\/x": needs port=/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=80,colour=red'], /"colour=red" is not one of path=…, port=…, scheme=…, header=…, status=…/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=80,status=600-700'], /status must be a range within 100-599/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-cmd', 'true'], /--health-cmd "true": only one check per probe: --health-tcp is already given/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--liveness-interval', '1s'], /--liveness-interval "1s": needs a check: add --liveness-http/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--readiness-cmd', '["bad"'], /--readiness-cmd .*not a JSON array of strings/],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--startup-tcp', 'port=70000'], /--startup-tcp "port=70000": port must be 1-65535/],
     [['service', 'frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [args, message] of cases) {
