@@ -3,8 +3,11 @@
  *
  *   1. service create of 10 replicas → all 10 running (wall time from the CLI call), 5 rounds
  *   2. CLI latency of `warren service ls` with 100 services (a fresh node process each run)
+ *   3. probe capacity of one worker's prober (probe-capacity.ts)
+ *   4. exec probes: latency, throughput, CPU per probe next to Docker's HEALTHCHECK (exec-cost.ts)
+ *   5. detection time of a broken check next to its bound (detection.ts)
  *
- * Runs its own `warren up` on a free port with a temp data dir, and removes everything after.
+ * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,6 +16,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createControlClient, unary, type wire } from '@warren/api';
 import { CLI, ROOT, TEST_IMAGE, docker, spawnWarren, waitFor } from '../helpers/cluster.js';
+import { detection } from './detection.js';
+import { execCost } from './exec-cost.js';
+import { probeCapacity } from './probe-capacity.js';
 
 const ROUNDS = 5;
 const LS_RUNS = 11;
@@ -32,6 +38,7 @@ function timeCli(args: string[]): Promise<number> {
   });
 }
 
+const report: string[] = [];
 const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
 const name = `bench${randomBytes(3).toString('hex')}`;
 const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--name', name]);
@@ -81,11 +88,9 @@ try {
   const l = stats(lsTimes);
   const r = stats(rpcTimes);
   const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
-  console.log(`Warren bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
-  console.log('');
-  console.log(`service create (10 replicas) → all running, ${ROUNDS} rounds:  median ${fmt(c.median)}  (min ${fmt(c.min)}, max ${fmt(c.max)})   target < 2000 ms`);
-  console.log(`warren service ls, 100 services, ${LS_RUNS} runs (whole CLI process): median ${fmt(l.median)}  (min ${fmt(l.min)}, p90 ${fmt(l.p90)})   target < 300 ms`);
-  console.log(`  of which the ListServices call itself, 50 calls:         median ${r.median.toFixed(1)} ms  (p90 ${r.p90.toFixed(1)} ms)`);
+  report.push(`service create (10 replicas) → all running, ${ROUNDS} rounds: median ${fmt(c.median)} (min ${fmt(c.min)}, max ${fmt(c.max)}); target < 2000 ms`);
+  report.push(`warren service ls, 100 services, ${LS_RUNS} runs (whole CLI process): median ${fmt(l.median)} (min ${fmt(l.min)}, p90 ${fmt(l.p90)}); target < 300 ms`);
+  report.push(`  of which the ListServices call itself, 50 calls: median ${r.median.toFixed(1)} ms (p90 ${r.p90.toFixed(1)} ms)`);
 } finally {
   await up.kill('SIGTERM');
   if (nodeId) {
@@ -94,3 +99,29 @@ try {
   }
   await rm(dataDir, { recursive: true, force: true });
 }
+
+process.stderr.write('bench: probe capacity\n');
+for (const [tasks, intervalMs] of [[1000, 500], [2500, 500]] as const) {
+  const f = await probeCapacity(tasks, intervalMs, 10);
+  report.push(
+    `probe capacity, ${f.tasks} HTTP+TCP probes every ${f.intervalMs} ms on loopback: ${f.probesPerSecond.toFixed(0)} probes/s, lag p50 ${f.lagP50} ms / p99 ${f.lagP99} ms, ` +
+      `prober CPU ${f.cpuCores.toFixed(2)} cores, RSS ${f.rssMiB.toFixed(0)} MiB, ${f.failures} failed; target 2000/s with lag p99 < 20 ms and < 0.5 cores`,
+  );
+}
+
+process.stderr.write('bench: exec probes and Docker HEALTHCHECK\n');
+const e = await execCost(100, 20);
+report.push(`exec probe (/bin/sh -c true) every ${e.intervalMs} ms for ${e.seconds} s against one container: latency p50 ${e.warren.p50.toFixed(0)} ms / p99 ${e.warren.p99.toFixed(0)} ms`);
+report.push(`  machine CPU per probe: Warren ${e.warren.cpuMsPerProbe.toFixed(1)} ms (${e.warren.probes} probes), Docker HEALTHCHECK ${e.docker.cpuMsPerProbe.toFixed(1)} ms (${e.docker.probes} probes): ${e.ratio.toFixed(2)}× Docker's; target ≤ 1.2×`);
+report.push(`  burst, ${e.burst.concurrency} in flight: ${e.burst.probesPerSecond.toFixed(1)} probes/s, latency p50 ${e.burst.p50.toFixed(0)} ms / p99 ${e.burst.p99.toFixed(0)} ms`);
+
+process.stderr.write('bench: detection\n');
+const d = await detection(10);
+report.push(
+  `detection, exec check, interval 1s, retries 3, ${d.rounds} breaks: break → unhealthy at the manager p50 ${d.p50.toFixed(0)} ms / p99 ${d.p99.toFixed(0)} ms / max ${d.max.toFixed(0)} ms; ` +
+    `bound 3 × (interval + run ${d.meanRunMs.toFixed(0)} ms) = ${d.boundMs.toFixed(0)} ms; target p99 ≤ bound + 50 ms`,
+);
+report.push(`  of which worker verdict → manager: p99 ${d.reportP99} ms`);
+
+console.log(`Warren bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
+console.log(report.join('\n'));

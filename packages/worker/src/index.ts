@@ -4,3 +4,7 @@ export { LABEL, taskLabels } from './labels.js';
 export { Prober, type PhaseUpdate, type ProbeExecutor } from './prober/prober.js';
 export { TimerHeap } from './prober/timer-heap.js';
 export { Semaphore } from './semaphore.js';
+export { httpProbe } from './probes/http.js';
+export { tcpProbe } from './probes/tcp.js';
+export type { ProbeOutcome, ProbeTarget } from './probes/types.js';
+export { execProbe } from './probes/exec.js';
