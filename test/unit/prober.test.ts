@@ -1,7 +1,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { PROBE_DEFAULTS, spreadOffset, type HealthSpec, type Probe, type ProbeHandler, type Task } from '@warren/core';
+import { PROBE_DEFAULTS, spreadOffset, type HealthSpec, type Probe, type ProbeHandler, type Task, RESTART_DEFAULTS } from '@warren/core';
 import { Prober, TimerHeap, type PhaseUpdate } from '@warren/worker';
 
 const logger = pino({ level: 'silent' });
@@ -10,8 +10,8 @@ const probe = (name: string, over: Partial<Probe> = {}): Probe => ({ handler: ex
 
 function task(id: string, health: HealthSpec): Task {
   return {
-    id, serviceId: 's', serviceName: 'web', slot: 1, nodeId: 'n', desiredState: 'running', state: 'running', message: '', error: '', containerId: 'c', createdAt: 0, updatedAt: 0,
-    spec: { name: 'web', image: 'i', replicas: 1, command: [], env: [], network: 'bridge', stopTimeoutMs: 0, health },
+    id, serviceId: 's', serviceName: 'web', slot: 1, nodeId: 'n', desiredState: 'running', state: 'running', message: '', error: '', containerId: 'c', address: '', startedAt: 0, replacing: false, held: false, createdAt: 0, updatedAt: 0,
+    spec: { name: 'web', image: 'i', replicas: 1, command: [], env: [], network: 'bridge', stopTimeoutMs: 0, health, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [] },
   };
 }
 
@@ -100,7 +100,7 @@ test('startup gates liveness and readiness; startup never runs again after passi
   h.prober.stop();
 });
 
-test('liveness turning unhealthy stops the task\'s probing; a removed task is not probed again', async (t) => {
+test('an unhealthy probe keeps running (a held task may recover); a removed task is not probed again', async (t) => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
   t.after(() => mock.timers.reset());
   const h = harness({ live: { outcomes: ['failure', 'failure'] } });
@@ -109,10 +109,11 @@ test('liveness turning unhealthy stops the task\'s probing; a removed task is no
   await advance(1500);
   h.prober.remove('u');
   await advance(3000);
-  assert.equal(h.starts.filter((s) => s.name === 'live').length, 2);
-  assert.equal(h.starts.filter((s) => s.name === 'ready').length, 2);
-  assert.deepEqual(h.updates.filter((u) => u.transition).map((u) => [u.phase, u.state.status]), [['readiness', 'healthy'], ['liveness', 'unhealthy']]);
-  assert.equal(h.prober.has('t'), false);
+  assert.equal(h.starts.filter((s) => s.name === 'live').length, 5, 'liveness goes on after turning unhealthy');
+  assert.equal(h.starts.filter((s) => s.name === 'ready').length, 2, 'nothing after removal');
+  assert.deepEqual(h.updates.filter((u) => u.transition).map((u) => [u.phase, u.state.status]), [['readiness', 'healthy'], ['liveness', 'unhealthy'], ['liveness', 'healthy']]);
+  assert.equal(h.prober.has('t'), true);
+  assert.equal(h.prober.has('u'), false);
   h.prober.stop();
 });
 

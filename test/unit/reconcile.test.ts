@@ -1,6 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconcile, type Action, type NodeView, type Service, type Task } from '@warren/core';
+import {
+  RESTART_DEFAULTS,
+  reconcile,
+  type Action,
+  type EventDraft,
+  type NodeView,
+  type Plan,
+  type Service,
+  type ServiceSpec,
+  type ServiceState,
+  type SlotState,
+  type Task,
+  type TaskHealthView,
+} from '@warren/core';
 
 /** A fake world: a clock, sequential ids, and the reconciler's actions applied to it. */
 class World {
@@ -8,12 +21,17 @@ class World {
   services: Service[] = [];
   tasks: Task[] = [];
   nodes: NodeView[] = [{ id: 'n1', name: 'node-1', ready: true, images: ['warren-test:latest'] }];
+  slots: SlotState[] = [];
+  serviceStates: ServiceState[] = [];
+  health = new Map<string, TaskHealthView>();
+  events: EventDraft[] = [];
+  lastPlan?: Plan;
   #next = 0;
 
-  service(name: string, replicas: number, image = 'warren-test:latest'): Service {
+  service(name: string, replicas: number, image = 'warren-test:latest', over: Partial<ServiceSpec> = {}): Service {
     const s: Service = {
       id: `svc-${name}`,
-      spec: { name, image, replicas, command: [], env: [], network: 'bridge', stopTimeoutMs: 10_000, health: {} },
+      spec: { name, image, replicas, command: [], env: [], network: 'bridge', stopTimeoutMs: 10_000, health: {}, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [], ...over },
       createdAt: this.now,
       updatedAt: this.now,
     };
@@ -22,12 +40,42 @@ class World {
   }
 
   pass(): Action[] {
-    const actions = reconcile({ services: this.services, tasks: this.tasks, nodes: this.nodes, now: this.now, newId: () => `t${++this.#next}` });
-    for (const a of actions) {
+    const plan = reconcile({
+      services: this.services, tasks: this.tasks, nodes: this.nodes, slots: this.slots, serviceStates: this.serviceStates, health: this.health, now: this.now, newId: () => `t${++this.#next}`,
+    });
+    for (const a of plan.actions) {
       this.tasks = this.tasks.filter((t) => t.id !== a.task.id);
       if (a.type !== 'delete') this.tasks.push(a.task);
     }
-    return actions;
+    const key = (s: { serviceId: string; slot: number }) => `${s.serviceId}/${s.slot}`;
+    const gone = new Set([...plan.slots, ...plan.deletedSlots].map(key));
+    this.slots = [...this.slots.filter((s) => !gone.has(key(s))), ...plan.slots];
+    this.serviceStates = [...this.serviceStates.filter((s) => !plan.serviceStates.some((x) => x.serviceId === s.serviceId) && !plan.deletedServiceStates.includes(s.serviceId)), ...plan.serviceStates];
+    this.events.push(...plan.events);
+    this.lastPlan = plan;
+    return plan.actions;
+  }
+
+  /** A worker's report that the task runs. */
+  run(id: string): void {
+    this.observe(id, { state: 'running', startedAt: this.now });
+  }
+
+  /** The task's liveness turned unhealthy (as the health ingest records it). */
+  unhealthy(id: string, reason = 'liveness probe failed: HTTP 500'): void {
+    this.health.set(id, { status: 'unhealthy', failing: { phase: 'liveness', reason, since: this.now } });
+  }
+
+  healthy(id: string): void {
+    this.health.set(id, { status: 'healthy', healthySince: this.now });
+  }
+
+  slot(n: number, service = 'svc-web'): SlotState | undefined {
+    return this.slots.find((s) => s.serviceId === service && s.slot === n);
+  }
+
+  types(): string[] {
+    return this.events.map((e) => e.type);
   }
 
   /** What a worker would report. */
@@ -71,7 +119,7 @@ test('a failed task is replaced in its slot in the same pass, and kept as histor
 
 test('complete and rejected tasks are replaced too; a slot never gets two live tasks', () => {
   const w = new World();
-  w.service('web', 1);
+  w.service('web', 1, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, delayMs: 0 } });
   w.pass();
   w.observe(w.live()[0]!.id, { state: 'complete', exitCode: 0 });
   w.pass();
@@ -84,7 +132,7 @@ test('complete and rejected tasks are replaced too; a slot never gets two live t
 
 test('history keeps the newest ended tasks of a slot, five by default', () => {
   const w = new World();
-  w.service('web', 1);
+  w.service('web', 1, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, delayMs: 0 } });
   w.pass();
   for (let i = 0; i < 8; i++) {
     w.now += 1000;
@@ -170,4 +218,170 @@ test('a task vanished from a slot (deleted behind our back) is recreated', () =>
   const actions = w.pass();
   assert.equal(actions.length, 1);
   assert.equal(actions[0]!.task.slot, 2);
+});
+
+test('backoff: the first replacement of a slot is immediate, then delays double up to the maximum', () => {
+  const w = new World();
+  w.service('web', 1, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, delayMs: 1000, maxDelayMs: 3000 } });
+  w.pass();
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const failedAt = w.now;
+    w.observe(w.live()[0]!.id, { state: 'failed', error: 'boom' });
+    w.pass();
+    while (w.live().length === 0) {
+      assert.equal(w.lastPlan!.wakeAt, w.slot(1)!.nextAttemptAt, 'the loop is told when to come back');
+      w.now += 100;
+      w.pass();
+    }
+    delays.push(w.now - failedAt);
+    w.now += 10;
+  }
+  assert.deepEqual(delays, [0, 1000, 2000, 3000, 3000]);
+  assert.equal(w.slot(1)!.failures, 5);
+  const delayed = w.events.filter((e) => e.type === 'replacement-delayed');
+  assert.deepEqual(delayed.map((e) => e.data?.delayMs), [1000, 2000, 3000, 3000]);
+  assert.equal(w.types().filter((t) => t === 'task-replaced').length, 5);
+});
+
+test('a slot healthy for the restart window is forgiven: the next failure is replaced at once', () => {
+  const w = new World();
+  w.service('web', 1, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, delayMs: 1000, windowMs: 60_000 } });
+  w.pass();
+  w.observe(w.live()[0]!.id, { state: 'failed' });
+  w.pass();
+  w.observe(w.live()[0]!.id, { state: 'failed' });
+  w.pass();
+  assert.equal(w.slot(1)!.failures, 2);
+  w.now += 1000;
+  w.pass();
+  const task = w.live()[0]!;
+  w.run(task.id);
+  w.pass();
+  assert.equal(w.lastPlan!.wakeAt, w.now + 60_000, 'woken when the window ends');
+  w.now += 59_999;
+  w.pass();
+  assert.equal(w.slot(1)!.failures, 2, 'not yet');
+  w.now += 1;
+  w.pass();
+  assert.equal(w.slot(1)!.failures, 0);
+  assert.ok(w.types().includes('backoff-reset'));
+  w.observe(task.id, { state: 'failed' });
+  w.pass();
+  assert.equal(w.live().length, 1, 'replaced at once again');
+});
+
+test('with checks, forgiveness counts from when the task turned healthy, not from its start', () => {
+  const w = new World();
+  w.service('web', 1, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, windowMs: 10_000 }, health: { check: { handler: { kind: 'tcp', port: 1 }, intervalMs: 1000, timeoutMs: 1000, retries: 1, successThreshold: 1, startPeriodMs: 0 } } });
+  w.pass();
+  w.observe(w.live()[0]!.id, { state: 'failed' });
+  w.pass();
+  const task = w.live()[0]!;
+  w.run(task.id);
+  w.health.set(task.id, { status: 'starting' });
+  w.now += 20_000;
+  w.pass();
+  assert.equal(w.slot(1)!.failures, 1, 'running but not yet healthy: no forgiveness');
+  w.healthy(task.id);
+  w.now += 10_000;
+  w.pass();
+  assert.equal(w.slot(1)!.failures, 0);
+});
+
+test('--restart-max-attempts: after that many replacements in a row the slot gives up', () => {
+  const w = new World();
+  w.service('web', 1, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, delayMs: 0, maxAttempts: 2 } });
+  w.pass();
+  for (let i = 0; i < 3; i++) {
+    w.observe(w.live()[0]!.id, { state: 'failed' });
+    w.pass();
+  }
+  assert.equal(w.live().length, 0);
+  assert.equal(w.slot(1)!.gaveUp, true);
+  assert.equal(w.types().filter((t) => t === 'restart-limit-reached').length, 1);
+  w.now += 3_600_000;
+  w.pass();
+  assert.equal(w.live().length, 0, 'it stays given up');
+});
+
+test('a task whose liveness turned unhealthy is failed and replaced in its slot, in the same pass', () => {
+  const w = new World();
+  w.service('web', 3);
+  w.pass();
+  for (const t of w.live()) w.run(t.id);
+  const victim = w.live()[1]!;
+  w.unhealthy(victim.id);
+  const actions = w.pass();
+  const failed = actions.find((a) => a.task.id === victim.id)!.task;
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.desiredState, 'shutdown');
+  assert.equal(failed.error, 'liveness probe failed: HTTP 500');
+  const created = actions.find((a) => a.type === 'create')!.task;
+  assert.equal(created.slot, victim.slot);
+  assert.equal(created.replacing, true, 'counts against the budget until healthy');
+  assert.deepEqual(w.types().slice(-2), ['task-failed', 'task-replaced']);
+});
+
+test('the replacement budget: at most a third of the replicas are replaced for health at once; the rest are held, not killed', () => {
+  const w = new World();
+  w.service('web', 6);
+  w.pass();
+  for (const t of w.live()) w.run(t.id);
+  for (const t of w.live()) w.unhealthy(t.id);
+  w.pass();
+  const replacing = () => w.live().filter((t) => t.replacing && w.health.get(t.id)?.status !== 'healthy');
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 2);
+  assert.equal(replacing().length, 2);
+  assert.equal(w.live().filter((t) => t.held && t.state === 'running').length, 4, 'four keep running, held');
+  assert.equal(w.types().filter((t) => t === 'replacement-held').length, 4);
+  assert.ok(w.types().includes('correlated-failure'));
+  assert.match(w.events.find((e) => e.type === 'correlated-failure')!.reason, /6 of 6 tasks .* shared dependency may be down; 4 replacements held back/);
+
+  // Nothing more while the replacements are not healthy, however often the loop runs.
+  w.now += 5000;
+  w.pass();
+  w.pass();
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 2);
+  assert.equal(w.types().filter((t) => t === 'replacement-held').length, 4, 'held is said once per task');
+
+  // One replacement turns healthy: one more held task may go.
+  const [first] = replacing();
+  w.run(first!.id);
+  w.healthy(first!.id);
+  w.pass();
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 3);
+  assert.equal(replacing().length, 2);
+
+  // The shared dependency comes back: held tasks recover and are released, nothing else dies.
+  for (const t of w.live()) w.healthy(t.id);
+  w.pass();
+  assert.equal(w.live().filter((t) => t.held).length, 0);
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 3);
+  assert.ok(w.types().includes('correlated-failure-cleared'));
+});
+
+test('a replacement that fails also frees its place in the budget; --max-replacing overrides the default', () => {
+  const w = new World();
+  w.service('web', 4, 'warren-test:latest', { maxReplacing: 2, restart: { ...RESTART_DEFAULTS, delayMs: 0 } });
+  w.pass();
+  for (const t of w.live()) w.run(t.id);
+  for (const t of w.live()) w.unhealthy(t.id);
+  w.pass();
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 2);
+  const replacement = w.live().find((t) => t.replacing)!;
+  w.observe(replacement.id, { state: 'rejected', error: 'no such network' });
+  w.pass();
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 3, 'a held task was released');
+});
+
+test('tasks without health checks are never failed for health and the budget does not apply to crashes', () => {
+  const w = new World();
+  w.service('web', 3, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, delayMs: 0 } });
+  w.pass();
+  for (const t of w.live()) w.run(t.id);
+  for (const t of w.live()) w.observe(t.id, { state: 'failed', error: 'container exited with code 1' });
+  w.pass();
+  assert.equal(w.live().length, 3, 'all three crashed tasks replaced at once');
+  assert.ok(!w.types().includes('replacement-held'));
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROBE_DEFAULTS, ValidationError, hasImage, normalizeImageRef, validateServiceSpec, type ServiceSpec } from '@warren/core';
+import { PROBE_DEFAULTS, RESTART_DEFAULTS, ValidationError, hasImage, normalizeImageRef, validateServiceSpec, type ServiceSpec } from '@warren/core';
 
 const good: ServiceSpec = {
   name: 'web',
@@ -11,6 +11,9 @@ const good: ServiceSpec = {
   network: 'bridge',
   stopTimeoutMs: 10_000,
   health: {},
+  restart: RESTART_DEFAULTS,
+  maxReplacing: 0,
+  mounts: [],
 };
 
 function rejects(change: Partial<ServiceSpec>, field: string): void {
@@ -40,6 +43,11 @@ test('bad names, images, replicas, env, network and stop timeout are refused, na
   rejects({ env: ['=x'] }, '--env');
   rejects({ network: '' }, '--network');
   rejects({ stopTimeoutMs: -1 }, '--stop-timeout');
+  rejects({ restart: { ...RESTART_DEFAULTS, delayMs: -1 } }, '--restart-delay');
+  rejects({ restart: { ...RESTART_DEFAULTS, delayMs: 10_000, maxDelayMs: 5000 } }, '--restart-max-delay');
+  rejects({ restart: { ...RESTART_DEFAULTS, maxAttempts: -1 } }, '--restart-max-attempts');
+  rejects({ maxReplacing: -1 }, '--max-replacing');
+  rejects({ mounts: [{ source: 'relative', target: '/x', readonly: false }] }, '--mount');
 });
 
 test('probe timing and handlers are validated', () => {

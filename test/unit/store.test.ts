@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AlreadyExistsError, type Service } from '@warren/core';
+import { AlreadyExistsError, type Service, RESTART_DEFAULTS } from '@warren/core';
 import { Store } from '@warren/manager';
 
 const service = (id: string, name: string): Service => ({
   id,
-  spec: { name, image: 'warren-test:latest', replicas: 1, command: [], env: [], network: 'bridge', stopTimeoutMs: 10_000, health: {} },
+  spec: { name, image: 'warren-test:latest', replicas: 1, command: [], env: [], network: 'bridge', stopTimeoutMs: 10_000, health: {}, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [] },
   createdAt: 1,
   updatedAt: 1,
 });

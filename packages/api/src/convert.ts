@@ -4,7 +4,8 @@
  * function, which applies defaults; validation is core's `validateServiceSpec`.
  */
 import type { HealthSpec, Phase, PhaseRecord, PhaseState, Probe, ProbeHandler, ProbeResult, Service, ServiceSpec, Task, TaskHealthRecords } from '@warren/core';
-import { PROBE_DEFAULTS, SPEC_DEFAULTS, isPhase, isPhaseStatus, taskHealth, taskReady } from '@warren/core';
+import { PROBE_DEFAULTS, RESTART_DEFAULTS, SPEC_DEFAULTS, isPhase, isPhaseStatus, taskHealth, taskReady, type WarrenEvent } from '@warren/core';
+import type { Event as WireEvent } from './generated/warren/v1/Event.js';
 import type { PhaseHealth, PhaseHealth__Output as PhaseHealthOut } from './generated/warren/v1/PhaseHealth.js';
 import type { ProbeResult as WireResult, ProbeResult__Output as WireResultOut } from './generated/warren/v1/ProbeResult.js';
 import type { HealthSpec__Output as WireHealthOut } from './generated/warren/v1/HealthSpec.js';
@@ -30,6 +31,9 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     network: spec.network,
     stopTimeoutMs: spec.stopTimeoutMs,
     health,
+    restart: { delayMs: spec.restart.delayMs, maxDelayMs: spec.restart.maxDelayMs, maxAttempts: spec.restart.maxAttempts, windowMs: spec.restart.windowMs },
+    maxReplacing: spec.maxReplacing,
+    mounts: spec.mounts,
   };
 }
 
@@ -45,6 +49,14 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     network: w.network || SPEC_DEFAULTS.network,
     stopTimeoutMs: w._stopTimeoutMs === 'stopTimeoutMs' && w.stopTimeoutMs !== undefined ? w.stopTimeoutMs : SPEC_DEFAULTS.stopTimeoutMs,
     health: healthSpecFromWire(w.health),
+    restart: {
+      delayMs: w.restart?.delayMs || RESTART_DEFAULTS.delayMs,
+      maxDelayMs: w.restart?.maxDelayMs || RESTART_DEFAULTS.maxDelayMs,
+      maxAttempts: w.restart?.maxAttempts ?? RESTART_DEFAULTS.maxAttempts,
+      windowMs: w.restart?.windowMs || RESTART_DEFAULTS.windowMs,
+    },
+    maxReplacing: w.maxReplacing ?? 0,
+    mounts: (w.mounts ?? []).map((m) => ({ source: m.source, target: m.target, readonly: m.readonly })),
   };
 }
 
@@ -123,6 +135,10 @@ export function taskToWire(task: Task, nodeName = '', health: TaskHealthRecords 
     hasExitCode: task.exitCode !== undefined,
     exitCode: task.exitCode ?? 0,
     containerId: task.containerId,
+    address: task.address,
+    startedAtMs: task.startedAt,
+    replacing: task.replacing,
+    held: task.held,
     createdAtMs: task.createdAt,
     updatedAtMs: task.updatedAt,
     spec: specToWire(task.spec),
@@ -151,6 +167,10 @@ export function taskFromWire(w: WireTaskOut): AssignedTask {
     error: w.error,
     ...(w.hasExitCode ? { exitCode: w.exitCode } : {}),
     containerId: w.containerId,
+    address: w.address,
+    startedAt: w.startedAtMs,
+    replacing: w.replacing,
+    held: w.held,
     createdAt: w.createdAtMs,
     updatedAt: w.updatedAtMs,
     spec: specFromWire(w.spec),
@@ -203,4 +223,19 @@ function resultToWire(r: ProbeResult): WireResult {
 function resultFromWire(w: WireResultOut): ProbeResult {
   const outcome = w.outcome === 'success' || w.outcome === 'failure' ? w.outcome : 'unknown';
   return { at: w.atMs, durationMs: Math.max(0, w.durationMs), outcome, ...(w.hasCode ? { code: w.code } : {}), output: w.output, counted: w.counted };
+}
+
+export function eventToWire(e: WarrenEvent): WireEvent {
+  return {
+    seq: e.seq,
+    atMs: e.at,
+    type: e.type,
+    service: e.service,
+    serviceId: e.serviceId,
+    taskId: e.taskId ?? '',
+    slot: e.slot ?? 0,
+    nodeId: e.nodeId ?? '',
+    reason: e.reason,
+    data: Object.fromEntries(Object.entries(e.data ?? {}).map(([k, v]) => [k, String(v)])),
+  };
 }

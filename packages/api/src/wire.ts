@@ -24,3 +24,8 @@ export type { HealthBatch, HealthBatch__Output as HealthBatchOut } from './gener
 export type { HealthAck, HealthAck__Output as HealthAckOut } from './generated/warren/v1/HealthAck.js';
 export type { PhaseHealth, PhaseHealth__Output as PhaseHealthOut } from './generated/warren/v1/PhaseHealth.js';
 export type { ProbeResult as ProbeResultWire, ProbeResult__Output as ProbeResultOut } from './generated/warren/v1/ProbeResult.js';
+export type { Event as EventWire, Event__Output as EventOut } from './generated/warren/v1/Event.js';
+export type { EndpointsMessage, EndpointsMessage__Output as EndpointsMessageOut } from './generated/warren/v1/EndpointsMessage.js';
+export type { Endpoint, Endpoint__Output as EndpointOut } from './generated/warren/v1/Endpoint.js';
+export type { SlotStatus__Output as SlotStatusOut } from './generated/warren/v1/SlotStatus.js';
+export type { WatchEventsRequest, WatchEventsRequest__Output as WatchEventsRequestOut } from './generated/warren/v1/WatchEventsRequest.js';

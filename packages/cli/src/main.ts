@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { eventsCommand } from './commands/events.js';
 import { nodeCommand } from './commands/node.js';
 import { managerCommand, upCommand, workerCommand } from './commands/daemons.js';
 import { serviceCommand } from './commands/service.js';
@@ -12,7 +13,7 @@ const program = new Command('warren')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
-for (const command of [upCommand(), managerCommand(), workerCommand(), serviceCommand(), nodeCommand()]) {
+for (const command of [upCommand(), managerCommand(), workerCommand(), serviceCommand(), nodeCommand(), eventsCommand()]) {
   program.addCommand(command);
 }
 // Subcommands report usage errors through the same exit path (code 2).

@@ -178,3 +178,21 @@ export function spreadOffset(key: string, intervalMs: number): number {
   }
   return (hash >>> 0) % Math.max(1, intervalMs);
 }
+
+/**
+ * What the reconciler needs of a task's health: its status, whether startup or liveness has
+ * turned unhealthy (with the reason and since when), and since when it has been healthy.
+ */
+export function taskHealthView(health: HealthSpec, records: TaskHealthRecords): { status: TaskHealth; failing?: { phase: Phase; reason: string; since: number }; healthySince?: number } {
+  const status = taskHealth(health, records);
+  const runs = probeRuns(health);
+  for (const phase of ['startup', 'liveness'] as const) {
+    const record = records[phase];
+    if (record?.status !== 'unhealthy') continue;
+    const kind = runs.find((r) => r.phases.includes(phase))!.probe.handler.kind;
+    const lastCounted = [...record.results].reverse().find((r) => r.counted && r.outcome === 'failure');
+    return { status, failing: { phase, reason: probeFailureReason(phase, kind, lastCounted), since: record.lastTransitionAt } };
+  }
+  const deciding = records.liveness ?? records.startup ?? records.readiness;
+  return status === 'healthy' && deciding ? { status, healthySince: deciding.lastTransitionAt } : { status };
+}

@@ -3,5 +3,16 @@ export { parseDuration, formatDuration, formatAge } from './duration.js';
 export * from './spec.js';
 export { normalizeImageRef, hasImage } from './image.js';
 export * from './task.js';
-export { reconcile, DEFAULT_HISTORY_LIMIT, type Action, type NodeView, type ReconcileInput } from './reconcile.js';
+export * from './events.js';
+export {
+  reconcile,
+  DEFAULT_HISTORY_LIMIT,
+  type Action,
+  type NodeView,
+  type Plan,
+  type ReconcileInput,
+  type ServiceState,
+  type SlotState,
+  type TaskHealthView,
+} from './reconcile.js';
 export * from './health.js';

@@ -17,6 +17,31 @@ export const PROBE_DEFAULTS = {
 
 export const MAX_REPLICAS = 1000;
 
+/** Per-slot restart backoff, in the manner of Swarm's restart policy. */
+export interface RestartPolicy {
+  /** Delay before the second replacement of a slot in a row; doubles with each further one. */
+  delayMs: number;
+  maxDelayMs: number;
+  /** Replacements in a row after which the slot gives up; 0: never. */
+  maxAttempts: number;
+  /** A slot whose task stays running and healthy this long is forgiven its failures. */
+  windowMs: number;
+}
+
+export const RESTART_DEFAULTS: RestartPolicy = {
+  delayMs: 1000,
+  maxDelayMs: 300_000,
+  maxAttempts: 0,
+  windowMs: 600_000,
+};
+
+/** A host directory mounted into every task's container. */
+export interface Mount {
+  source: string;
+  target: string;
+  readonly: boolean;
+}
+
 export interface HttpHeader {
   name: string;
   value: string;
@@ -58,6 +83,15 @@ export interface ServiceSpec {
   network: string;
   stopTimeoutMs: number;
   health: HealthSpec;
+  restart: RestartPolicy;
+  /** Tasks being replaced for health at once, at most; 0: one third of the replicas, at least 1. */
+  maxReplacing: number;
+  mounts: Mount[];
+}
+
+/** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
+export function replacementBudget(spec: Pick<ServiceSpec, 'maxReplacing' | 'replicas'>): number {
+  return spec.maxReplacing > 0 ? spec.maxReplacing : Math.max(1, Math.floor(spec.replicas / 3));
 }
 
 export interface Service {
@@ -115,6 +149,20 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
   }
   if (!Number.isInteger(spec.stopTimeoutMs) || spec.stopTimeoutMs < 0 || spec.stopTimeoutMs > MAX_STOP_TIMEOUT_MS) {
     throw new ValidationError('--stop-timeout', `${spec.stopTimeoutMs}ms`, 'must be between 0s and 1h');
+  }
+  const r = spec.restart;
+  for (const [flag, ms] of [['--restart-delay', r.delayMs], ['--restart-max-delay', r.maxDelayMs], ['--restart-window', r.windowMs]] as const) {
+    if (!Number.isFinite(ms) || ms < 0 || ms > 86_400_000) throw new ValidationError(flag, `${ms}ms`, 'must be between 0s and 24h');
+  }
+  if (r.maxDelayMs < r.delayMs) throw new ValidationError('--restart-max-delay', `${r.maxDelayMs}ms`, 'must not be shorter than --restart-delay');
+  if (!Number.isInteger(r.maxAttempts) || r.maxAttempts < 0) throw new ValidationError('--restart-max-attempts', r.maxAttempts, 'must be a whole number (0: no limit)');
+  if (!Number.isInteger(spec.maxReplacing) || spec.maxReplacing < 0 || spec.maxReplacing > MAX_REPLICAS) {
+    throw new ValidationError('--max-replacing', spec.maxReplacing, `must be a whole number from 1 to ${MAX_REPLICAS} (0: one third of the replicas)`);
+  }
+  for (const m of spec.mounts) {
+    if (!m.source.startsWith('/') || !m.target.startsWith('/') || /[,:]/.test(m.source + m.target)) {
+      throw new ValidationError('--mount', `source=${m.source},target=${m.target}`, 'source and target must be absolute paths without "," or ":"');
+    }
   }
   for (const phase of ['startup', 'liveness', 'readiness', 'check'] as const) {
     const probe = spec.health[phase];

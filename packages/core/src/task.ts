@@ -40,6 +40,17 @@ export interface Task {
   error: string;
   exitCode?: number;
   containerId: string;
+  /** Where the container can be reached (its IP on its network), once running. */
+  address: string;
+  /** When the task turned running (0 before). */
+  startedAt: number;
+  /**
+   * Created to replace a task failed by its health check: it counts against the service's
+   * replacement budget until it is healthy or ends.
+   */
+  replacing: boolean;
+  /** Unhealthy, but its replacement is held back by the budget. */
+  held: boolean;
   createdAt: number;
   updatedAt: number;
   /** The spec this task runs: a copy taken when the task was created. */

@@ -9,9 +9,11 @@ import {
   type Service,
   type Task,
 } from '@warren/core';
-import { serviceToWire, specFromWire, taskToWire, unaryHandler, type wire } from '@warren/api';
+import { eventToWire, serviceToWire, specFromWire, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
+import * as grpc from '@grpc/grpc-js';
+import { endpointsOf, replacementState } from './endpoints.js';
 import type { NodeSessions } from './node-sessions.js';
-import type { Store, StoreView } from './store.js';
+import type { Change, Store, StoreView } from './store.js';
 
 export interface ControlDeps {
   store: Store;
@@ -50,7 +52,8 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
         if (view.serviceByName(spec.name)) throw new AlreadyExistsError('service', spec.name);
         const t = now();
         const created: Service = { id: newId(), spec, createdAt: t, updatedAt: t };
-        return { changes: [{ kind: 'putService', service: created }], result: created };
+        const event: Change = { kind: 'event', event: { type: 'service-created', serviceId: created.id, service: spec.name, reason: `${spec.replicas} replicas of ${spec.image}` } };
+        return { changes: [{ kind: 'putService', service: created }, event], result: created };
       });
       logger.info({ service: spec.name, id: service.id, replicas: spec.replicas, image: spec.image }, 'service created');
       return serviceToWire(service);
@@ -69,8 +72,64 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
 
     InspectService: unaryHandler('InspectService', logger, async (req: { name: string }) => {
       const service = findService(store, req.name);
-      return { service: serviceToWire(service), tasks: tasksOf(service) };
+      return { service: serviceToWire(service), tasks: tasksOf(service), endpoints: endpointsOf(store, service), ...replacementState(store, service) };
     }),
+
+    GetEndpoints: unaryHandler('GetEndpoints', logger, async (req: { name: string }) => {
+      const service = findService(store, req.name);
+      return { service: service.spec.name, endpoints: endpointsOf(store, service), atMs: now() };
+    }),
+
+    WatchEndpoints: (call: grpc.ServerWritableStream<{ name: string }, wire.EndpointsMessage>) => {
+      let service: Service;
+      try {
+        service = findService(store, call.request.name);
+      } catch (err) {
+        call.emit('error', toServiceError(err));
+        return;
+      }
+      let last = '';
+      const send = (): void => {
+        const endpoints = endpointsOf(store, service);
+        const key = JSON.stringify(endpoints);
+        if (key === last) return;
+        last = key;
+        call.write({ service: service.spec.name, endpoints, atMs: now() });
+      };
+      send();
+      const unsubscribe = store.onCommit((changes) => {
+        const touches = changes.some(
+          (c) => (c.kind === 'putTask' || c.kind === 'deleteTask' ? c.task.serviceId === service.id : c.kind === 'putHealth' ? store.task(c.taskId)?.serviceId === service.id : false),
+        );
+        if (!touches) return;
+        if (!store.service(service.id)) {
+          unsubscribe();
+          call.end();
+        } else send();
+      });
+      call.on('cancelled', unsubscribe);
+      call.on('close', unsubscribe);
+    },
+
+    WatchEvents: (call: grpc.ServerWritableStream<wire.WatchEventsRequestOut, wire.EventWire>) => {
+      const { service, sinceMs, untilMs } = call.request;
+      const wanted = (e: { service: string; at: number }): boolean => (service === '' || e.service === service) && (untilMs === 0 || e.at <= untilMs);
+      if (sinceMs > 0) for (const e of store.events()) if (e.at >= sinceMs && wanted(e)) call.write(eventToWire(e));
+      if (untilMs > 0 && untilMs <= now()) {
+        call.end();
+        return;
+      }
+      const unsubscribe = store.onCommit((_changes, events) => {
+        for (const e of events) if (wanted(e)) call.write(eventToWire(e));
+      });
+      const until = untilMs > 0 ? setTimeout(() => call.end(), untilMs - now()) : undefined;
+      const done = (): void => {
+        clearTimeout(until);
+        unsubscribe();
+      };
+      call.on('cancelled', done);
+      call.on('close', done);
+    },
 
     ListTasks: unaryHandler('ListTasks', logger, async (req: { service: string }) => {
       return { tasks: tasksOf(findService(store, req.service)) };
@@ -81,7 +140,8 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       const service = await store.mutate((view) => {
         const found = findService(view, req.name);
         const scaled: Service = { ...found, spec: { ...found.spec, replicas: req.replicas }, updatedAt: now() };
-        return { changes: [{ kind: 'putService', service: scaled }], result: scaled };
+        const event: Change = { kind: 'event', event: { type: 'service-scaled', serviceId: found.id, service: found.spec.name, reason: `${found.spec.replicas} → ${req.replicas} replicas` } };
+        return { changes: [{ kind: 'putService', service: scaled }, event], result: scaled };
       });
       logger.info({ service: service.spec.name, replicas: req.replicas }, 'service scaled');
       return serviceToWire(service);
@@ -90,7 +150,8 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
     RemoveService: unaryHandler('RemoveService', logger, async (req: { name: string }) => {
       const service = await store.mutate((view) => {
         const found = findService(view, req.name);
-        return { changes: [{ kind: 'deleteService', service: found }], result: found };
+        const event: Change = { kind: 'event', event: { type: 'service-removed', serviceId: found.id, service: found.spec.name, reason: 'removed' } };
+        return { changes: [{ kind: 'deleteService', service: found }, event], result: found };
       });
       logger.info({ service: service.spec.name, id: service.id }, 'service removed');
       return serviceToWire(service);

@@ -1,14 +1,5 @@
 import type { Logger } from 'pino';
-import {
-  RESULTS_KEPT,
-  isTerminal,
-  probeFailureReason,
-  probeRuns,
-  specPhases,
-  type Phase,
-  type PhaseRecord,
-  type Task,
-} from '@warren/core';
+import { RESULTS_KEPT, describeResult, probeRuns, specPhases, type EventDraft, type Phase, type PhaseRecord } from '@warren/core';
 import { phaseFromWire, type wire } from '@warren/api';
 import type { Change, Store } from './store.js';
 
@@ -18,6 +9,7 @@ const MAX_RESULTS_PER_UPDATE = 100;
 
 interface Queued {
   nodeId: string;
+  receivedAt: number;
   batch: wire.HealthBatchOut;
   done: (rejected: number) => void;
   failed: (err: unknown) => void;
@@ -28,9 +20,10 @@ interface Queued {
  * way, batches queue; the next write takes all of them as one atomic, fsynced LevelDB batch.
  * A batch is acknowledged only once it is on disk.
  *
- * A startup or liveness phase that turns unhealthy fails its task in the same write (reason
- * `liveness probe failed: HTTP 500`); the reconciler then replaces it. Updates for unknown
- * tasks, for another node's tasks, or with values Warren does not know are refused and counted.
+ * Every transition becomes a `health-transition` event in the same write, which wakes the
+ * reconciler: it decides whether an unhealthy task is replaced now or held by the budget.
+ * Updates for unknown tasks, for another node's tasks, or with values Warren does not know are
+ * refused and counted.
  */
 export class HealthIngest {
   #queue: Queued[] = [];
@@ -45,7 +38,7 @@ export class HealthIngest {
 
   submit(nodeId: string, batch: wire.HealthBatchOut): Promise<number> {
     return new Promise((done, failed) => {
-      this.#queue.push({ nodeId, batch, done, failed });
+      this.#queue.push({ nodeId, batch, receivedAt: this.now(), done, failed });
       if (!this.#writing) void this.#write();
     });
   }
@@ -57,12 +50,12 @@ export class HealthIngest {
       this.#queue = [];
       try {
         const rejected = await this.store.mutate((view) => {
-          const tasks = new Map<string, Task>();
+          const events: EventDraft[] = [];
           const records = new Map<string, { taskId: string; phase: Phase; record: PhaseRecord }>();
-          const rejectedPerBatch = queued.map(({ nodeId, batch }) => {
+          const rejectedPerBatch = queued.map(({ nodeId, batch, receivedAt }) => {
             let rejected = 0;
             for (const update of batch.updates) {
-              const task = tasks.get(update.taskId) ?? view.task(update.taskId);
+              const task = view.task(update.taskId);
               const incoming = update.phase ? phaseFromWire(update.phase) : undefined;
               if (!task || task.nodeId !== nodeId || !incoming || !specPhases(task.spec.health).includes(incoming.phase)) {
                 rejected++;
@@ -76,20 +69,27 @@ export class HealthIngest {
               const record: PhaseRecord = { ...state, results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT) };
               records.set(key, { taskId: task.id, phase, record });
               if (update.transition) {
-                this.logger.info({ service: task.serviceName, slot: task.slot, task: task.id, phase, from: record.lastTransitionFrom, to: record.status, at: record.lastTransitionAt }, 'health transition');
-              }
-              if (update.transition && record.status === 'unhealthy' && (phase === 'liveness' || phase === 'startup') && task.desiredState === 'running' && !isTerminal(task.state)) {
                 const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
-                const error = probeFailureReason(phase, kind, fresh.at(-1));
-                tasks.set(task.id, { ...task, state: 'failed', error, message: `${phase} check failed`, updatedAt: this.now() });
-                this.logger.warn({ service: task.serviceName, slot: task.slot, task: task.id, phase, reason: error }, 'task failed its health check');
+                const last = fresh.at(-1);
+                const reason = `${phase} ${record.lastTransitionFrom || 'starting'} → ${record.status}${last ? `: ${describeResult(kind, last)}` : ''}`;
+                this.logger.info({ service: task.serviceName, slot: task.slot, task: task.id, phase, from: record.lastTransitionFrom, to: record.status, at: record.lastTransitionAt }, 'health transition');
+                events.push({
+                  type: 'health-transition',
+                  serviceId: task.serviceId,
+                  service: task.serviceName,
+                  taskId: task.id,
+                  slot: task.slot,
+                  nodeId: task.nodeId,
+                  reason,
+                  data: { phase, from: record.lastTransitionFrom, to: record.status, receivedAt },
+                });
               }
             }
             return rejected;
           });
           const changes: Change[] = [
             ...[...records.values()].map(({ taskId, phase, record }): Change => ({ kind: 'putHealth', taskId, phase, record })),
-            ...[...tasks.values()].map((task): Change => ({ kind: 'putTask', task })),
+            ...events.map((event): Change => ({ kind: 'event', event })),
           ];
           return { changes, result: rejectedPerBatch };
         });

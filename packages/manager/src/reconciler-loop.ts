@@ -1,18 +1,23 @@
 import type { Logger } from 'pino';
-import { reconcile, type Action } from '@warren/core';
+import { reconcile, taskHealthView, type Plan, type TaskHealthView } from '@warren/core';
 import type { NodeSessions } from './node-sessions.js';
 import type { Change, Store } from './store.js';
 
 /**
  * Runs the pure reconciler (packages/core/src/reconcile.ts) against the store and writes its
- * actions as one atomic batch. Event driven: `trigger()` after anything relevant changes runs a
- * pass on the next turn of the event loop (passes coalesce); a periodic safety pass catches
- * what no event announced (a node whose heartbeats stopped).
+ * plan — task changes, slot and service states, events — as one atomic batch.
+ *
+ * Event driven: `trigger()` after anything relevant changes runs a pass on the next turn of the
+ * event loop (passes coalesce). When the plan says something becomes due later (a backoff ends,
+ * a slot is forgiven), a timer wakes the loop exactly then; a periodic safety pass catches what
+ * no event announced (a node whose heartbeats stopped).
  */
 export class ReconcilerLoop {
   #scheduled = false;
   #stopped = false;
   #passes = 0;
+  #wakeTimer: NodeJS.Timeout | undefined;
+  #wakeAt = Infinity;
 
   constructor(
     private readonly store: Store,
@@ -44,34 +49,50 @@ export class ReconcilerLoop {
       () => {
         this.#stopped = true;
         clearInterval(timer);
+        clearTimeout(this.#wakeTimer);
       },
       { once: true },
     );
   }
 
-  pass(): Promise<number> {
+  pass(): Promise<Plan> {
     return this.store.mutate((view) => {
       this.#passes++;
-      const actions = reconcile({
+      const tasks = [...view.tasks()];
+      const health = new Map<string, TaskHealthView>();
+      for (const task of tasks) health.set(task.id, taskHealthView(task.spec.health, view.health(task.id)));
+      const plan = reconcile({
         services: [...view.services()],
-        tasks: [...view.tasks()],
+        tasks,
         nodes: [...view.nodes()].map((n) => ({ id: n.id, name: n.name, ready: this.sessions.isReady(n.id), images: n.images })),
+        slots: [...view.slots()],
+        serviceStates: [...view.serviceStates()],
+        health,
         now: this.now(),
         newId: this.newId,
       });
-      for (const action of actions) this.#log(action, view.task(action.task.id));
-      const changes = actions.map((a): Change => (a.type === 'delete' ? { kind: 'deleteTask', task: a.task } : { kind: 'putTask', task: a.task }));
-      return { changes, result: actions.length };
+      for (const e of plan.events) this.logger.info({ service: e.service, slot: e.slot, task: e.taskId, type: e.type }, e.reason);
+      const changes: Change[] = [
+        ...plan.actions.map((a): Change => (a.type === 'delete' ? { kind: 'deleteTask', task: a.task } : { kind: 'putTask', task: a.task })),
+        ...plan.slots.map((state): Change => ({ kind: 'putSlot', state })),
+        ...plan.deletedSlots.map((s): Change => ({ kind: 'deleteSlot', ...s })),
+        ...plan.serviceStates.map((state): Change => ({ kind: 'putServiceState', state })),
+        ...plan.deletedServiceStates.map((serviceId): Change => ({ kind: 'deleteServiceState', serviceId })),
+        ...plan.events.map((event): Change => ({ kind: 'event', event })),
+      ];
+      if (plan.wakeAt !== undefined) this.#wakeUpAt(plan.wakeAt);
+      return { changes, result: plan };
     });
   }
 
-  #log(action: Action, before: Action['task'] | undefined): void {
-    const t = action.task;
-    const fields = { service: t.serviceName, slot: t.slot, task: t.id };
-    if (action.type === 'delete') this.logger.debug(fields, 'ended task removed from history');
-    else if (action.type === 'create') this.logger.info({ ...fields, node: t.nodeId || undefined }, t.nodeId ? 'task created and assigned' : 'task created');
-    else if (before && before.desiredState !== t.desiredState) {
-      this.logger.info({ ...fields, state: t.state, reason: t.error || t.message }, 'task to shut down');
-    } else if (before && before.nodeId !== t.nodeId) this.logger.info({ ...fields, node: t.nodeId }, 'task assigned');
+  /** Runs a pass at `at` (the earliest wanted time wins). */
+  #wakeUpAt(at: number): void {
+    if (this.#stopped || at >= this.#wakeAt) return;
+    clearTimeout(this.#wakeTimer);
+    this.#wakeAt = at;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeAt = Infinity;
+      this.trigger();
+    }, Math.max(0, at - this.now()));
   }
 }

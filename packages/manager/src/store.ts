@@ -1,5 +1,17 @@
 import { Level, type BatchOperation } from 'level';
-import { PHASES, type Phase, type PhaseRecord, type Service, type Task, type TaskHealthRecords } from '@warren/core';
+import {
+  EVENTS_KEPT,
+  PHASES,
+  type EventDraft,
+  type Phase,
+  type PhaseRecord,
+  type Service,
+  type ServiceState,
+  type SlotState,
+  type Task,
+  type TaskHealthRecords,
+  type WarrenEvent,
+} from '@warren/core';
 
 /**
  * The manager's state in LevelDB, with an in-memory mirror for reads.
@@ -10,6 +22,9 @@ import { PHASES, type Phase, type PhaseRecord, type Service, type Task, type Tas
  *   node:<id>     → NodeRecord   every worker that ever registered
  *   health:<task id>:<phase> → PhaseRecord   a phase's state and its last 10 results;
  *                                deleted with its task
+ *   slot:<service id>:<slot> → SlotState     failures in a row, backoff, given up
+ *   svcstate:<service id>    → ServiceState  correlated failure flag
+ *   event:<seq, 16 digits>   → WarrenEvent   the newest 10,000 events, in order
  *   meta:<name>   → string       e.g. meta:join-token
  *
  * The manager is the only writer. All writes go through `mutate`, one at a time: a mutation
@@ -36,6 +51,12 @@ export type Change =
   | { kind: 'deleteTask'; task: Task }
   | { kind: 'putNode'; node: NodeRecord }
   | { kind: 'putHealth'; taskId: string; phase: Phase; record: PhaseRecord }
+  | { kind: 'putSlot'; state: SlotState }
+  | { kind: 'deleteSlot'; serviceId: string; slot: number }
+  | { kind: 'putServiceState'; state: ServiceState }
+  | { kind: 'deleteServiceState'; serviceId: string }
+  /** Numbered and stamped by the store when the batch is written. */
+  | { kind: 'event'; event: EventDraft }
   | { kind: 'putMeta'; key: string; value: string };
 
 export interface StoreView {
@@ -48,13 +69,18 @@ export interface StoreView {
   tasksOfNode(nodeId: string): Task[];
   /** The health the manager knows of a task, per phase. */
   health(taskId: string): TaskHealthRecords;
+  slots(): Iterable<SlotState>;
+  serviceStates(): Iterable<ServiceState>;
+  serviceState(serviceId: string): ServiceState | undefined;
+  /** Kept events, oldest first. */
+  events(): readonly WarrenEvent[];
   nodes(): Iterable<NodeRecord>;
   node(id: string): NodeRecord | undefined;
   nodeByName(name: string): NodeRecord | undefined;
   meta(key: string): string | undefined;
 }
 
-export type CommitListener = (changes: readonly Change[]) => void;
+export type CommitListener = (changes: readonly Change[], events: readonly WarrenEvent[]) => void;
 
 export class Store implements StoreView {
   readonly #db: Level<string, unknown>;
@@ -63,6 +89,10 @@ export class Store implements StoreView {
   readonly #tasks = new Map<string, Task>();
   readonly #nodes = new Map<string, NodeRecord>();
   readonly #health = new Map<string, TaskHealthRecords>();
+  readonly #slots = new Map<string, SlotState>();
+  readonly #serviceStates = new Map<string, ServiceState>();
+  #events: WarrenEvent[] = [];
+  #nextSeq = 1;
   readonly #meta = new Map<string, string>();
   readonly #listeners = new Set<CommitListener>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -76,6 +106,7 @@ export class Store implements StoreView {
     await db.open();
     const store = new Store(db);
     for await (const [key, value] of db.iterator()) store.#load(key, value);
+    store.#nextSeq = (store.#events.at(-1)?.seq ?? 0) + 1;
     return store;
   }
 
@@ -89,6 +120,9 @@ export class Store implements StoreView {
       this.#serviceIdByName.set(service.spec.name, id);
     } else if (kind === 'task') this.#tasks.set(id, value as Task);
     else if (kind === 'node') this.#nodes.set(id, value as NodeRecord);
+    else if (kind === 'slot') this.#slots.set(slotKey(value as SlotState), value as SlotState);
+    else if (kind === 'svcstate') this.#serviceStates.set(id, value as ServiceState);
+    else if (kind === 'event') this.#events.push(value as WarrenEvent);
     else if (kind === 'health') {
       const [taskId, phase] = id.split(':') as [string, Phase];
       this.#health.set(taskId, { ...this.#health.get(taskId), [phase]: value as PhaseRecord });
@@ -113,8 +147,23 @@ export class Store implements StoreView {
 
   async #commit(changes: Change[]): Promise<void> {
     type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
+    const at = Date.now();
+    const events: WarrenEvent[] = [];
     const ops = changes.flatMap((c): Op | Op[] => {
       switch (c.kind) {
+        case 'event': {
+          const event: WarrenEvent = { ...c.event, seq: this.#nextSeq + events.length, at };
+          events.push(event);
+          return { type: 'put', key: eventKey(event.seq), value: event };
+        }
+        case 'putSlot':
+          return { type: 'put', key: `slot:${c.state.serviceId}:${c.state.slot}`, value: c.state };
+        case 'deleteSlot':
+          return { type: 'del', key: `slot:${c.serviceId}:${c.slot}` };
+        case 'putServiceState':
+          return { type: 'put', key: `svcstate:${c.state.serviceId}`, value: c.state };
+        case 'deleteServiceState':
+          return { type: 'del', key: `svcstate:${c.serviceId}` };
         case 'putService':
           return { type: 'put' as const, key: `service:${c.service.id}`, value: c.service };
         case 'deleteService':
@@ -131,7 +180,11 @@ export class Store implements StoreView {
           return { type: 'put' as const, key: `meta:${c.key}`, value: c.value };
       }
     });
+    const overflow = this.#events.length + events.length - EVENTS_KEPT;
+    for (const old of overflow > 0 ? this.#events.slice(0, overflow) : []) ops.push({ type: 'del', key: eventKey(old.seq) });
     await this.#db.batch(ops as BatchOperation<Level<string, unknown>, string, unknown>[], { sync: true });
+    this.#nextSeq += events.length;
+    if (events.length > 0) this.#events = overflow > 0 ? [...this.#events.slice(overflow), ...events] : [...this.#events, ...events];
     for (const c of changes) {
       if (c.kind === 'putService') {
         const before = this.#services.get(c.service.id);
@@ -147,9 +200,13 @@ export class Store implements StoreView {
         this.#health.delete(c.task.id);
       } else if (c.kind === 'putHealth') this.#health.set(c.taskId, { ...this.#health.get(c.taskId), [c.phase]: c.record });
       else if (c.kind === 'putNode') this.#nodes.set(c.node.id, c.node);
-      else this.#meta.set(c.key, c.value);
+      else if (c.kind === 'putSlot') this.#slots.set(slotKey(c.state), c.state);
+      else if (c.kind === 'deleteSlot') this.#slots.delete(slotKey(c));
+      else if (c.kind === 'putServiceState') this.#serviceStates.set(c.state.serviceId, c.state);
+      else if (c.kind === 'deleteServiceState') this.#serviceStates.delete(c.serviceId);
+      else if (c.kind === 'putMeta') this.#meta.set(c.key, c.value);
     }
-    for (const listener of this.#listeners) listener(changes);
+    for (const listener of this.#listeners) listener(changes, events);
   }
 
   /** Called after every commit with its changes. Returns the unsubscribe function. */
@@ -186,6 +243,18 @@ export class Store implements StoreView {
   tasksOfNode(nodeId: string): Task[] {
     return [...this.#tasks.values()].filter((t) => t.nodeId === nodeId);
   }
+  slots(): Iterable<SlotState> {
+    return this.#slots.values();
+  }
+  serviceStates(): Iterable<ServiceState> {
+    return this.#serviceStates.values();
+  }
+  serviceState(serviceId: string): ServiceState | undefined {
+    return this.#serviceStates.get(serviceId);
+  }
+  events(): readonly WarrenEvent[] {
+    return this.#events;
+  }
   health(taskId: string): TaskHealthRecords {
     return this.#health.get(taskId) ?? {};
   }
@@ -202,4 +271,12 @@ export class Store implements StoreView {
   meta(key: string): string | undefined {
     return this.#meta.get(key);
   }
+}
+
+function slotKey(s: { serviceId: string; slot: number }): string {
+  return `${s.serviceId}/${s.slot}`;
+}
+
+function eventKey(seq: number): string {
+  return `event:${String(seq).padStart(16, '0')}`;
 }

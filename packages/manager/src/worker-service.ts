@@ -14,7 +14,7 @@ import {
 import { TOKEN_METADATA_KEY, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
 import type { HealthIngest } from './health-ingest.js';
 import type { NodeSessions } from './node-sessions.js';
-import type { NodeRecord, Store } from './store.js';
+import type { Change, NodeRecord, Store } from './store.js';
 
 export interface WorkerDeps {
   store: Store;
@@ -126,20 +126,29 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         if (task.nodeId !== req.nodeId) throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
         if (task.state === state) return { changes: [], result: undefined };
         if (!canAdvance(task.state, state)) throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
+        const t = now();
         const updated: Task = {
           ...task,
           state,
           message: req.message,
           error: req.error,
           containerId: req.containerId || task.containerId,
-          updatedAt: now(),
+          address: req.address || task.address,
+          startedAt: state === 'running' ? t : task.startedAt,
+          updatedAt: t,
         };
         if (req.hasExitCode) updated.exitCode = req.exitCode;
+        const at = { serviceId: task.serviceId, service: task.serviceName, taskId: task.id, slot: task.slot, nodeId: task.nodeId };
+        const events: Change[] = [];
+        if (state === 'running') events.push({ kind: 'event', event: { ...at, type: 'task-running', reason: `running${updated.address ? ` at ${updated.address}` : ''}` } });
+        if ((state === 'failed' || state === 'rejected') && task.desiredState === 'running') {
+          events.push({ kind: 'event', event: { ...at, type: 'task-failed', reason: req.error || state, ...(req.hasExitCode ? { data: { exitCode: req.exitCode } } : {}) } });
+        }
         logger.info(
           { service: task.serviceName, slot: task.slot, task: task.id, state, error: req.error || undefined, exitCode: req.hasExitCode ? req.exitCode : undefined },
           'task state',
         );
-        return { changes: [{ kind: 'putTask', task: updated }], result: undefined };
+        return { changes: [{ kind: 'putTask', task: updated }, ...events], result: undefined };
       });
       return {};
     }),

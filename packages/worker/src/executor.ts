@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import { canAdvance, isTerminal, type TaskState } from '@warren/core';
+import { canAdvance, isTerminal, probeRuns, type TaskState } from '@warren/core';
 import type { AssignedTask } from '@warren/api';
 import type { StatusReporter, StatusReport } from './reporter.js';
+import type { ProbeTarget } from './probes/types.js';
 import { dockerMessage, type ContainerRuntime, type TaskContainer } from './runtime.js';
 
 type Task = AssignedTask;
@@ -9,7 +10,7 @@ type Task = AssignedTask;
 /** What the executor tells the prober: a task's container runs, or must no longer be probed. */
 export interface ProbeHooks {
   /** `adopted`: the container was running before this worker saw it (a worker restart). */
-  start(task: Task, containerId: string, adopted: boolean): Promise<void>;
+  start(task: Task, target: ProbeTarget, startedAt: number, adopted: boolean): void;
   stop(taskId: string): void;
   probing(taskId: string): boolean;
 }
@@ -134,8 +135,13 @@ export class Executor {
       return;
     }
     if (container.state === 'running') {
-      this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id });
-      if (!isTerminal(state) && !this.probes.probing(taskId)) await this.probes.start(task, container.id, true);
+      // Adopted (worker restart) or not yet reported: report it, and probe it if it has checks.
+      const report = !isTerminal(state) && state !== 'running';
+      const probe = !isTerminal(state) && !this.probes.probing(taskId) && probeRuns(task.spec.health).length > 0;
+      if (!report && !probe) return;
+      const { address, startedAt } = await this.runtime.probeTarget(container.id, task.spec.network);
+      if (report) this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id, address });
+      if (probe) this.probes.start(task, { containerId: container.id, address }, startedAt, true);
     } else if ((container.state === 'exited' || container.state === 'dead') && !isTerminal(state)) {
       this.probes.stop(taskId);
       const ok = container.exitCode === 0;
@@ -156,9 +162,10 @@ export class Executor {
     this.#report(task, { taskId: task.id, state: 'starting', message: 'creating container' });
     try {
       const containerId = await this.runtime.run(task, this.nodeId());
-      this.logger.info({ ...fields, container: containerId.slice(0, 12) }, 'container started');
-      this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId });
-      await this.probes.start(task, containerId, false);
+      const { address, startedAt } = await this.runtime.probeTarget(containerId, task.spec.network);
+      this.logger.info({ ...fields, container: containerId.slice(0, 12), address }, 'container started');
+      this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId, address });
+      this.probes.start(task, { containerId, address }, startedAt, false);
     } catch (err) {
       const reason = dockerMessage(err);
       this.logger.warn({ ...fields, reason }, 'container could not be started');

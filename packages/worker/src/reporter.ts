@@ -9,6 +9,7 @@ export interface StatusReport {
   error?: string;
   exitCode?: number;
   containerId?: string;
+  address?: string;
 }
 
 const RETRY_MIN_MS = 100;
@@ -96,6 +97,7 @@ export class StatusReporter {
           hasExitCode: report.exitCode !== undefined,
           exitCode: report.exitCode ?? 0,
           containerId: report.containerId ?? '',
+          address: report.address ?? '',
           observedAtMs: Date.now(),
         },
         { metadata: tokenMetadata(this.token), timeoutMs: 5000, signal: this.signal },

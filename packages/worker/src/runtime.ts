@@ -74,6 +74,7 @@ export class ContainerRuntime {
       StopTimeout: Math.ceil(spec.stopTimeoutMs / 1000),
       HostConfig: {
         NetworkMode: spec.network,
+        Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readonly ? ':ro' : ''}`),
         // An init as PID 1 passes SIGTERM on to the command and reaps orphans (exec probes).
         Init: true,
         RestartPolicy: { Name: 'no' },

@@ -83,10 +83,7 @@ export class Worker {
     };
     this.#prober = new Prober({ execute, onUpdate: (update) => this.#health.add(update), logger: options.logger.child({ component: 'prober' }) });
     const hooks: ProbeHooks = {
-      start: async (task, containerId, adopted) => {
-        const { address, startedAt } = await this.#runtime.probeTarget(containerId, task.spec.network);
-        this.#prober.add(task, { containerId, address }, startedAt, { adopted, known: task.health });
-      },
+      start: (task, target, startedAt, adopted) => this.#prober.add(task, target, startedAt, { adopted, known: task.health }),
       stop: (taskId) => this.#prober.remove(taskId),
       probing: (taskId) => this.#prober.has(taskId),
     };

@@ -1,7 +1,10 @@
 import { Command, Option } from 'commander';
 import {
+  RESTART_DEFAULTS,
   SPEC_DEFAULTS,
   ValidationError,
+  formatAge,
+  type Mount,
   describeResult,
   probeRuns,
   type Outcome,
@@ -27,7 +30,34 @@ interface CreateOptions {
   env: string[];
   network: string;
   stopTimeout?: string;
+  restartDelay?: string;
+  restartMaxDelay?: string;
+  restartMaxAttempts?: string;
+  restartWindow?: string;
+  maxReplacing?: string;
+  mount: string[];
   [healthFlag: string]: unknown;
+}
+
+/** `source=/host/dir,target=/dir[,readonly]` → a bind mount. */
+function parseMount(text: string): Mount {
+  const fields = new Map<string, string>();
+  let readonly = false;
+  for (const part of text.split(',')) {
+    if (part === 'readonly' || part === 'ro') readonly = true;
+    else {
+      const eq = part.indexOf('=');
+      const key = part.slice(0, eq);
+      if (eq <= 0 || !['source', 'src', 'target', 'dst', 'destination'].includes(key)) {
+        throw new ValidationError('--mount', text, 'write it as source=/host/dir,target=/dir[,readonly]');
+      }
+      fields.set(key.startsWith('s') ? 'source' : 'target', part.slice(eq + 1));
+    }
+  }
+  const source = fields.get('source');
+  const target = fields.get('target');
+  if (!source || !target) throw new ValidationError('--mount', text, 'needs both source= and target=');
+  return { source, target, readonly };
 }
 
 /** Builds and validates the spec of `service create` from its flags; throws ValidationError. */
@@ -41,6 +71,14 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     network: o.network,
     stopTimeoutMs: o.stopTimeout === undefined ? SPEC_DEFAULTS.stopTimeoutMs : parseDuration(o.stopTimeout, '--stop-timeout'),
     health: healthFromFlags(o as Record<string, string | undefined>),
+    restart: {
+      delayMs: o.restartDelay === undefined ? RESTART_DEFAULTS.delayMs : parseDuration(o.restartDelay, '--restart-delay'),
+      maxDelayMs: o.restartMaxDelay === undefined ? RESTART_DEFAULTS.maxDelayMs : parseDuration(o.restartMaxDelay, '--restart-max-delay'),
+      maxAttempts: o.restartMaxAttempts === undefined ? RESTART_DEFAULTS.maxAttempts : parseCount('--restart-max-attempts', o.restartMaxAttempts),
+      windowMs: o.restartWindow === undefined ? RESTART_DEFAULTS.windowMs : parseDuration(o.restartWindow, '--restart-window'),
+    },
+    maxReplacing: o.maxReplacing === undefined ? 0 : parseCount('--max-replacing', o.maxReplacing),
+    mounts: o.mount.map(parseMount),
   });
 }
 
@@ -56,7 +94,13 @@ export function serviceCommand(): Command {
     .option('--replicas <n>', 'number of tasks', String(SPEC_DEFAULTS.replicas))
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--network <network>', 'host, bridge or a Docker network name', SPEC_DEFAULTS.network)
-    .option('--stop-timeout <duration>', `time between SIGTERM and SIGKILL when stopping (default ${formatDuration(SPEC_DEFAULTS.stopTimeoutMs)})`);
+    .option('--stop-timeout <duration>', `time between SIGTERM and SIGKILL when stopping (default ${formatDuration(SPEC_DEFAULTS.stopTimeoutMs)})`)
+    .option('--mount <source=DIR,target=DIR[,readonly]>', 'bind-mount a host directory (repeatable)', collect, [])
+    .option('--restart-delay <duration>', `wait before the 2nd replacement of a slot in a row, doubling after (default ${formatDuration(RESTART_DEFAULTS.delayMs)})`)
+    .option('--restart-max-delay <duration>', `longest wait between replacements (default ${formatDuration(RESTART_DEFAULTS.maxDelayMs)})`)
+    .option('--restart-max-attempts <n>', 'replacements of a slot in a row before giving up (default 0: never give up)')
+    .option('--restart-window <duration>', `healthy this long forgives a slot's failures (default ${formatDuration(RESTART_DEFAULTS.windowMs)})`)
+    .option('--max-replacing <n>', 'tasks replaced for health at once, at most (default: a third of the replicas, at least 1)');
   addHealthOptions(create).action(async (name: string, command: string[], o: CreateOptions, cmd: Command) => {
       const spec = specFromFlags(name, command, o);
       const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, { spec: specToWire(spec) }, {});
@@ -85,9 +129,9 @@ export function serviceCommand(): Command {
     .argument('<name>', 'service name or id')
     .addOption(formatOption())
     .action(async (name: string, o: { format?: string }, cmd: Command) => {
-      const res = await control<wire.ListTasksResponseOut>(cmd, (c) => c.ListTasks, { service: name });
+      const res = await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name });
       if (o.format === 'json') return printJson(res.tasks.map(taskJson));
-      process.stdout.write(`${table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], psRows(res.tasks))}\n`);
+      process.stdout.write(`${table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], psRows(res.tasks, res.slots))}\n`);
     });
 
   service
@@ -97,7 +141,21 @@ export function serviceCommand(): Command {
     .addOption(formatOption())
     .action(async (name: string, o: { format?: string }, cmd: Command) => {
       const res = await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name });
-      if (o.format === 'json') return printJson({ ...serviceJson(res.service!), tasks: res.tasks.map(taskJson) });
+      if (o.format === 'json') {
+        return printJson({
+          ...serviceJson(res.service!),
+          tasks: res.tasks.map(taskJson),
+          endpoints: res.endpoints.map((e) => ({ taskId: e.taskId, slot: e.slot, nodeId: e.nodeId, address: e.address })),
+          replacement: {
+            budget: res.replacementBudget,
+            inFlight: res.replacementsInFlight,
+            held: res.held,
+            correlatedFailure: res.correlatedFailure,
+            correlatedSince: res.correlatedFailure ? new Date(res.correlatedSinceMs).toISOString() : null,
+            slots: res.slots.map((x) => ({ slot: x.slot, failures: x.failures, nextAttemptAt: x.nextAttemptAtMs > Date.now() ? new Date(x.nextAttemptAtMs).toISOString() : null, gaveUp: x.gaveUp, lastReason: x.lastReason })),
+          },
+        });
+      }
       process.stdout.write(inspectText(res));
     });
 
@@ -188,12 +246,14 @@ function resultsJson(t: wire.TaskOut) {
     }));
 }
 
-function psRows(tasks: wire.TaskOut[]): string[][] {
+function psRows(tasks: wire.TaskOut[], slots: wire.SlotStatusOut[]): string[][] {
   let lastSlot = -1;
   return tasks.map((t) => {
-    const name = t.slot === lastSlot ? ` \\_ ${t.serviceName}.${t.slot}` : `${t.serviceName}.${t.slot}`;
+    const first = t.slot !== lastSlot;
+    const name = first ? `${t.serviceName}.${t.slot}` : ` \\_ ${t.serviceName}.${t.slot}`;
     lastSlot = t.slot;
-    const error = t.error !== '' ? t.error : t.state === 'pending' ? t.message : '';
+    let error = t.error !== '' ? t.error : t.state === 'pending' || t.held ? t.message : '';
+    if (first && t.desiredState === 'shutdown') error += nextAttempt(slots.find((s) => s.slot === t.slot));
     const health = t.healthStatus !== 'none' && t.desiredState === 'running' && t.state === 'running' ? ` (${t.healthStatus})` : '';
     return [shortId(t.id), name, t.nodeName || '-', t.desiredState, `${t.state}${health} ${ago(t.updatedAtMs)}`, error];
   });
@@ -215,6 +275,16 @@ function inspectText(detail: wire.ServiceDetailOut): string {
     ['Stop timeout', formatDuration(spec.stopTimeoutMs)],
     ['Health', healthLine(spec, live)],
     ...probeLines(spec),
+    ['Restart', `replaced at once, then after ${formatDuration(spec.restart.delayMs)} doubling to ${formatDuration(spec.restart.maxDelayMs)}${spec.restart.maxAttempts > 0 ? `, giving up after ${spec.restart.maxAttempts} in a row` : ''}; forgiven after ${formatDuration(spec.restart.windowMs)} healthy`],
+    ['Replacing', `${detail.replacementsInFlight} of at most ${detail.replacementBudget} at once for health${detail.held > 0 ? `; ${detail.held} unhealthy task${detail.held === 1 ? '' : 's'} held back` : ''}`],
+    ...(detail.correlatedFailure
+      ? [['Warning', `${detail.held + detail.replacementsInFlight} of ${spec.replicas} tasks are failing their health checks together since ${formatAge(Date.now() - detail.correlatedSinceMs)} ago: a shared dependency may be down. ${detail.held} replacement${detail.held === 1 ? ' is' : 's are'} held back so healthy capacity is not killed.`] as [string, string]]
+      : []),
+    ...detail.slots
+      .filter((x) => x.gaveUp || x.nextAttemptAtMs > Date.now())
+      .map((x): [string, string] => [`Slot ${x.slot}`, `${x.failures} failures in a row (${x.lastReason})${nextAttempt(x)}`]),
+    ['Endpoints', detail.endpoints.length > 0 ? detail.endpoints.map((e) => e.address).join(', ') : '(none ready)'],
+    ...(spec.mounts.length > 0 ? [['Mounts', spec.mounts.map((m) => `${m.source} → ${m.target}${m.readonly ? ' (read-only)' : ''}`).join(', ')] as [string, string]] : []),
     ['Created', `${new Date(service.createdAtMs).toISOString()} (${ago(service.createdAtMs)})`],
   ];
   const width = Math.max(...lines.map(([k]) => k.length)) + 2;
@@ -231,6 +301,14 @@ function inspectText(detail: wire.ServiceDetailOut): string {
   const headers = ['SLOT', 'TASK', 'NODE', 'STATE', ...(withHealth ? ['HEALTH', 'READY', 'LAST RESULT'] : ['READY']), 'MESSAGE'];
   const tasks = rows.length > 0 ? table(headers, rows) : '(no tasks)';
   return `${head}\n\nTasks:\n${indent(tasks)}\n`;
+}
+
+/** ` (next attempt in 4s)` for a slot waiting out its backoff, ` (given up)` for one that stopped. */
+function nextAttempt(slot: wire.SlotStatusOut | undefined): string {
+  if (!slot) return '';
+  if (slot.gaveUp) return ` (given up after ${slot.failures} failures in a row)`;
+  const wait = slot.nextAttemptAtMs - Date.now();
+  return wait > 0 ? ` (next attempt in ${formatDuration(Math.ceil(wait / 100) * 100)}, failure ${slot.failures} in a row)` : '';
 }
 
 /** `Health: 2/3 healthy, 1 starting` (3 = desired replicas), or why there is none. */

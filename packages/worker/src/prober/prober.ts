@@ -56,8 +56,10 @@ export interface ProberOptions {
  * - the next run starts `interval` after the previous one ended, so runs of one probe never
  *   overlap
  * - with a startup probe, liveness and readiness wait until it has passed; it then never runs
- *   again for that container. A startup or liveness probe that turns unhealthy stops the task's
- *   probing: the manager fails the task.
+ *   again for that container
+ * - a probe that turns unhealthy keeps running: the manager decides whether the task is
+ *   replaced now or held back by the replacement budget, and a held task may recover. Probing
+ *   stops when the task is told to stop.
  */
 export class Prober {
   readonly #tasks = new Map<string, TaskProbing>();
@@ -138,7 +140,6 @@ export class Prober {
     const raw = { at, durationMs: end - at, outcome: outcome.outcome, output: outcome.output, ...(outcome.code === undefined ? {} : { code: outcome.code }) };
 
     let startupPassed = false;
-    let fatal = false;
     for (const phase of run.phases) {
       const applied = applyResult(probing.states.get(phase)!, run.probe, probing.startedAt, raw);
       probing.states.set(phase, applied.state);
@@ -149,14 +150,9 @@ export class Prober {
           `${phase} ${applied.transition.to}`,
         );
         if (phase === 'startup' && applied.transition.to === 'healthy') startupPassed = true;
-        if ((phase === 'startup' || phase === 'liveness') && applied.transition.to === 'unhealthy') fatal = true;
       }
     }
     probing.active = probing.active.filter((a) => a !== active || !startupPassed);
-    if (fatal) {
-      this.remove(probing.task.id);
-      return;
-    }
     if (startupPassed) {
       for (const next of probeRuns(probing.task.spec.health)) if (next.name !== 'startup') this.#activate(probing, next, end);
       return;

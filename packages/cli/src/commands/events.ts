@@ -1,0 +1,61 @@
+import { Command } from 'commander';
+import { ValidationError, parseDuration } from '@warren/core';
+import { createControlClient, type wire } from '@warren/api';
+import { control, managerAddress } from '../context.js';
+import { cliErrorFrom } from '../errors.js';
+import { formatOption } from './service.js';
+
+/** `10m` (ago) or an ISO time → ms since the epoch. */
+function parseTime(flag: string, text: string, now: number): number {
+  if (/^\d{4}-\d\d-\d\d/.test(text)) {
+    const t = Date.parse(text);
+    if (Number.isNaN(t)) throw new ValidationError(flag, text, 'not a time (write 10m for ten minutes ago, or an ISO time)');
+    return t;
+  }
+  return now - parseDuration(text, flag);
+}
+
+export function eventsCommand(): Command {
+  return new Command('events')
+    .description('stream health transitions, replacements, backoff and budget decisions as they happen')
+    .option('--service <name>', 'only this service')
+    .option('--since <time>', 'first replay kept events since then (10m: ten minutes ago, or an ISO time)')
+    .option('--until <time>', 'stop after events up to then (0s: now); default: follow')
+    .addOption(formatOption())
+    .action(async (o: { service?: string; since?: string; until?: string; format: string }, cmd: Command) => {
+      const now = Date.now();
+      const sinceMs = o.since === undefined ? 0 : parseTime('--since', o.since, now);
+      const untilMs = o.until === undefined ? 0 : Math.max(1, parseTime('--until', o.until, now));
+      const nodes = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
+      const nodeName = new Map(nodes.nodes.map((n) => [n.id, n.name]));
+      const address = managerAddress(cmd);
+      const client = createControlClient(address);
+      const call = client.WatchEvents({ service: o.service ?? '', sinceMs, untilMs });
+      const stop = (): void => call.cancel();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          call.on('data', (e: wire.EventOut) => {
+            if (o.format === 'json') {
+              const { seq, atMs, type, service, serviceId, taskId, slot, nodeId, reason, data } = e;
+              process.stdout.write(`${JSON.stringify({ seq, time: new Date(atMs).toISOString(), type, service, serviceId, taskId, slot, node: nodeName.get(nodeId) ?? nodeId, reason, data })}\n`);
+            } else {
+              const where = e.slot > 0 ? `${e.service}.${e.slot}` : e.service;
+              const task = e.taskId ? ` task=${e.taskId}` : '';
+              const node = e.nodeId ? ` node=${nodeName.get(e.nodeId) ?? e.nodeId}` : '';
+              process.stdout.write(`${new Date(e.atMs).toISOString()}  ${e.type.padEnd(26)} ${where}${task}${node}  ${e.reason}\n`);
+            }
+          });
+          call.on('end', resolve);
+          call.on('error', (err: Error & { code?: number }) => (err.code === 1 ? resolve() : reject(err)));
+        });
+      } catch (err) {
+        throw cliErrorFrom(err, address);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        client.close();
+      }
+    });
+}

@@ -1,0 +1,34 @@
+import { isTerminal, replacementBudget, taskHealth, taskReady, type Service } from '@warren/core';
+import type { wire } from '@warren/api';
+import type { StoreView } from './store.js';
+
+/**
+ * The endpoints of a service: its tasks that are ready (running, readiness healthy or none,
+ * startup passed) and have an address. What a load balancer in front of Warren would read.
+ */
+export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] {
+  return view
+    .tasksOfService(service.id)
+    .filter((t) => t.desiredState === 'running' && t.address !== '' && taskReady(t.spec.health, view.health(t.id), t.state === 'running'))
+    .sort((a, b) => a.slot - b.slot)
+    .map((t) => ({ taskId: t.id, slot: t.slot, nodeId: t.nodeId, address: t.address }));
+}
+
+/** The replacement state of a service, for `service inspect`. */
+export function replacementState(view: StoreView, service: Service) {
+  const live = view.tasksOfService(service.id).filter((t) => t.desiredState === 'running' && !isTerminal(t.state));
+  const slots = [...view.slots()].filter((s) => s.serviceId === service.id && s.slot <= service.spec.replicas && (s.failures > 0 || s.gaveUp));
+  const waiting = slots.filter((s) => s.healthFailure && !s.gaveUp && !live.some((t) => t.slot === s.slot)).length;
+  const inFlight = live.filter((t) => t.replacing && taskHealth(t.spec.health, view.health(t.id)) !== 'healthy').length + waiting;
+  const state = view.serviceState(service.id);
+  return {
+    slots: slots
+      .sort((a, b) => a.slot - b.slot)
+      .map((s) => ({ slot: s.slot, failures: s.failures, nextAttemptAtMs: s.nextAttemptAt, gaveUp: s.gaveUp, lastReason: s.lastReason })),
+    correlatedFailure: state?.correlated ?? false,
+    correlatedSinceMs: state?.correlated ? state.since : 0,
+    replacementBudget: replacementBudget(service.spec),
+    replacementsInFlight: inFlight,
+    held: live.filter((t) => t.held).length,
+  };
+}
