@@ -345,19 +345,30 @@ test('the replacement budget: at most a third of the replicas are replaced for h
   assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 2);
   assert.equal(w.types().filter((t) => t === 'replacement-held').length, 4, 'held is said once per task');
 
+  // A replacement that fails its own checks goes (it holds its own place), nothing else does.
+  const [bad] = replacing();
+  w.run(bad!.id);
+  w.unhealthy(bad!.id);
+  w.pass();
+  assert.equal(w.tasks.find((t) => t.id === bad!.id)!.state, 'failed');
+  assert.equal(w.live().filter((t) => t.held).length, 4, 'the held originals stay');
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 3);
+  w.now += 60_000; // past the slot's backoff
+  w.pass();
+
   // One replacement turns healthy: one more held task may go.
   const [first] = replacing();
   w.run(first!.id);
   w.healthy(first!.id);
   w.pass();
-  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 3);
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 4);
   assert.equal(replacing().length, 2);
 
   // The shared dependency comes back: held tasks recover and are released, nothing else dies.
   for (const t of w.live()) w.healthy(t.id);
   w.pass();
   assert.equal(w.live().filter((t) => t.held).length, 0);
-  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 3);
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 4);
   assert.ok(w.types().includes('correlated-failure-cleared'));
 });
 

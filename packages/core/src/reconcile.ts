@@ -190,7 +190,8 @@ export function reconcile(input: ReconcileInput): Plan {
     for (const task of candidates) {
       const failing = healthOf(task).failing!;
       const at = { ...base, taskId: task.id, slot: task.slot, nodeId: task.nodeId };
-      if (inFlight() < budget) {
+      // A replacement that fails its checks already holds its place in the budget: it goes.
+      if (task.replacing || inFlight() < budget) {
         update(task, { state: 'failed', desiredState: 'shutdown', error: failing.reason, message: `${failing.phase} check failed`, held: false });
         event({ ...at, type: 'task-failed', reason: failing.reason });
         recordFailure(task, failing.reason, true);

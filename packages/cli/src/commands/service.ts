@@ -308,7 +308,7 @@ function nextAttempt(slot: wire.SlotStatusOut | undefined): string {
   if (!slot) return '';
   if (slot.gaveUp) return ` (given up after ${slot.failures} failures in a row)`;
   const wait = slot.nextAttemptAtMs - Date.now();
-  return wait > 0 ? ` (next attempt in ${formatDuration(Math.ceil(wait / 100) * 100)}, failure ${slot.failures} in a row)` : '';
+  return wait > 0 ? ` (next attempt in ${(wait / 1000).toFixed(1)}s, failure ${slot.failures} in a row)` : '';
 }
 
 /** `Health: 2/3 healthy, 1 starting` (3 = desired replicas), or why there is none. */
