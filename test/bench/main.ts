@@ -6,6 +6,8 @@
  *   3. probe capacity of one worker's prober (probe-capacity.ts)
  *   4. exec probes: latency, throughput, CPU per probe next to Docker's HEALTHCHECK (exec-cost.ts)
  *   5. detection time of a broken check next to its bound (detection.ts)
+ *   6. time to recover, Warren next to Docker Swarm, and the manager's decision latency (recovery.ts)
+ *   7. manager ingest of health results from simulated workers (ingest.ts)
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -18,7 +20,10 @@ import { createControlClient, unary, type wire } from '@warren/api';
 import { CLI, ROOT, TEST_IMAGE, docker, spawnWarren, waitFor } from '../helpers/cluster.js';
 import { detection } from './detection.js';
 import { execCost } from './exec-cost.js';
+import { ingest } from './ingest.js';
 import { probeCapacity } from './probe-capacity.js';
+import { swarmRecovery, warrenRecovery, type Stages } from './recovery.js';
+import { percentile } from './stats.js';
 
 const ROUNDS = 5;
 const LS_RUNS = 11;
@@ -122,6 +127,28 @@ report.push(
     `bound 3 × (interval + run ${d.meanRunMs.toFixed(0)} ms) = ${d.boundMs.toFixed(0)} ms; target p99 ≤ bound + 50 ms`,
 );
 report.push(`  of which worker verdict → manager: p99 ${d.reportP99} ms`);
+
+process.stderr.write('bench: recovery, Warren and Docker Swarm\n');
+const ROUNDS_RECOVERY = 3;
+const w = await warrenRecovery(ROUNDS_RECOVERY);
+const sw = await swarmRecovery(ROUNDS_RECOVERY);
+const med = (xs: Stages[], k: keyof Stages) => percentile(xs.map((x) => x[k]), 0.5) / 1000;
+const stages = (xs: Stages[]) => `unhealthy ${med(xs, 'unhealthy').toFixed(2)} s → replacement started ${med(xs, 'started').toFixed(2)} s → healthy ${med(xs, 'healthy').toFixed(2)} s`;
+report.push(`recovery from a broken exec check (interval 1s, retries 3, timeout 1s), median of ${ROUNDS_RECOVERY} rounds each, from the break:`);
+report.push(`  Warren: ${stages(w.stages)}`);
+report.push(`  Swarm:  ${stages(sw)}`);
+report.push(`  Warren is ${(med(sw, 'healthy') / med(w.stages, 'healthy')).toFixed(1)}× faster end to end; target ≥ 4×`);
+report.push(`  manager decision latency (health transition received → replacement created and assigned): ${w.decisionMs.join(', ')} ms`);
+
+process.stderr.write('bench: manager ingest\n');
+for (const offered of [50_000, 100_000]) {
+  const g = await ingest(10, offered, offered === 50_000 ? 30 : 10);
+  report.push(
+    `manager ingest, ${g.workers} simulated workers, ${g.tasks} tasks, offered ${g.offeredPerSecond}/s: ${g.resultsPerSecond.toFixed(0)} results/s acked (persisted), ` +
+      `send → ack p50 ${g.ackP50.toFixed(1)} ms / p99 ${g.ackP99.toFixed(1)} ms, manager RSS ${g.rssStartMiB.toFixed(0)} → ${g.rssEndMiB.toFixed(0)} MiB (max ${g.rssMaxMiB.toFixed(0)})` +
+      (offered === 50_000 ? '; target 50,000/s, p99 < 100 ms, flat memory' : ' (past saturation)'),
+  );
+}
 
 console.log(`Warren bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
 console.log(report.join('\n'));

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { RESULTS_KEPT, describeResult, probeRuns, specPhases, type EventDraft, type Phase, type PhaseRecord } from '@warren/core';
 import { phaseFromWire, type wire } from '@warren/api';
+import type { HealthSpec } from '@warren/core';
 import type { Change, Store } from './store.js';
 
 /** Output kept per stored result: enough to say why, small enough to keep 10 of per phase. */
@@ -51,23 +52,24 @@ export class HealthIngest {
       try {
         const rejected = await this.store.mutate((view) => {
           const events: EventDraft[] = [];
-          const records = new Map<string, { taskId: string; phase: Phase; record: PhaseRecord }>();
+          const records = new Map<string, { taskId: string; phase: Phase; record: PhaseRecord; added: number }>();
           const rejectedPerBatch = queued.map(({ nodeId, batch, receivedAt }) => {
             let rejected = 0;
             for (const update of batch.updates) {
               const task = view.task(update.taskId);
               const incoming = update.phase ? phaseFromWire(update.phase) : undefined;
-              if (!task || task.nodeId !== nodeId || !incoming || !specPhases(task.spec.health).includes(incoming.phase)) {
+              if (!task || task.nodeId !== nodeId || !incoming || !phasesOf(task.spec.health).includes(incoming.phase)) {
                 rejected++;
                 continue;
               }
               const key = `${task.id}/${incoming.phase}`;
-              const known = records.get(key)?.record ?? view.health(task.id)[incoming.phase];
+              const pending = records.get(key);
+              const known = pending?.record ?? view.health(task.id)[incoming.phase];
               const fresh = incoming.results.slice(-MAX_RESULTS_PER_UPDATE).map((r) => ({ ...r, output: r.output.slice(0, OUTPUT_KEPT) }));
               this.resultsIngested += fresh.length;
               const { phase, ...state } = incoming;
               const record: PhaseRecord = { ...state, results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT) };
-              records.set(key, { taskId: task.id, phase, record });
+              records.set(key, { taskId: task.id, phase, record, added: (pending?.added ?? 0) + fresh.length });
               if (update.transition) {
                 const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
                 const last = fresh.at(-1);
@@ -88,7 +90,7 @@ export class HealthIngest {
             return rejected;
           });
           const changes: Change[] = [
-            ...[...records.values()].map(({ taskId, phase, record }): Change => ({ kind: 'putHealth', taskId, phase, record })),
+            ...[...records.values()].map(({ taskId, phase, record, added }): Change => ({ kind: 'putHealth', taskId, phase, record, added })),
             ...events.map((event): Change => ({ kind: 'event', event })),
           ];
           return { changes, result: rejectedPerBatch };
@@ -101,4 +103,12 @@ export class HealthIngest {
     }
     this.#writing = false;
   }
+}
+
+/** The phases of a spec, computed once per spec (tasks share their service's spec object). */
+const phasesCache = new WeakMap<HealthSpec, Phase[]>();
+function phasesOf(health: HealthSpec): Phase[] {
+  let phases = phasesCache.get(health);
+  if (!phases) phasesCache.set(health, (phases = specPhases(health)));
+  return phases;
 }
