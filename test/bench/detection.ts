@@ -43,7 +43,9 @@ export async function detection(rounds: number): Promise<DetectionFigures> {
       if (res.code !== 0) throw new Error(res.stderr);
       return res.stdout;
     };
-    await cli('service', 'create', 'detect', '--image', TEST_IMAGE, '--stop-timeout', '1s',
+    // --restart-window 1s: each task is healthy for 2-3 s before it breaks, so its slot is
+    // forgiven and every round is a first failure, replaced at once.
+    await cli('service', 'create', 'detect', '--image', TEST_IMAGE, '--stop-timeout', '1s', '--restart-window', '1s',
       '--health-cmd', 'test -f /ok', '--health-interval', '1s', '--health-timeout', '1s', '--health-retries', '3',
       '--', 'sh', '-c', 'touch /ok; sleep 2.$(printf %03d $((RANDOM % 1000))); rm /ok; echo broken; exec sleep 1000');
 
