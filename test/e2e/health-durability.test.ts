@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { Cluster, TEST_IMAGE, waitFor, type TaskJson } from '../helpers/cluster.js';
 
 async function only(c: Cluster, service: string): Promise<TaskJson | undefined> {
-  const detail = JSON.parse(await c.ok('service', 'inspect', service, '--format', 'json')) as { tasks: TaskJson[] };
-  return detail.tasks.find((t) => t.desiredState === 'running');
+  return (await c.live(service))[0];
 }
 
 test('health records survive a manager kill -9; a worker restart does not reset known health', async (t) => {

@@ -2,14 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { Cluster, TEST_IMAGE, waitFor, type TaskJson } from '../helpers/cluster.js';
+import { Cluster, TEST_IMAGE, waitFor } from '../helpers/cluster.js';
 
 const HTTPD = ['httpd', '-f', '-p', '8080', '-h', '/www'];
-
-async function inspect(c: Cluster, service: string): Promise<TaskJson[]> {
-  const detail = JSON.parse(await c.ok('service', 'inspect', service, '--format', 'json')) as { tasks: TaskJson[] };
-  return detail.tasks.filter((t) => t.desiredState === 'running');
-}
 
 test('an httpd service with an HTTP check turns healthy 3/3 and is never restarted', async (t) => {
   const c = await Cluster.create();
@@ -18,7 +13,7 @@ test('an httpd service with an HTTP check turns healthy 3/3 and is never restart
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '3', '--stop-timeout', '1s',
     '--health-http', 'path=/health,port=8080', '--health-interval', '300ms', '--health-timeout', '1s', '--health-retries', '2', '--', ...HTTPD);
   const healthy = await waitFor('3 healthy', async () => {
-    const tasks = await inspect(c, 'web');
+    const tasks = await c.live('web');
     return tasks.length === 3 && tasks.every((x) => x.health === 'healthy' && x.ready) ? tasks : undefined;
   });
   const text = await c.ok('service', 'inspect', 'web');
@@ -26,8 +21,8 @@ test('an httpd service with an HTTP check turns healthy 3/3 and is never restart
   assert.match(text, /Check \(liveness\+readiness\):\s+HTTP GET http:\/\/<task>:8080\/health expecting 200-399; every 300ms/);
   assert.match(text, /healthy\s+yes\s+success HTTP 200/);
 
-  await waitFor('10 more results per task', async () => (await inspect(c, 'web')).every((x) => x.results.length >= 10));
-  const later = await inspect(c, 'web');
+  await waitFor('10 more results per task', async () => (await c.live('web')).every((x) => x.results.length >= 10));
+  const later = await c.live('web');
   assert.deepEqual(later.map((x) => x.id).sort(), healthy.map((x) => x.id).sort(), 'no task was replaced');
   assert.equal((await c.tasks('web')).length, 3, 'no ended tasks');
   for (const task of later) {
@@ -68,7 +63,7 @@ test('a TCP check on a listening port is healthy, and turns unhealthy when the l
   await c.ok('service', 'create', 'cache', '--image', TEST_IMAGE, '--stop-timeout', '1s',
     '--health-tcp', 'port=6379', '--health-interval', '300ms', '--health-retries', '2', '--', 'sh', '-c', 'nc -ll -p 6379 -e true & exec sleep 1000');
   const [task] = await waitFor('healthy', async () => {
-    const tasks = await inspect(c, 'cache');
+    const tasks = await c.live('cache');
     return tasks.length === 1 && tasks[0]!.health === 'healthy' ? tasks : undefined;
   });
   assert.equal(task!.results.at(-1)!.output, 'connected');
@@ -99,7 +94,7 @@ test('an exec check is not failed during its start period, and is after it', asy
   assert.ok(uncounted.every((r) => Date.parse(r.time) < Date.parse(verdict.time)));
 
   const [slow] = await waitFor('slow healthy', async () => {
-    const tasks = await inspect(c, 'slow');
+    const tasks = await c.live('slow');
     return tasks[0]?.health === 'healthy' ? tasks : undefined;
   });
   assert.ok(slow!.results.some((r) => r.outcome === 'failure' && !r.counted), 'it failed before it was ready, uncounted');
@@ -116,7 +111,7 @@ test('with a startup probe, liveness and readiness wait until startup passes; st
     '--readiness-tcp', 'port=8080', '--readiness-interval', '200ms',
     '--', 'sh', '-c', 'sleep 2; touch /tmp/started; exec httpd -f -p 8080 -h /www');
   const early = await waitFor('startup results', async () => {
-    const [task] = await inspect(c, 'api');
+    const [task] = await c.live('api');
     return task && task.results.length >= 3 ? task : undefined;
   });
   assert.equal(early.health, 'starting');
@@ -125,7 +120,7 @@ test('with a startup probe, liveness and readiness wait until startup passes; st
   assert.equal((await c.exec(early.containerId, ['sh', '-c', 'test -f /tmp/liveness-ran && echo ran || echo not'])).trim(), 'not');
 
   const passed = await waitFor('healthy and ready', async () => {
-    const [task] = await inspect(c, 'api');
+    const [task] = await c.live('api');
     return task?.health === 'healthy' && task.ready && task.results.filter((r) => r.phases.includes('liveness')).length >= 3 ? task : undefined;
   });
   const startupPassedAt = Date.parse(passed.phases.startup!.lastTransitionAt!);
@@ -142,12 +137,12 @@ test('readiness failing takes a task out of ready without replacing it; it comes
     '--readiness-cmd', 'test -f /tmp/ready', '--readiness-interval', '200ms', '--readiness-retries', '1',
     '--', 'sh', '-c', 'touch /tmp/ready; exec sleep 1000');
   const [task] = await waitFor('ready', async () => {
-    const tasks = await inspect(c, 'web');
+    const tasks = await c.live('web');
     return tasks[0]?.ready ? tasks : undefined;
   });
   await c.exec(task!.containerId, ['rm', '/tmp/ready']);
   const out = await waitFor('not ready', async () => {
-    const [x] = await inspect(c, 'web');
+    const [x] = await c.live('web');
     return x && !x.ready ? x : undefined;
   });
   assert.equal(out.id, task!.id);
@@ -155,7 +150,7 @@ test('readiness failing takes a task out of ready without replacing it; it comes
   assert.match(await c.ok('service', 'inspect', 'web'), /Check \(readiness\):.*out of endpoints when unhealthy/);
   await c.exec(task!.containerId, ['touch', '/tmp/ready']);
   const back = await waitFor('ready again', async () => {
-    const [x] = await inspect(c, 'web');
+    const [x] = await c.live('web');
     return x?.ready ? x : undefined;
   });
   assert.equal(back.id, task!.id, 'the same task, never replaced');
@@ -169,7 +164,7 @@ test('an exec check that outlives its timeout is killed with its children: no hu
   await c.ok('service', 'create', 'hung', '--image', TEST_IMAGE, '--stop-timeout', '1s',
     '--health-cmd', 'sleep 1000 & sleep 1000', '--health-timeout', '200ms', '--health-interval', '100ms', '--health-start-period', '1h', '--', 'sleep', '999');
   const [task] = await waitFor('8 timed-out runs', async () => {
-    const tasks = await inspect(c, 'hung');
+    const tasks = await c.live('hung');
     return tasks[0] && tasks[0].results.length >= 8 ? tasks : undefined;
   });
   assert.ok(task!.results.every((r) => r.outcome === 'failure' && r.output === 'timed out after 200ms' && !r.counted));
@@ -199,7 +194,7 @@ test('a gRPC check against a grpc.health.v1 server: healthy while SERVING, faile
   await c.ok('service', 'create', 'rpc', '--image', TEST_IMAGE, '--network', 'host', '--stop-timeout', '1s',
     '--health-grpc', `port=${port},service=warren.test`, '--health-interval', '200ms', '--health-retries', '2', '--', 'sleep', '1000');
   const [task] = await waitFor('healthy', async () => {
-    const tasks = await inspect(c, 'rpc');
+    const tasks = await c.live('rpc');
     return tasks[0]?.health === 'healthy' ? tasks : undefined;
   });
   assert.equal(task!.results.at(-1)!.output, 'SERVING');

@@ -24,9 +24,7 @@ interface InspectJson {
   replacement: { budget: number; inFlight: number; held: number; correlatedFailure: boolean; slots: Array<{ slot: number; failures: number; nextAttemptAt: string | null; gaveUp: boolean }> };
 }
 
-async function inspect(c: Cluster, service: string): Promise<InspectJson> {
-  return JSON.parse(await c.ok('service', 'inspect', service, '--format', 'json')) as InspectJson;
-}
+const inspect = (c: Cluster, service: string): Promise<InspectJson> => c.inspect<InspectJson>(service);
 
 async function events(c: Cluster, ...args: string[]): Promise<EventJson[]> {
   const out = await c.ok('events', '--since', '10m', '--until', '0s', '--format', 'json', ...args);

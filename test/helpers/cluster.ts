@@ -205,6 +205,16 @@ export class Cluster {
     return res.stdout;
   }
 
+  /** `service inspect --format json`. */
+  async inspect<T = { tasks: TaskJson[] }>(service: string): Promise<T> {
+    return JSON.parse(await this.ok('service', 'inspect', service, '--format', 'json')) as T;
+  }
+
+  /** The tasks of a service that should run, from `service inspect` (with health and results). */
+  async live(service: string): Promise<TaskJson[]> {
+    return (await this.inspect(service)).tasks.filter((t) => t.desiredState === 'running');
+  }
+
   async tasks(service: string): Promise<TaskJson[]> {
     return JSON.parse(await this.ok('service', 'ps', service, '--format', 'json')) as TaskJson[];
   }
