@@ -33,7 +33,7 @@ export interface DetectionFigures {
 export async function detection(rounds: number): Promise<DetectionFigures> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
   const name = `bench${randomBytes(3).toString('hex')}`;
-  const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--name', name]);
+  const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', name]);
   const nodeId = async () => (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
   try {
     const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;

@@ -32,7 +32,7 @@ async function rssMiB(pid: number): Promise<number> {
 
 export async function ingest(workers: number, offeredPerSecond: number, seconds: number): Promise<IngestFigures> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
-  const manager = spawnWarren(['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0']);
+  const manager = spawnWarren(['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0']);
   const abort = new AbortController();
   try {
     const started = await manager.waitForLog((l) => typeof l.joinToken === 'string');

@@ -46,7 +46,7 @@ function timeCli(args: string[]): Promise<number> {
 const report: string[] = [];
 const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
 const name = `bench${randomBytes(3).toString('hex')}`;
-const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--name', name]);
+const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', name]);
 let nodeId = '';
 try {
   const address = ((await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string) ?? '';

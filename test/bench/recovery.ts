@@ -75,7 +75,7 @@ export async function swarmRecovery(rounds: number): Promise<Stages[]> {
 
 export async function warrenRecovery(rounds: number): Promise<{ stages: Stages[]; decisionMs: number[] }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
-  const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--name', `bench${randomBytes(3).toString('hex')}`]);
+  const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', `bench${randomBytes(3).toString('hex')}`]);
   let nodeId = '';
   const results: Stages[] = [];
   const decisionMs: number[] = [];

@@ -19,7 +19,7 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
   });
 
   const start = async (): Promise<string> => {
-    up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--name', name]);
+    up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', name]);
     const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
     nodeId = (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
     await up.waitForLog((l) => l.msg === 'assignments received');

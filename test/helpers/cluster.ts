@@ -163,6 +163,10 @@ export class Cluster {
   manager!: Daemon;
   address = '';
   token = '';
+  /** The manager's HTTP endpoints, `host:port`. */
+  managerHttp = '';
+  /** Extra flags for `warren manager`. */
+  managerArgs: string[] = [];
 
   private constructor(readonly dataDir: string) {}
 
@@ -174,10 +178,11 @@ export class Cluster {
 
   /** Starts (or restarts) the manager on the cluster's data dir; the first start picks a port. */
   async startManager(): Promise<void> {
-    this.manager = spawnWarren(['manager', '--data-dir', this.dataDir, '--listen', this.address || '127.0.0.1:0']);
+    this.manager = spawnWarren(['manager', '--data-dir', this.dataDir, '--listen', this.address || '127.0.0.1:0', '--http', '127.0.0.1:0', ...this.managerArgs]);
     const joined = await this.manager.waitForLog((l) => typeof l.joinToken === 'string');
     this.address = joined.address as string;
     this.token = joined.joinToken as string;
+    this.managerHttp = (await this.manager.waitForLog((l) => l.msg === 'manager started')).http as string;
   }
 
   /** Starts a worker named `<prefix>-<name>` and waits until it has its assignments. */

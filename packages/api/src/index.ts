@@ -4,3 +4,5 @@ export { bindServer, shutdownServer, unaryHandler, type ErrorLogger } from './se
 export { toServiceError, isDomainError, isServiceError, isUnavailable, isRejected } from './errors.js';
 export { specToWire, specFromWire, serviceToWire, taskToWire, taskFromWire, phaseToWire, phaseFromWire, healthFromWire, eventToWire, type AssignedTask } from './convert.js';
 export type * as wire from './wire.js';
+export { DaemonHttp, type Component, type ComponentReport, type ComponentStatus, type DaemonHttpOptions } from './daemon-http.js';
+export { VERSION } from './version.js';

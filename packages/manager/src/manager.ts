@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { FailedPreconditionError } from '@warren/core';
-import { bindServer, shutdownServer, taskToWire, warrenProto, type wire } from '@warren/api';
+import { DaemonHttp, VERSION, bindServer, shutdownServer, taskToWire, warrenProto, type Component, type wire } from '@warren/api';
 import { controlServiceHandlers } from './control-service.js';
 import { HealthIngest } from './health-ingest.js';
+import { managerMetrics } from './metrics.js';
 import { newId, newJoinToken } from './ids.js';
 import { NodeSessions } from './node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
@@ -22,6 +24,8 @@ export interface ManagerOptions {
   heartbeatIntervalMs?: number;
   /** Safety pass of the reconciler; default 1 s (it also runs on every change). */
   reconcileIntervalMs?: number;
+  /** HTTP address of /health, /health/ready, /liveness, /metrics; default 127.0.0.1:7421. */
+  http?: string;
   now?: () => number;
 }
 
@@ -41,6 +45,9 @@ export class Manager {
     private readonly sessions: NodeSessions,
     readonly reconciler: ReconcilerLoop,
     private readonly logger: Logger,
+    private readonly grpcHealth: HealthImplementation,
+    /** The HTTP endpoints. */
+    readonly http: DaemonHttp,
   ) {}
 
   static async start(options: ManagerOptions): Promise<Manager> {
@@ -61,7 +68,11 @@ export class Manager {
     const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000);
     const reconciler = new ReconcilerLoop(store, sessions, now, newId, options.logger.child({ component: 'reconciler' }));
     const health = new HealthIngest(store, now, options.logger.child({ component: 'health' }));
+    const streams = { health: 0 };
     const server = new grpc.Server();
+    // grpc.health.v1 on the gRPC port, following the daemon's own health.
+    const grpcHealth = new HealthImplementation({ '': 'SERVING', 'warren.v1.ControlService': 'SERVING', 'warren.v1.WorkerService': 'SERVING' });
+    grpcHealth.addToServer(server);
     const proto = warrenProto();
     server.addService(
       proto.ControlService.service,
@@ -69,7 +80,7 @@ export class Manager {
     );
     server.addService(
       proto.WorkerService.service,
-      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), health, logger: options.logger.child({ component: 'workers' }) }),
+      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), health, streams, logger: options.logger.child({ component: 'workers' }) }),
     );
 
     const listen = options.listen ?? '127.0.0.1:7420';
@@ -81,15 +92,57 @@ export class Manager {
       throw new FailedPreconditionError(`cannot listen on ${listen}: ${(err as Error).message}`);
     }
     const address = `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
-    const manager = new Manager(address, token, server, store, sessions, reconciler, logger);
+    const intervalMs = options.reconcileIntervalMs ?? 1000;
+    const startedAt = now();
+    const components: Component[] = [
+      {
+        name: 'store',
+        critical: true,
+        check: async () => {
+          await store.check();
+          return { status: 'healthy', message: 'LevelDB write and read back' };
+        },
+      },
+      {
+        name: 'reconciler',
+        critical: true,
+        check: async () => {
+          const age = now() - (reconciler.lastPassAt || startedAt);
+          return age <= intervalMs * 5 ? { status: 'healthy', message: `last pass ${age} ms ago` } : { status: 'unhealthy', message: `no pass for ${age} ms` };
+        },
+      },
+      {
+        name: 'workers',
+        critical: false,
+        check: async () => {
+          const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id)).length;
+          return ready > 0 ? { status: 'healthy', message: `${ready} ready` } : { status: 'degraded', message: 'no worker connected: nothing can be scheduled' };
+        },
+      },
+    ];
+    let http: DaemonHttp;
+    try {
+      http = await DaemonHttp.start({
+        listen: options.http ?? '127.0.0.1:7421',
+        version: VERSION,
+        components,
+        registry: managerMetrics({ store, sessions, health, reconciler, streams }),
+        onStatus: (status) => grpcHealth.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
+      });
+    } catch (err) {
+      server.forceShutdown();
+      await store.close();
+      throw new FailedPreconditionError(`cannot serve HTTP on ${options.http ?? '127.0.0.1:7421'}: ${(err as Error).message}`);
+    }
+    const manager = new Manager(address, token, server, store, sessions, reconciler, logger, grpcHealth, http);
     store.onCommit((changes) => {
       manager.#pushAssignments(changes);
       // Health records alone change no decision; a task failed by its health check does.
       if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
     });
-    reconciler.run(options.reconcileIntervalMs ?? 1000, manager.#abort.signal);
+    reconciler.run(intervalMs, manager.#abort.signal);
     reconciler.trigger();
-    logger.info({ address, dataDir: options.dataDir, services: [...store.services()].length, tasks: [...store.tasks()].length }, 'manager started');
+    logger.info({ address, http: http.address, dataDir: options.dataDir, services: [...store.services()].length, tasks: [...store.tasks()].length }, 'manager started');
     return manager;
   }
 
@@ -120,7 +173,9 @@ export class Manager {
     if (this.#state !== 'running') return;
     this.#state = 'stopping';
     this.logger.info('manager stopping');
+    for (const service of ['', 'warren.v1.ControlService', 'warren.v1.WorkerService']) this.grpcHealth.setStatus(service, 'NOT_SERVING');
     this.#abort.abort();
+    await this.http.stop();
     this.sessions.closeAll();
     await shutdownServer(this.server, graceMs);
     await this.store.close();

@@ -46,6 +46,11 @@ export class NodeSessions {
     return session !== undefined && this.now() - session.lastSeenAt <= this.heartbeatIntervalMs * this.missedHeartbeats;
   }
 
+  /** Nodes with an open assignment stream. */
+  get connected(): number {
+    return this.#sessions.size;
+  }
+
   lastSeenAt(nodeId: string): number | undefined {
     return this.#sessions.get(nodeId)?.lastSeenAt;
   }

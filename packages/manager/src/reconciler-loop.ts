@@ -18,6 +18,10 @@ export class ReconcilerLoop {
   #passes = 0;
   #wakeTimer: NodeJS.Timeout | undefined;
   #wakeAt = Infinity;
+  /** When the last pass finished (0 before the first). */
+  lastPassAt = 0;
+  /** Durations of passes, for the metrics (seconds). */
+  onPass?: (seconds: number) => void;
 
   constructor(
     private readonly store: Store,
@@ -55,7 +59,15 @@ export class ReconcilerLoop {
     );
   }
 
-  pass(): Promise<Plan> {
+  async pass(): Promise<Plan> {
+    const t0 = performance.now();
+    const plan = await this.#pass();
+    this.lastPassAt = this.now();
+    this.onPass?.((performance.now() - t0) / 1000);
+    return plan;
+  }
+
+  #pass(): Promise<Plan> {
     return this.store.mutate((view) => {
       this.#passes++;
       const tasks = [...view.tasks()];

@@ -256,6 +256,13 @@ export class Store implements StoreView {
     return () => this.#listeners.delete(listener);
   }
 
+  /** A real write and read of LevelDB, for the health check (not through `mutate`). */
+  async check(): Promise<void> {
+    const value = String(Date.now());
+    await this.#db.put('meta:healthcheck', value, { sync: true });
+    if ((await this.#db.get('meta:healthcheck')) !== value) throw new Error('read back a different value');
+  }
+
   /** Waits for queued mutations, then closes the database. */
   async close(): Promise<void> {
     await this.#queue;

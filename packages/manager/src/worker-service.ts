@@ -25,6 +25,8 @@ export interface WorkerDeps {
   /** Called when a node connects or goes away: the scheduler has new options. */
   onNodeChange: () => void;
   health: HealthIngest;
+  /** Open health streams, for the metrics. */
+  streams: { health: number };
   logger: Logger;
 }
 
@@ -160,6 +162,14 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         call.emit('error', toServiceError(err));
         return;
       }
+      deps.streams.health++;
+      let open = true;
+      const closed = (): void => {
+        if (open) deps.streams.health--;
+        open = false;
+      };
+      call.on('close', closed);
+      call.on('cancelled', closed);
       call.on('data', (batch: wire.HealthBatchOut) => {
         if (!store.node(batch.nodeId)) {
           call.emit('error', toServiceError(new NotFoundError('node', batch.nodeId)));

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
-import { createWorkerClient, isRejected, taskFromWire, tokenMetadata, unary, type wire } from '@warren/api';
+import { DaemonHttp, VERSION, createWorkerClient, isRejected, taskFromWire, tokenMetadata, unary, type wire } from '@warren/api';
+import { workerMetrics } from './metrics.js';
 import type Docker from 'dockerode';
 import type { ProbeHandler } from '@warren/core';
 import { Executor, type ProbeHooks } from './executor.js';
@@ -31,6 +32,8 @@ export interface WorkerOptions {
   sweepIntervalMs?: number;
   /** Exec probes running at once across the worker; default 8. */
   execConcurrency?: number;
+  /** HTTP address of /health, /health/ready, /liveness, /metrics; default 127.0.0.1:0 (any port). */
+  http?: string;
 }
 
 export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
@@ -58,6 +61,9 @@ export class Worker {
   readonly #logger: Logger;
   readonly #name: string;
   readonly #loops: Promise<void>[] = [];
+  #http: DaemonHttp | undefined;
+  #cutOffSince = 0;
+  readonly #metrics: ReturnType<typeof workerMetrics>;
 
   private constructor(private readonly options: WorkerOptions) {
     this.#logger = options.logger.child({ component: 'worker' });
@@ -81,7 +87,8 @@ export class Worker {
           return execProbe(docker, execLimit, handler, target, timeoutMs);
       }
     };
-    this.#prober = new Prober({ execute, onUpdate: (update) => this.#health.add(update), logger: options.logger.child({ component: 'prober' }) });
+    this.#metrics = workerMetrics({ probedTasks: () => this.#prober.taskCount, connected: () => this.#state === 'running', reportBacklog: () => this.#reporter.backlog });
+    this.#prober = new Prober({ execute, onUpdate: (update) => this.#health.add(update), onRun: this.#metrics.onRun, logger: options.logger.child({ component: 'prober' }) });
     const hooks: ProbeHooks = {
       start: (task, target, startedAt, adopted) => this.#prober.add(task, target, startedAt, { adopted, known: task.health }),
       stop: (taskId) => this.#prober.remove(taskId),
@@ -103,6 +110,30 @@ export class Worker {
       throw new FailedPreconditionError(`cannot reach the Docker engine: ${(err as Error).message}`);
     }
     await worker.#register(true);
+    worker.#http = await DaemonHttp.start({
+      listen: options.http ?? '127.0.0.1:0',
+      version: VERSION,
+      registry: worker.#metrics.registry,
+      components: [
+        {
+          name: 'docker',
+          critical: true,
+          check: async () => {
+            await worker.#runtime.ping();
+            return { status: 'healthy', message: 'the engine answers' };
+          },
+        },
+        {
+          name: 'manager',
+          critical: false,
+          check: async () =>
+            worker.#state === 'running'
+              ? { status: 'healthy', message: `connected to ${options.manager}` }
+              : { status: 'degraded', message: `cut off from ${options.manager}${worker.#cutOffSince ? ` for ${Date.now() - worker.#cutOffSince} ms` : ''}; containers and probes keep running` },
+        },
+      ],
+    });
+    worker.#logger.info({ http: worker.#http.address }, 'http endpoints');
     worker.#health.start();
     worker.#loops.push(worker.#connectLoop(), worker.#heartbeatLoop(), worker.#eventLoop(), worker.#sweepLoop());
     return worker;
@@ -120,11 +151,17 @@ export class Worker {
     return this.#state;
   }
 
+  /** Where the HTTP endpoints listen. */
+  get httpAddress(): string {
+    return this.#http?.address ?? '';
+  }
+
   /** Stops the loops and closes the connection. Containers keep running. */
   async stop(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     this.#abort.abort();
+    await this.#http?.stop();
     this.#prober.stop();
     await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();
@@ -195,6 +232,7 @@ export class Worker {
           const tasks = message.tasks.map(taskFromWire);
           if (message.full) {
             this.#state = 'running';
+            this.#cutOffSince = 0;
             this.#reporter.flush();
             this.#logger.info({ tasks: tasks.length }, 'assignments received');
             this.#executor.applyFull(tasks).catch((err: unknown) => this.#logger.error({ err }, 'applying assignments failed'));
@@ -205,7 +243,10 @@ export class Worker {
       });
     } finally {
       signal.removeEventListener('abort', onAbort);
-      if (!signal.aborted) this.#state = 'connecting';
+      if (!signal.aborted) {
+        this.#state = 'connecting';
+        this.#cutOffSince ||= Date.now();
+      }
     }
   }
 

@@ -15,16 +15,18 @@ export function upCommand(): Command {
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
     .option('--listen <addr>', 'gRPC address for the CLI and workers', DEFAULT_LISTEN)
     .option('--name <name>', 'name of the local worker node (default: the host name)')
-    .action(async (o: { dataDir: string; listen: string; name?: string }) => {
+    .option('--http <addr>', "HTTP address of the manager's /health, /health/ready, /liveness, /metrics", '127.0.0.1:7421')
+    .option('--worker-http <addr>', "HTTP address of the local worker's endpoints (port 0: any)", '127.0.0.1:0')
+    .action(async (o: { dataDir: string; listen: string; name?: string; http: string; workerHttp: string }) => {
       const { createLogger, runUntilSignal } = await import('../daemon.js');
       const { Manager } = await import('@warren/manager');
       const { Worker } = await import('@warren/worker');
       const logger = createLogger();
-      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger });
+      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger, http: o.http });
       announce(logger, manager.address, manager.token);
       let worker;
       try {
-        worker = await Worker.start({ manager: manager.address, token: manager.token, logger, ...(o.name ? { name: o.name } : {}) });
+        worker = await Worker.start({ manager: manager.address, token: manager.token, logger, http: o.workerHttp, ...(o.name ? { name: o.name } : {}) });
       } catch (err) {
         await manager.stop();
         throw err;
@@ -42,12 +44,13 @@ export function managerCommand(): Command {
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
     .option('--listen <addr>', 'gRPC address for the CLI and workers', DEFAULT_LISTEN)
     .option('--heartbeat-interval <duration>', 'how often workers heartbeat (a node is down after 3 missed)', '1s')
-    .action(async (o: { dataDir: string; listen: string; heartbeatInterval: string }) => {
+    .option('--http <addr>', 'HTTP address of /health, /health/ready, /liveness, /metrics', '127.0.0.1:7421')
+    .action(async (o: { dataDir: string; listen: string; heartbeatInterval: string; http: string }) => {
       const heartbeatIntervalMs = parseDuration(o.heartbeatInterval, '--heartbeat-interval');
       const { createLogger, runUntilSignal } = await import('../daemon.js');
       const { Manager } = await import('@warren/manager');
       const logger = createLogger();
-      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger, heartbeatIntervalMs });
+      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger, heartbeatIntervalMs, http: o.http });
       announce(logger, manager.address, manager.token);
       await runUntilSignal(logger, () => manager.stop());
     });
@@ -59,13 +62,14 @@ export function workerCommand(): Command {
     .option('--manager <addr>', 'manager address (default: WARREN_MANAGER or 127.0.0.1:7420)')
     .option('--token <token>', 'the join token the manager printed (or WARREN_TOKEN)')
     .option('--name <name>', 'node name (default: the host name)')
-    .action(async (o: { manager?: string; token?: string; name?: string }, cmd: Command) => {
+    .option('--http <addr>', 'HTTP address of /health, /health/ready, /liveness, /metrics (port 0: any)', '127.0.0.1:0')
+    .action(async (o: { manager?: string; token?: string; name?: string; http: string }, cmd: Command) => {
       const token = o.token ?? process.env.WARREN_TOKEN;
       if (!token) throw new CliError('--token is required: the join token the manager printed at start', 2);
       const { createLogger, runUntilSignal } = await import('../daemon.js');
       const { Worker } = await import('@warren/worker');
       const logger = createLogger();
-      const worker = await Worker.start({ manager: o.manager ?? managerAddress(cmd), token, logger, ...(o.name ? { name: o.name } : {}) });
+      const worker = await Worker.start({ manager: o.manager ?? managerAddress(cmd), token, logger, http: o.http, ...(o.name ? { name: o.name } : {}) });
       await runUntilSignal(logger, () => worker.stop());
     });
 }

@@ -45,6 +45,8 @@ interface TaskProbing {
 export interface ProberOptions {
   execute: ProbeExecutor;
   onUpdate: (update: PhaseUpdate) => void;
+  /** Told of every run: which probe, its outcome, how long it took and how late it started. */
+  onRun?: (run: ProbeRun, outcome: ProbeOutcome['outcome'], durationMs: number, lagMs: number) => void;
   logger: Logger;
   now?: () => number;
 }
@@ -128,7 +130,8 @@ export class Prober {
     if (probing.stopped) return;
     active.entry = undefined;
     const at = this.#now();
-    this.#recordLag(at - plannedAt);
+    const lag = at - plannedAt;
+    this.#recordLag(lag);
     let outcome: ProbeOutcome;
     try {
       outcome = await this.options.execute(run.probe.handler, probing.target, run.probe.timeoutMs);
@@ -138,6 +141,7 @@ export class Prober {
     if (probing.stopped) return;
     const end = this.#now();
     const raw = { at, durationMs: end - at, outcome: outcome.outcome, output: outcome.output, ...(outcome.code === undefined ? {} : { code: outcome.code }) };
+    this.options.onRun?.(run, outcome.outcome, end - at, lag);
 
     let startupPassed = false;
     for (const phase of run.phases) {

@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isTerminal, taskHealth } from '@warren/core';
+import type { HealthIngest } from './health-ingest.js';
+import type { NodeSessions } from './node-sessions.js';
+import type { ReconcilerLoop } from './reconciler-loop.js';
+import type { Store } from './store.js';
+
+/**
+ * The manager's Prometheus metrics. Labels are bounded: services, health states, event types,
+ * causes — never task ids.
+ */
+export function managerMetrics(deps: { store: Store; sessions: NodeSessions; health: HealthIngest; reconciler: ReconcilerLoop; streams: { health: number } }): Registry {
+  const { store, sessions, health, reconciler } = deps;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  new Gauge({
+    name: 'warren_tasks',
+    help: 'Tasks that should run, by service and health (none, starting, healthy, unhealthy)',
+    labelNames: ['service', 'health'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const t of store.tasks()) {
+        if (t.desiredState !== 'running' || isTerminal(t.state)) continue;
+        this.inc({ service: t.serviceName, health: taskHealth(t.spec.health, store.health(t.id)) });
+      }
+    },
+  });
+  new Gauge({
+    name: 'warren_tasks_held',
+    help: 'Unhealthy tasks whose replacement is held back by the replacement budget, by service',
+    labelNames: ['service'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const t of store.tasks()) if (t.held && t.desiredState === 'running') this.inc({ service: t.serviceName });
+    },
+  });
+  new Gauge({
+    name: 'warren_nodes',
+    help: 'Nodes by status (ready, down)',
+    labelNames: ['status'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.set({ status: 'ready' }, 0);
+      this.set({ status: 'down' }, 0);
+      for (const n of store.nodes()) this.inc({ status: sessions.isReady(n.id) ? 'ready' : 'down' });
+    },
+  });
+  new Gauge({
+    name: 'warren_grpc_streams',
+    help: 'Open worker streams, by kind (assignments, health)',
+    labelNames: ['stream'] as const,
+    registers,
+    collect() {
+      this.set({ stream: 'assignments' }, sessions.connected);
+      this.set({ stream: 'health' }, deps.streams.health);
+    },
+  });
+  new Counter({
+    name: 'warren_health_results_total',
+    help: 'Probe results received from workers and persisted',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(health.resultsIngested);
+    },
+  });
+  const events = new Counter({ name: 'warren_events_total', help: 'Events, by type (replacements, backoff, budget holds, transitions …)', labelNames: ['type'] as const, registers });
+  const replacements = new Counter({ name: 'warren_replacements_total', help: 'Tasks replaced, by cause (health, exited)', labelNames: ['cause'] as const, registers });
+  store.onCommit((_changes, committed) => {
+    for (const e of committed) {
+      events.inc({ type: e.type });
+      if (e.type === 'task-replaced') replacements.inc({ cause: / probe failed: /.test(e.reason) ? 'health' : 'exited' });
+    }
+  });
+  new Counter({
+    name: 'warren_reconcile_passes_total',
+    help: 'Reconciler passes',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(reconciler.passes);
+    },
+  });
+  const duration = new Histogram({ name: 'warren_reconcile_duration_seconds', help: 'Reconciler pass duration', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers });
+  reconciler.onPass = (seconds) => duration.observe(seconds);
+  return registry;
+}
