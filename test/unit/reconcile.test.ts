@@ -396,3 +396,86 @@ test('tasks without health checks are never failed for health and the budget doe
   assert.equal(w.live().length, 3, 'all three crashed tasks replaced at once');
   assert.ok(!w.types().includes('replacement-held'));
 });
+
+test('tasks of a down node are orphaned and replaced on another node at once, with no backoff counted', () => {
+  const w = new World();
+  w.nodes = [
+    { id: 'n1', name: 'a', ready: true, images: ['warren-test:latest'] },
+    { id: 'n2', name: 'b', ready: true, images: ['warren-test:latest'] },
+  ];
+  w.service('web', 2);
+  w.pass();
+  for (const t of w.live()) w.run(t.id);
+  const onA = w.live().find((t) => t.nodeId === 'n1')!;
+  w.nodes = [{ ...w.nodes[0]!, ready: false, down: true }, w.nodes[1]!];
+  w.pass();
+  const orphan = w.tasks.find((t) => t.id === onA.id)!;
+  assert.equal(orphan.state, 'orphaned');
+  assert.equal(orphan.desiredState, 'shutdown');
+  assert.equal(orphan.error, 'node a is down');
+  const successor = w.live().find((t) => t.slot === onA.slot)!;
+  assert.equal(successor.nodeId, 'n2');
+  assert.equal(w.slot(onA.slot)?.failures ?? 0, 0, 'not the task\'s fault: no failure counted');
+  assert.deepEqual(w.types().slice(-2), ['task-orphaned', 'task-replaced']);
+});
+
+test('a task of a down node that no other node can take is kept, so the node carries on if it returns', () => {
+  const w = new World();
+  w.service('web', 1);
+  w.pass();
+  w.run(w.live()[0]!.id);
+  w.nodes = [{ ...w.nodes[0]!, ready: false, down: true }];
+  w.pass();
+  assert.equal(w.live()[0]!.state, 'running');
+  assert.equal(w.live()[0]!.message, 'node node-1 is down; no other node can take it');
+  assert.ok(!w.types().includes('task-orphaned'));
+});
+
+test('drain: a successor starts elsewhere first; the old task stops only once its successor runs (and is healthy)', () => {
+  const w = new World();
+  w.nodes = [
+    { id: 'n1', name: 'a', ready: true, images: ['warren-test:latest'] },
+    { id: 'n2', name: 'b', ready: true, images: ['warren-test:latest'] },
+  ];
+  w.service('web', 2, 'warren-test:latest', { health: { check: { handler: { kind: 'tcp', port: 1 }, intervalMs: 1000, timeoutMs: 1000, retries: 1, successThreshold: 1, startPeriodMs: 0 } } });
+  w.pass();
+  for (const t of w.live()) {
+    w.run(t.id);
+    w.healthy(t.id);
+  }
+  const onA = w.live().find((t) => t.nodeId === 'n1')!;
+  w.nodes = [{ ...w.nodes[0]!, availability: 'drain' }, w.nodes[1]!];
+  w.pass();
+  const both = w.live().filter((t) => t.slot === onA.slot);
+  assert.equal(both.length, 2, 'old and successor side by side');
+  const successor = both.find((t) => t.id !== onA.id)!;
+  assert.equal(successor.nodeId, 'n2');
+  w.pass();
+  assert.equal(w.live().filter((t) => t.slot === onA.slot).length, 2, 'nothing stops before the successor runs');
+  w.run(successor.id);
+  w.health.set(successor.id, { status: 'starting' });
+  w.pass();
+  assert.equal(w.live().filter((t) => t.slot === onA.slot).length, 2, 'nor before it is healthy');
+  w.healthy(successor.id);
+  w.pass();
+  assert.deepEqual(w.live().filter((t) => t.slot === onA.slot).map((t) => t.id), [successor.id]);
+  assert.ok(w.types().includes('task-drained'));
+  assert.ok(w.live().every((t) => t.nodeId === 'n2'));
+});
+
+test('no health verdict is acted on for a node whose worker cannot reach its engine', () => {
+  const w = new World();
+  w.service('web', 3);
+  w.pass();
+  for (const t of w.live()) {
+    w.run(t.id);
+    w.unhealthy(t.id);
+  }
+  w.nodes = [{ ...w.nodes[0]!, engineTrouble: true }];
+  w.pass();
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 0);
+  assert.ok(!w.types().includes('replacement-held'));
+  w.nodes = [{ ...w.nodes[0]!, engineTrouble: false }];
+  w.pass();
+  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 1, 'once it answers again, verdicts count (within the budget)');
+});

@@ -29,3 +29,4 @@ export type { EndpointsMessage, EndpointsMessage__Output as EndpointsMessageOut 
 export type { Endpoint, Endpoint__Output as EndpointOut } from './generated/warren/v1/Endpoint.js';
 export type { SlotStatus__Output as SlotStatusOut } from './generated/warren/v1/SlotStatus.js';
 export type { WatchEventsRequest, WatchEventsRequest__Output as WatchEventsRequestOut } from './generated/warren/v1/WatchEventsRequest.js';
+export type { NodeTransition__Output as NodeTransitionOut } from './generated/warren/v1/NodeTransition.js';

@@ -17,6 +17,13 @@ export const EVENT_TYPES = [
   'backoff-reset',
   'correlated-failure',
   'correlated-failure-cleared',
+  'task-orphaned',
+  'task-drained',
+  'node-ready',
+  'node-down',
+  'node-degraded',
+  'node-drain',
+  'node-active',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

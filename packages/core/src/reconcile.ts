@@ -8,8 +8,14 @@ import { isTerminal, type Task } from './task.js';
 export interface NodeView {
   id: string;
   name: string;
-  /** Connected and accepting tasks. */
+  /** Connected and heartbeating: new tasks may be placed here. */
   ready: boolean;
+  /** Declared down (missed heartbeats): its tasks are replaced elsewhere when possible. */
+  down?: boolean;
+  /** `drain`: tasks move away gracefully and none are placed here. */
+  availability?: 'active' | 'drain';
+  /** The node's worker cannot reach its Docker engine: its probe verdicts are not trusted. */
+  engineTrouble?: boolean;
   images: readonly string[];
 }
 
@@ -145,6 +151,24 @@ export function reconcile(input: ReconcileInput): Plan {
   for (const s of input.slots ?? []) if (!servicesById.has(s.serviceId)) plan.deletedSlots.push({ serviceId: s.serviceId, slot: s.slot });
   for (const s of input.serviceStates ?? []) if (!servicesById.has(s.serviceId)) plan.deletedServiceStates.push(s.serviceId);
 
+  const nodesById = new Map(input.nodes.map((n) => [n.id, n]));
+  const placeable = (image: string, except = ''): boolean =>
+    input.nodes.some((n) => n.id !== except && n.ready && !n.down && n.availability !== 'drain' && hasImage(n.images, image));
+
+  // Tasks of a node that is down: replaced elsewhere when another node can take them (then the
+  // node, if it comes back, stops them); kept otherwise, so a node that returns carries on.
+  for (const task of input.tasks) {
+    const node = nodesById.get(task.nodeId);
+    if (!node?.down || task.desiredState !== 'running' || isTerminal(task.state) || !servicesById.has(task.serviceId)) continue;
+    if (!placeable(task.spec.image, node.id)) {
+      const message = `node ${node.name} is down; no other node can take it`;
+      if (task.message !== message) update(task, { message });
+      continue;
+    }
+    update(task, { state: 'orphaned', desiredState: 'shutdown', error: `node ${node.name} is down`, message: 'orphaned', held: false });
+    event({ type: 'task-orphaned', serviceId: task.serviceId, service: task.serviceName, taskId: task.id, slot: task.slot, nodeId: node.id, reason: `node ${node.name} is down: replaced on another node` });
+  }
+
   for (const service of input.services) {
     const { spec } = service;
     const base = { serviceId: service.id, service: spec.name };
@@ -184,8 +208,10 @@ export function reconcile(input: ReconcileInput): Plan {
     const live = (): Task[] => [...(tasksByService.get(service.id) ?? []).map(current), ...[...actions.values()].filter((a) => a.type === 'create' && a.task.serviceId === service.id).map((a) => a.task)].filter((t) => t.desiredState === 'running' && t.slot <= spec.replicas && !isTerminal(t.state));
     const waitingAfterHealth = (): number => slots.filter((slot) => slot <= spec.replicas && slotOf(service.id, slot).healthFailure && !slotOf(service.id, slot).gaveUp && !live().some((t) => t.slot === slot)).length;
     const inFlight = (): number => live().filter((t) => t.replacing && healthOf(t).status !== 'healthy').length + waitingAfterHealth();
+    // Verdicts from a node that cannot reach its engine are not trusted (its probes may be the
+    // ones failing): nothing there is replaced for health until the engine answers again.
     const candidates = live()
-      .filter((t) => t.state === 'running' && healthOf(t).failing)
+      .filter((t) => t.state === 'running' && healthOf(t).failing && !nodesById.get(t.nodeId)?.engineTrouble)
       .sort((a, b) => healthOf(a).failing!.since - healthOf(b).failing!.since || a.slot - b.slot);
     for (const task of candidates) {
       const failing = healthOf(task).failing!;
@@ -204,8 +230,26 @@ export function reconcile(input: ReconcileInput): Plan {
 
     // Fill the slots, in the order of their numbers, unless they wait out a backoff.
     for (let slot = 1; slot <= spec.replicas; slot++) {
-      const tasks = (bySlot.get(slot) ?? []).map(current);
+      const tasks = [...(bySlot.get(slot) ?? []), ...[...actions.values()].filter((a) => a.type === 'create' && a.task.serviceId === service.id && a.task.slot === slot).map((a) => a.task)].map(current);
       const liveHere = tasks.filter((t) => t.desiredState === 'running' && !isTerminal(t.state)).sort(newestFirst);
+      // Drain: a task on a draining node gets a successor elsewhere first; it is stopped once
+      // the successor runs (and is healthy, if it has checks).
+      const draining = (t: Task): boolean => nodesById.get(t.nodeId)?.availability === 'drain';
+      const [newest, older] = liveHere;
+      if (newest && !older && draining(newest) && placeable(spec.image, newest.nodeId)) {
+        const task = newTask(service, slot, input.newId(), now, false);
+        actions.set(task.id, { type: 'create', task });
+        event({ ...base, type: 'task-created', taskId: task.id, slot, reason: `successor of ${newest.id}, whose node is draining` });
+        continue;
+      }
+      if (newest && older && draining(older) && !draining(newest) && liveHere.length === 2) {
+        const h = healthOf(newest).status;
+        if (newest.state === 'running' && (h === 'none' || h === 'healthy')) {
+          stop(older, `drained: ${newest.id} took over`);
+          event({ ...base, type: 'task-drained', taskId: older.id, slot, nodeId: older.nodeId, reason: `its successor ${newest.id} runs elsewhere` });
+        }
+        continue;
+      }
       for (const extra of liveHere.slice(1)) stop(extra, 'duplicate task in slot');
       const state = slotOf(service.id, slot);
       if (liveHere.length === 0) {
@@ -281,7 +325,7 @@ function schedule(input: ReconcileInput, changed: Task[], update: (task: Task, c
     load.set(t.nodeId, (load.get(t.nodeId) ?? 0) + 1);
     serviceLoad.set(key(t.nodeId, t.serviceId), (serviceLoad.get(key(t.nodeId, t.serviceId)) ?? 0) + 1);
   }
-  const ready = input.nodes.filter((n) => n.ready);
+  const ready = input.nodes.filter((n) => n.ready && !n.down && n.availability !== 'drain');
   for (const task of pending) {
     const candidates = ready.filter((n) => hasImage(n.images, task.spec.image));
     if (candidates.length === 0) {

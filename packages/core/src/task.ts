@@ -4,7 +4,7 @@ import type { ServiceSpec } from './spec.js';
  * Task states, in the order a task moves through them (as in Swarm). Observed state only ever
  * moves forward; the terminal states end a task for good.
  *
- *   new → pending → assigned → starting → running → complete | failed | shutdown | rejected
+ *   new → pending → assigned → starting → running → complete | failed | shutdown | rejected | orphaned
  *
  * - pending:  waiting for a node
  * - assigned: a node has it; its worker creates the container
@@ -13,11 +13,12 @@ import type { ServiceSpec } from './spec.js';
  * - failed:   the container exited with another code, vanished, or failed its health check
  * - shutdown: stopped because the manager wanted it stopped
  * - rejected: the worker could not create the container (a bad image, command, network)
+ * - orphaned: its node went down and another node took its slot (set by the manager)
  */
-export const TASK_STATES = ['new', 'pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'rejected'] as const;
+export const TASK_STATES = ['new', 'pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'rejected', 'orphaned'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
-const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'rejected']);
+const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned']);
 
 /** The states a worker may report; the rest are the manager's. */
 export const WORKER_STATES: ReadonlySet<TaskState> = new Set(['starting', 'running', 'complete', 'failed', 'shutdown', 'rejected']);

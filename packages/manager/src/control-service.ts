@@ -4,6 +4,7 @@ import {
   NotFoundError,
   ValidationError,
   hasImage,
+  isTerminal,
   validateReplicas,
   validateServiceSpec,
   type Service,
@@ -13,7 +14,7 @@ import { eventToWire, serviceToWire, specFromWire, taskToWire, toServiceError, u
 import * as grpc from '@grpc/grpc-js';
 import { endpointsOf, replacementState } from './endpoints.js';
 import type { NodeSessions } from './node-sessions.js';
-import type { Change, Store, StoreView } from './store.js';
+import type { Change, NodeRecord, Store, StoreView } from './store.js';
 
 export interface ControlDeps {
   store: Store;
@@ -35,6 +36,32 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
   };
 
   const nodeName = (id: string): string => (id === '' ? '' : (store.node(id)?.name ?? id));
+
+  const findNode = (view: StoreView, ref: string): NodeRecord => {
+    const node = view.nodeByName(ref) ?? view.node(ref);
+    if (!node) throw new NotFoundError('node', ref);
+    return node;
+  };
+
+  const nodeToWire = (n: NodeRecord, withHistory: boolean): wire.Node => {
+    let tasks = 0;
+    for (const t of store.tasks()) if (t.nodeId === n.id && t.desiredState === 'running' && !isTerminal(t.state)) tasks++;
+    const engine = sessions.engine(n.id);
+    return {
+      id: n.id,
+      name: n.name,
+      hostname: n.hostname,
+      status: n.status ?? 'down',
+      registeredAtMs: n.registeredAt,
+      lastSeenAtMs: sessions.lastSeenAt(n.id) ?? n.lastSeenAt,
+      taskCount: tasks,
+      images: withHistory ? n.images : [],
+      availability: n.availability ?? 'active',
+      engineOk: engine.ok,
+      engineMessage: engine.message,
+      history: withHistory ? (n.history ?? []).map((h) => ({ atMs: h.at, status: h.status, reason: h.reason })) : [],
+    };
+  };
   const tasksOf = (service: Service): wire.Task[] =>
     store
       .tasksOfService(service.id)
@@ -158,23 +185,26 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
     }),
 
     ListNodes: unaryHandler('ListNodes', logger, async () => {
-      const counts = new Map<string, number>();
-      for (const t of store.tasks()) {
-        if (t.desiredState === 'running' && t.nodeId !== '') counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
-      }
       const nodes = [...store.nodes()].sort((a, b) => (a.name < b.name ? -1 : 1));
-      return {
-        nodes: nodes.map((n) => ({
-          id: n.id,
-          name: n.name,
-          hostname: n.hostname,
-          status: sessions.isReady(n.id) ? 'ready' : 'down',
-          registeredAtMs: n.registeredAt,
-          lastSeenAtMs: sessions.lastSeenAt(n.id) ?? n.lastSeenAt,
-          taskCount: counts.get(n.id) ?? 0,
-          images: n.images,
-        })),
-      };
+      return { nodes: nodes.map((n) => nodeToWire(n, false)) };
+    }),
+
+    InspectNode: unaryHandler('InspectNode', logger, async (req: { name: string }) => nodeToWire(findNode(store, req.name), true)),
+
+    SetNodeAvailability: unaryHandler('SetNodeAvailability', logger, async (req: { name: string; availability: string }) => {
+      if (req.availability !== 'active' && req.availability !== 'drain') throw new ValidationError('availability', req.availability, 'use active or drain');
+      const availability = req.availability;
+      const node = await store.mutate((view) => {
+        const found = findNode(view, req.name);
+        if ((found.availability ?? 'active') === availability) return { changes: [], result: found };
+        const at = now();
+        const reason = availability === 'drain' ? 'drained by the operator: tasks move to other nodes' : 'activated by the operator';
+        const updated: NodeRecord = { ...found, availability, history: [...(found.history ?? []), { at, status: availability, reason }].slice(-20) };
+        const event: Change = { kind: 'event', event: { type: availability === 'drain' ? 'node-drain' : 'node-active', serviceId: '', service: '', nodeId: found.id, reason: `${found.name}: ${reason}` } };
+        return { changes: [{ kind: 'putNode', node: updated }, event], result: updated };
+      });
+      logger.info({ node: node.name, availability }, 'node availability');
+      return nodeToWire(node, true);
     }),
   };
 }

@@ -9,6 +9,7 @@ import { controlServiceHandlers } from './control-service.js';
 import { HealthIngest } from './health-ingest.js';
 import { managerMetrics } from './metrics.js';
 import { newId, newJoinToken } from './ids.js';
+import { NodeMonitor } from './node-monitor.js';
 import { NodeSessions } from './node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
 import { Store, type Change } from './store.js';
@@ -20,8 +21,10 @@ export interface ManagerOptions {
   /** gRPC address for the CLI and workers; default 127.0.0.1:7420 (port 0: any free port). */
   listen?: string;
   logger: Logger;
-  /** How often workers heartbeat; default 1 s. A node is down after 3 missed beats. */
+  /** How often workers heartbeat; default 1 s. */
   heartbeatIntervalMs?: number;
+  /** Heartbeats missed in a row after which a node is down; default 3. */
+  nodeDownAfter?: number;
   /** Safety pass of the reconciler; default 1 s (it also runs on every change). */
   reconcileIntervalMs?: number;
   /** HTTP address of /health, /health/ready, /liveness, /metrics; default 127.0.0.1:7421. */
@@ -65,7 +68,7 @@ export class Manager {
       token = fresh;
     }
 
-    const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000);
+    const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000, options.nodeDownAfter ?? 3);
     const reconciler = new ReconcilerLoop(store, sessions, now, newId, options.logger.child({ component: 'reconciler' }));
     const health = new HealthIngest(store, now, options.logger.child({ component: 'health' }));
     const streams = { health: 0 };
@@ -141,6 +144,7 @@ export class Manager {
       if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
     });
     reconciler.run(intervalMs, manager.#abort.signal);
+    new NodeMonitor(store, sessions, now, startedAt, () => reconciler.trigger(), options.logger.child({ component: 'nodes' })).run(manager.#abort.signal);
     reconciler.trigger();
     logger.info({ address, http: http.address, dataDir: options.dataDir, services: [...store.services()].length, tasks: [...store.tasks()].length }, 'manager started');
     return manager;

@@ -76,7 +76,15 @@ export class ReconcilerLoop {
       const plan = reconcile({
         services: [...view.services()],
         tasks,
-        nodes: [...view.nodes()].map((n) => ({ id: n.id, name: n.name, ready: this.sessions.isReady(n.id), images: n.images })),
+        nodes: [...view.nodes()].map((n) => ({
+          id: n.id,
+          name: n.name,
+          ready: this.sessions.isReady(n.id) && n.status === 'ready',
+          down: n.status !== 'ready' && !this.sessions.isAlive(n.id),
+          availability: n.availability ?? 'active',
+          engineTrouble: !this.sessions.engine(n.id).ok,
+          images: n.images,
+        })),
         slots: [...view.slots()],
         serviceStates: [...view.serviceStates()],
         health,

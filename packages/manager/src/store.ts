@@ -47,6 +47,12 @@ export interface NodeRecord {
   lastSeenAt: number;
   /** Image tags and ids on the node, as last reported. */
   images: string[];
+  /** `drain`: tasks move away and none are placed here. */
+  availability: 'active' | 'drain';
+  /** As declared by the node monitor. */
+  status: 'ready' | 'down';
+  /** Status changes, newest last (the last 20). */
+  history: Array<{ at: number; status: string; reason: string }>;
 }
 
 export type Change =

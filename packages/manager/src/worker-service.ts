@@ -74,18 +74,18 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         const existing = view.nodeByName(req.name);
         const record: NodeRecord = existing
           ? { ...existing, hostname: req.hostname, images, lastSeenAt: t }
-          : { id: newId(), name: req.name, hostname: req.hostname, registeredAt: t, lastSeenAt: t, images };
+          : { id: newId(), name: req.name, hostname: req.hostname, registeredAt: t, lastSeenAt: t, images, availability: 'active', status: 'down', history: [] };
         return { changes: [{ kind: 'putNode', node: record }], result: record };
       });
       logger.info({ node: node.name, id: node.id }, 'worker registered');
       return { nodeId: node.id, heartbeatIntervalMs: sessions.heartbeatIntervalMs };
     }),
 
-    Heartbeat: unaryHandler('Heartbeat', logger, async (req: { nodeId: string }, call) => {
+    Heartbeat: unaryHandler('Heartbeat', logger, async (req: { nodeId: string; engineOk: boolean; engineMessage: string }, call) => {
       authenticate(call.metadata);
       findNode(req.nodeId);
       const wasReady = sessions.isReady(req.nodeId);
-      sessions.heartbeat(req.nodeId);
+      sessions.heartbeat(req.nodeId, { ok: req.engineOk, message: req.engineMessage.slice(0, 300) });
       if (!wasReady && sessions.isReady(req.nodeId)) deps.onNodeChange();
       return { heartbeatIntervalMs: sessions.heartbeatIntervalMs };
     }),

@@ -255,8 +255,19 @@ export class Worker {
     while (!signal.aborted) {
       await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted || this.#state !== 'running') continue;
+      // Whether the engine answers, within a second: the manager stops trusting this node's
+      // probe verdicts while it does not.
+      const engine = await Promise.race([
+        this.#runtime.ping().then(() => ({ ok: true, message: '' })),
+        new Promise<{ ok: boolean; message: string }>((resolve) => setTimeout(() => resolve({ ok: false, message: 'no answer within 1 s' }), 1000)),
+      ]).catch((err: unknown) => ({ ok: false, message: (err as Error).message }));
       try {
-        const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(this.#client.Heartbeat, this.#client, { nodeId: this.#nodeId }, { metadata: tokenMetadata(this.options.token), signal, timeoutMs: this.#heartbeatIntervalMs * 2 });
+        const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(
+          this.#client.Heartbeat,
+          this.#client,
+          { nodeId: this.#nodeId, engineOk: engine.ok, engineMessage: engine.message },
+          { metadata: tokenMetadata(this.options.token), signal, timeoutMs: this.#heartbeatIntervalMs * 2 },
+        );
         this.#heartbeatIntervalMs = res.heartbeatIntervalMs || this.#heartbeatIntervalMs;
       } catch (err) {
         if (!signal.aborted) this.#logger.debug({ reason: (err as Error).message }, 'heartbeat failed');

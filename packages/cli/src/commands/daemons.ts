@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { parseDuration } from '@warren/core';
+import { ValidationError, parseDuration } from '@warren/core';
+import { parseCount } from '../numbers.js';
 import { managerAddress } from '../context.js';
 import { CliError } from '../errors.js';
 
@@ -43,14 +44,18 @@ export function managerCommand(): Command {
     .description('run a manager: desired state, scheduling and the reconciler')
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
     .option('--listen <addr>', 'gRPC address for the CLI and workers', DEFAULT_LISTEN)
-    .option('--heartbeat-interval <duration>', 'how often workers heartbeat (a node is down after 3 missed)', '1s')
+    .option('--heartbeat-interval <duration>', 'how often workers heartbeat', '1s')
+    .option('--node-down-after <n>', 'heartbeats missed in a row after which a node is down', '3')
     .option('--http <addr>', 'HTTP address of /health, /health/ready, /liveness, /metrics', '127.0.0.1:7421')
-    .action(async (o: { dataDir: string; listen: string; heartbeatInterval: string; http: string }) => {
+    .action(async (o: { dataDir: string; listen: string; heartbeatInterval: string; nodeDownAfter: string; http: string }) => {
       const heartbeatIntervalMs = parseDuration(o.heartbeatInterval, '--heartbeat-interval');
+      if (heartbeatIntervalMs < 50) throw new ValidationError('--heartbeat-interval', o.heartbeatInterval, 'must be at least 50ms');
+      const nodeDownAfter = parseCount('--node-down-after', o.nodeDownAfter);
+      if (nodeDownAfter < 1) throw new ValidationError('--node-down-after', nodeDownAfter, 'must be at least 1');
       const { createLogger, runUntilSignal } = await import('../daemon.js');
       const { Manager } = await import('@warren/manager');
       const logger = createLogger();
-      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger, heartbeatIntervalMs, http: o.http });
+      const manager = await Manager.start({ dataDir: o.dataDir, listen: o.listen, logger, heartbeatIntervalMs, nodeDownAfter, http: o.http });
       announce(logger, manager.address, manager.token);
       await runUntilSignal(logger, () => manager.stop());
     });

@@ -1,0 +1,70 @@
+import type { Logger } from 'pino';
+import type { NodeSessions } from './node-sessions.js';
+import type { Change, NodeRecord, Store } from './store.js';
+
+const HISTORY_KEPT = 20;
+
+/**
+ * Declares nodes ready or down, and notices when a worker loses (or regains) its Docker engine.
+ * A node is down after it missed `missedHeartbeats` heartbeats in a row — whether its stream
+ * closed (kill -9) or it stopped answering (SIGSTOP, a network cut). It stays listed, with the
+ * transition in its history and an event. After a manager restart nodes get one down-window of
+ * grace to reconnect before anything is declared.
+ */
+export class NodeMonitor {
+  readonly #engine = new Map<string, boolean>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly sessions: NodeSessions,
+    private readonly now: () => number,
+    private readonly startedAt: number,
+    private readonly onChange: () => void,
+    private readonly logger: Logger,
+  ) {}
+
+  run(signal: AbortSignal): void {
+    const every = Math.max(50, Math.min(250, this.sessions.heartbeatIntervalMs / 4));
+    const timer = setInterval(() => void this.check().catch((err: unknown) => this.logger.error({ err }, 'node check failed')), every);
+    signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  }
+
+  async check(): Promise<void> {
+    const now = this.now();
+    const downAfter = this.sessions.heartbeatIntervalMs * this.sessions.missedHeartbeats;
+    const graceOver = now - this.startedAt > downAfter;
+    const changed = await this.store.mutate((view) => {
+      const changes: Change[] = [];
+      for (const node of view.nodes()) {
+        const alive = this.sessions.isAlive(node.id);
+        const engine = this.sessions.engine(node.id);
+        const was = node.status ?? 'down';
+        let next: NodeRecord | undefined;
+        let reason = '';
+        if (alive && was !== 'ready') reason = 'heartbeats arrive';
+        else if (!alive && was === 'ready' && graceOver) {
+          const last = this.sessions.lastSeenAt(node.id) ?? node.lastSeenAt;
+          reason = `no heartbeat for ${now - last} ms (${this.sessions.missedHeartbeats} missed)`;
+        }
+        if (reason) {
+          const status = alive ? 'ready' : 'down';
+          next = { ...node, status, lastSeenAt: this.sessions.lastSeenAt(node.id) ?? node.lastSeenAt, history: [...(node.history ?? []), { at: now, status, reason }].slice(-HISTORY_KEPT) };
+          changes.push({ kind: 'event', event: { type: status === 'ready' ? 'node-ready' : 'node-down', serviceId: '', service: '', nodeId: node.id, reason: `${node.name}: ${reason}` } });
+          this.logger[status === 'ready' ? 'info' : 'warn']({ node: node.name, reason }, `node ${status}`);
+        }
+        if (alive && this.#engine.get(node.id) !== engine.ok && (this.#engine.has(node.id) || !engine.ok)) {
+          const status = engine.ok ? 'engine ok' : 'degraded';
+          const why = engine.ok ? 'the Docker engine answers again' : `the worker cannot reach its Docker engine: ${engine.message}`;
+          const base = next ?? node;
+          next = { ...base, history: [...(base.history ?? []), { at: now, status, reason: why }].slice(-HISTORY_KEPT) };
+          changes.push({ kind: 'event', event: { type: 'node-degraded', serviceId: '', service: '', nodeId: node.id, reason: `${node.name}: ${why}` } });
+          this.logger[engine.ok ? 'info' : 'warn']({ node: node.name }, why);
+        }
+        if (alive) this.#engine.set(node.id, engine.ok);
+        if (next) changes.push({ kind: 'putNode', node: next });
+      }
+      return { changes, result: changes.length > 0 };
+    });
+    if (changed) this.onChange();
+  }
+}
