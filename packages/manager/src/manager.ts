@@ -71,6 +71,8 @@ export class Manager {
     const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000, options.nodeDownAfter ?? 3);
     const reconciler = new ReconcilerLoop(store, sessions, now, newId, options.logger.child({ component: 'reconciler' }));
     const health = new HealthIngest(store, now, options.logger.child({ component: 'health' }));
+    const startedAt = now();
+    const monitor = new NodeMonitor(store, sessions, now, startedAt, () => reconciler.trigger(), options.logger.child({ component: 'nodes' }));
     const streams = { health: 0 };
     const server = new grpc.Server();
     // grpc.health.v1 on the gRPC port, following the daemon's own health.
@@ -83,7 +85,7 @@ export class Manager {
     );
     server.addService(
       proto.WorkerService.service,
-      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), health, streams, logger: options.logger.child({ component: 'workers' }) }),
+      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), onConnect: () => monitor.check(), health, streams, logger: options.logger.child({ component: 'workers' }) }),
     );
 
     const listen = options.listen ?? '127.0.0.1:7420';
@@ -96,7 +98,6 @@ export class Manager {
     }
     const address = `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
     const intervalMs = options.reconcileIntervalMs ?? 1000;
-    const startedAt = now();
     const components: Component[] = [
       {
         name: 'store',
@@ -144,7 +145,7 @@ export class Manager {
       if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
     });
     reconciler.run(intervalMs, manager.#abort.signal);
-    new NodeMonitor(store, sessions, now, startedAt, () => reconciler.trigger(), options.logger.child({ component: 'nodes' })).run(manager.#abort.signal);
+    monitor.run(manager.#abort.signal);
     reconciler.trigger();
     logger.info({ address, http: http.address, dataDir: options.dataDir, services: [...store.services()].length, tasks: [...store.tasks()].length }, 'manager started');
     return manager;

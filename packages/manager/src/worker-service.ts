@@ -24,6 +24,8 @@ export interface WorkerDeps {
   newId: () => string;
   /** Called when a node connects or goes away: the scheduler has new options. */
   onNodeChange: () => void;
+  /** Called when a worker's stream opens, before it gets its assignments: declares the node ready. */
+  onConnect: () => Promise<void>;
   health: HealthIngest;
   /** Open health streams, for the metrics. */
   streams: { health: number };
@@ -100,10 +102,15 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         return;
       }
       sessions.attach(node.id, call);
-      const tasks = store.tasksOfNode(node.id).map((t) => taskToWire(t, node.name, store.health(t.id)));
-      call.write({ full: true, tasks, removedTaskIds: [] });
-      logger.info({ node: node.name, tasks: tasks.length }, 'worker connected');
-      deps.onNodeChange();
+      void deps
+        .onConnect()
+        .catch((err: unknown) => logger.error({ err }, 'node check failed'))
+        .then(() => {
+          const tasks = store.tasksOfNode(node.id).map((t) => taskToWire(t, node.name, store.health(t.id)));
+          call.write({ full: true, tasks, removedTaskIds: [] });
+          logger.info({ node: node.name, tasks: tasks.length }, 'worker connected');
+          deps.onNodeChange();
+        });
       const gone = (): void => {
         if (!sessions.detach(node.id, call)) return;
         logger.warn({ node: node.name }, 'worker disconnected');

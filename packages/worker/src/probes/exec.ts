@@ -23,14 +23,22 @@ const RAW_LIMIT = EXEC_OUTPUT_LIMIT * 2;
 export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler, target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   const release = await limit.acquire();
   try {
+    const started = Date.now();
     let exec: Docker.Exec;
     let stream: Duplex;
     try {
-      exec = await docker.getContainer(target.containerId).exec({ Cmd: h.command, AttachStdout: true, AttachStderr: true });
-      stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+      const begin = async (): Promise<[Docker.Exec, Duplex]> => {
+        const e = await docker.getContainer(target.containerId).exec({ Cmd: h.command, AttachStdout: true, AttachStderr: true });
+        return [e, (await e.start({ hijack: true, stdin: false })) as Duplex];
+      };
+      let timer: NodeJS.Timeout | undefined;
+      [exec, stream] = await Promise.race([
+        begin(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the Docker engine did not start the exec within ${timeoutMs}ms`)), timeoutMs))),
+      ]).finally(() => clearTimeout(timer));
     } catch (err) {
-      // The engine could not run the check at all (down, erroring, container not running):
-      // not the task's fault, so not counted.
+      // The engine could not run the check at all (down, hung, erroring, container not
+      // running): not the task's fault, so not counted.
       return { outcome: 'unknown', output: `exec could not be started: ${dockerMessage(err)}` };
     }
     const chunks: Buffer[] = [];
@@ -45,7 +53,7 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
       stream.once('error', () => resolve());
     });
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs - (Date.now() - started)))));
     const first = await Promise.race([ended.then(() => 'ended' as const), expired]);
     clearTimeout(timer);
     if (first === 'timeout') {
