@@ -170,8 +170,9 @@ export class Cluster {
 
   private constructor(readonly dataDir: string) {}
 
-  static async create(): Promise<Cluster> {
+  static async create(options: { managerArgs?: string[] } = {}): Promise<Cluster> {
     const cluster = new Cluster(await mkdtemp(join(tmpdir(), 'warren-test-')));
+    cluster.managerArgs = options.managerArgs ?? [];
     await cluster.startManager();
     return cluster;
   }

@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { Cluster, TEST_IMAGE, waitFor, type TaskJson } from '../helpers/cluster.js';
+
+interface NodeJson {
+  name: string;
+  status: string;
+  availability: string;
+  engine: string;
+  tasks: number;
+  history: Array<{ time: string; status: string; reason: string }>;
+}
+
+async function nodes(c: Cluster): Promise<NodeJson[]> {
+  return JSON.parse(await c.ok('node', 'ls', '--format', 'json')) as NodeJson[];
+}
+
+async function node(c: Cluster, name: string): Promise<NodeJson> {
+  return JSON.parse(await c.ok('node', 'inspect', c.nodeName(name), '--format', 'json')) as NodeJson;
+}
+
+/** A cluster whose workers heartbeat every 200 ms: down after 600 ms without one. */
+async function fastCluster(): Promise<Cluster> {
+  const c = await Cluster.create({ managerArgs: ['--heartbeat-interval', '200ms'] });
+  return c;
+}
+
+test('a worker killed with -9: its node turns down within the bound, its tasks run elsewhere, and when it returns its stale containers are stopped', async (t) => {
+  const c = await fastCluster();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  await c.startWorker('w2');
+  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '4', '--stop-timeout', '1s', '--', 'sleep', '1000');
+  const before = await c.waitRunning('web', 4);
+  const onW1 = before.filter((x) => x.node === c.nodeName('w1'));
+  assert.equal(onW1.length, 2);
+
+  const killedAt = Date.now();
+  await c.workers.get('w1')!.kill('SIGKILL');
+  const down = await waitFor('w1 down', async () => ((await node(c, 'w1')).status === 'down' ? Date.now() : undefined), 10_000, 50);
+  assert.ok(down - killedAt < 600 + 1500, `down within the bound (600 ms of missed heartbeats, plus slack): ${down - killedAt} ms`);
+  const after = await c.waitRunning('web', 4);
+  assert.ok(after.every((x) => x.node === c.nodeName('w2')), 'all four run on w2');
+  for (const old of onW1) {
+    const task = (await c.tasks('web')).find((x) => x.id === old.id)!;
+    assert.equal(task.state, 'orphaned');
+    assert.equal(task.error, `node ${c.nodeName('w1')} is down`);
+  }
+  const listed = (await nodes(c)).find((n) => n.name === c.nodeName('w1'))!;
+  assert.equal(listed.status, 'down', 'still listed, as down');
+  assert.match((await node(c, 'w1')).history.at(-1)!.reason, /no heartbeat for \d+ ms \(3 missed\)/);
+  assert.match(await c.ok('node', 'ls'), new RegExp(`${c.nodeName('w1')}\\s+down\\s+active`));
+  // Its containers still run, stale: nobody is there to stop them.
+  for (const old of onW1) assert.ok((await c.containers()).some((x) => x.Id === old.containerId));
+
+  await c.startWorker('w1');
+  await waitFor('w1 ready', async () => (await node(c, 'w1')).status === 'ready');
+  await waitFor('stale containers stopped', async () => {
+    const running = await c.containers();
+    return onW1.every((old) => !running.some((x) => x.Id === old.containerId));
+  });
+  assert.equal((await c.running('web')).length, 4);
+});
+
+test('a worker frozen with SIGSTOP is declared down and its tasks move; after SIGCONT it is ready again and stops its replaced tasks', async (t) => {
+  const c = await fastCluster();
+  t.after(() => c.destroy());
+  const w1 = await c.startWorker('w1');
+  await c.startWorker('w2');
+  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '2', '--stop-timeout', '1s', '--', 'sleep', '1000');
+  const before = await c.waitRunning('web', 2);
+  const frozen = before.find((x) => x.node === c.nodeName('w1'))!;
+  w1.process.kill('SIGSTOP');
+  t.after(() => w1.process.kill('SIGCONT'));
+  await waitFor('w1 down', async () => (await node(c, 'w1')).status === 'down', 10_000, 50);
+  await waitFor('both on w2', async () => (await c.running('web')).every((x) => x.node === c.nodeName('w2')) && (await c.running('web')).length === 2);
+  w1.process.kill('SIGCONT');
+  await waitFor('w1 ready', async () => (await node(c, 'w1')).status === 'ready');
+  await waitFor('its replaced container stopped', async () => !(await c.containers()).some((x) => x.Id === frozen.containerId));
+  const history = (await node(c, 'w1')).history.map((h) => h.status);
+  assert.deepEqual(history.slice(-3), ['ready', 'down', 'ready']);
+});
+
+test('drain moves tasks away gracefully (successor first) and places none on the node; activate takes it back', async (t) => {
+  const c = await Cluster.create();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  await c.startWorker('w2');
+  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '2', '--stop-timeout', '1s',
+    '--health-cmd', 'true', '--health-interval', '200ms', '--', 'sleep', '1000');
+  await waitFor('2 healthy', async () => (await c.live('web')).filter((x) => x.health === 'healthy').length === 2);
+  const onW1 = (await c.live('web')).find((x) => x.node === c.nodeName('w1'))!;
+
+  assert.equal((await c.ok('node', 'drain', c.nodeName('w1'))).trim(), `${c.nodeName('w1')}: drain`);
+  const moved = await waitFor('all on w2 and healthy', async () => {
+    const live = await c.live('web');
+    return live.length === 2 && live.every((x) => x.node === c.nodeName('w2') && x.health === 'healthy') ? live : undefined;
+  });
+  const successor = moved.find((x) => x.slot === onW1.slot)!;
+  const ended = (await c.tasks('web')).find((x) => x.id === onW1.id)!;
+  assert.equal(ended.state, 'shutdown');
+  const started = c.manager.lines.find((l) => l.msg === 'task state' && l.task === successor.id && l.state === 'running');
+  const stopped = c.workers.get('w1')!.lines.find((l) => l.msg === 'stopping container' && l.task === onW1.id);
+  assert.ok(started && stopped && (started.time as number) <= (stopped.time as number), 'the successor ran before the old task was stopped');
+  assert.equal((await node(c, 'w1')).availability, 'drain');
+
+  await c.ok('service', 'scale', 'web=4');
+  await c.waitRunning('web', 4);
+  assert.ok((await c.running('web')).every((x: TaskJson) => x.node === c.nodeName('w2')), 'nothing placed on a draining node');
+  await c.ok('node', 'activate', c.nodeName('w1'));
+  await c.ok('service', 'scale', 'web=6');
+  await waitFor('w1 used again', async () => (await c.running('web')).some((x) => x.node === c.nodeName('w1')));
+  const e = await c.ok('events', '--since', '10m', '--until', '0s');
+  assert.match(e, /node-drain .* drained by the operator/);
+  assert.match(e, /task-drained/);
+});
+
+test('a hung Docker engine under a worker: the node is degraded, nothing is replaced for health, and all recovers when it answers', async (t) => {
+  const c = await fastCluster();
+  t.after(() => c.destroy()); // runs after the engine was resumed (in the finally below)
+  const dockerd = execFileSync('pgrep', ['-x', 'dockerd']).toString().trim().split('\n')[0]!;
+  const resume = () => execFileSync('kill', ['-CONT', dockerd]);
+  await c.startWorker('w1');
+  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '2', '--stop-timeout', '1s',
+    '--health-cmd', 'true', '--health-interval', '200ms', '--health-timeout', '300ms', '--health-retries', '2', '--', 'sleep', '1000');
+  const before = await waitFor('2 healthy', async () => {
+    const live = await c.live('web');
+    return live.length === 2 && live.every((x) => x.health === 'healthy') ? live : undefined;
+  });
+
+  execFileSync('kill', ['-STOP', dockerd]);
+  try {
+    await waitFor('engine unreachable', async () => (await node(c, 'w1')).engine.startsWith('unreachable'), 15_000);
+    assert.equal((await node(c, 'w1')).status, 'ready', 'the node itself still heartbeats');
+    assert.match(await c.ok('node', 'ls'), /ready, engine unreachable/);
+    await new Promise((r) => setTimeout(r, 2000)); // many probe intervals without an engine
+    const during = await c.live('web');
+    assert.ok(during[0]!.results.some((r) => r.outcome === 'unknown'), 'probes say unknown, not failure');
+  } finally {
+    resume();
+  }
+
+  await waitFor('engine ok', async () => (await node(c, 'w1')).engine === 'ok', 15_000);
+  const after = await waitFor('healthy again', async () => {
+    const live = await c.live('web');
+    return live.length === 2 && live.every((x) => x.health === 'healthy') ? live : undefined;
+  });
+  assert.deepEqual(after.map((x) => x.id).sort(), before.map((x) => x.id).sort(), 'no task was replaced');
+  assert.equal((await c.tasks('web')).length, 2);
+  assert.ok((await node(c, 'w1')).history.some((h) => h.status === 'degraded'));
+});
