@@ -8,6 +8,7 @@
  *   5. detection time of a broken check next to its bound (detection.ts)
  *   6. time to recover, Warren next to Docker Swarm, and the manager's decision latency (recovery.ts)
  *   7. manager ingest of health results from simulated workers (ingest.ts)
+ *   8. node-loss recovery next to its bound (node-loss.ts)
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -21,6 +22,7 @@ import { CLI, ROOT, TEST_IMAGE, docker, spawnWarren, waitFor } from '../helpers/
 import { detection } from './detection.js';
 import { execCost } from './exec-cost.js';
 import { ingest } from './ingest.js';
+import { nodeLoss } from './node-loss.js';
 import { probeCapacity } from './probe-capacity.js';
 import { swarmRecovery, warrenRecovery, type Stages } from './recovery.js';
 import { percentile } from './stats.js';
@@ -149,6 +151,13 @@ for (const offered of [50_000, 100_000]) {
       (offered === 50_000 ? '; target 50,000/s, p99 < 100 ms, flat memory' : ' (past saturation)'),
   );
 }
+
+process.stderr.write('bench: node loss\n');
+const n = await nodeLoss(3);
+report.push(
+  `node loss (worker kill -9, heartbeat 1s, down after 3 missed), ${n.rounds} rounds: node down after ${n.downP50.toFixed(0)} ms, its tasks healthy elsewhere after ${n.recoveredP50.toFixed(0)} ms (max ${n.recoveredMax.toFixed(0)}); ` +
+    `bound ${n.boundMs.toFixed(0)} ms = 3 × 1000 + container start ${n.containerStartMs.toFixed(0)} + first probe ${n.firstProbeMs.toFixed(0)}; target within 1 s of the bound`,
+);
 
 console.log(`Warren bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
 console.log(report.join('\n'));
