@@ -150,3 +150,41 @@ test('a hung Docker engine under a worker: the node is degraded, nothing is repl
   assert.equal((await c.tasks('web')).length, 2);
   assert.ok((await node(c, 'w1')).history.some((h) => h.status === 'degraded'));
 });
+
+test('dockerd stopped and started again under a worker: no replacement storm while it is away, one replacement per dead container after', async (t) => {
+  const c = await fastCluster();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '3', '--stop-timeout', '1s',
+    '--health-cmd', 'true', '--health-interval', '200ms', '--health-retries', '2', '--', 'sleep', '1000');
+  await waitFor('3 healthy', async () => (await c.live('web')).filter((x) => x.health === 'healthy').length === 3);
+
+  const pid = execFileSync('pgrep', ['-x', 'dockerd']).toString().trim().split('\n')[0]!;
+  execFileSync('kill', ['-TERM', pid]);
+  try {
+    await waitFor('dockerd gone', () => {
+      try {
+        execFileSync('kill', ['-0', pid], { stdio: 'ignore' });
+        return false;
+      } catch {
+        return true;
+      }
+    }, 60_000, 100);
+    await waitFor('engine unreachable', async () => (await node(c, 'w1')).engine.startsWith('unreachable'), 15_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const e = await c.ok('events', '--since', '10m', '--until', '0s', '--format', 'json');
+    assert.ok(!/probe failed/.test(e), 'nothing failed for health while the engine was away');
+  } finally {
+    execFileSync('bash', ['scripts/setup'], { cwd: new URL('../../../', import.meta.url), stdio: 'ignore' });
+  }
+  await waitFor('engine ok', async () => (await node(c, 'w1')).engine === 'ok', 30_000);
+  // The containers died with the engine: each slot is replaced, and all is healthy again. A
+  // replacement may be tried once while the engine is still stopping (before the next heartbeat
+  // says it is away) and be refused; none is placed while the node reports its engine away.
+  await waitFor('3 healthy again', async () => (await c.live('web')).filter((x) => x.health === 'healthy' && x.state === 'running').length === 3, 60_000);
+  const perSlot = new Map<number, number>();
+  for (const x of await c.tasks('web')) perSlot.set(x.slot, (perSlot.get(x.slot) ?? 0) + 1);
+  const story = JSON.stringify((await c.tasks('web')).map((x) => [x.slot, x.state, x.error]));
+  assert.ok([...perSlot.values()].every((n) => n <= 3), `no storm: at most one refused attempt and one replacement per slot: ${story}`);
+  assert.ok((await c.tasks('web')).every((x) => !/probe failed/.test(x.error)), `nothing failed for health: ${story}`);
+});

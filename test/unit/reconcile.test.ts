@@ -479,3 +479,14 @@ test('no health verdict is acted on for a node whose worker cannot reach its eng
   w.pass();
   assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 1, 'once it answers again, verdicts count (within the budget)');
 });
+
+test('nothing is placed on a node whose engine does not answer', () => {
+  const w = new World();
+  w.nodes = [{ id: 'n1', name: 'a', ready: true, engineTrouble: true, images: ['warren-test:latest'] }];
+  w.service('web', 1);
+  w.pass();
+  assert.equal(w.live()[0]!.state, 'pending');
+  w.nodes = [{ ...w.nodes[0]!, engineTrouble: false }];
+  w.pass();
+  assert.equal(w.live()[0]!.state, 'assigned');
+});

@@ -153,7 +153,7 @@ export function reconcile(input: ReconcileInput): Plan {
 
   const nodesById = new Map(input.nodes.map((n) => [n.id, n]));
   const placeable = (image: string, except = ''): boolean =>
-    input.nodes.some((n) => n.id !== except && n.ready && !n.down && n.availability !== 'drain' && hasImage(n.images, image));
+    input.nodes.some((n) => n.id !== except && n.ready && !n.down && n.availability !== 'drain' && !n.engineTrouble && hasImage(n.images, image));
 
   // Tasks of a node that is down: replaced elsewhere when another node can take them (then the
   // node, if it comes back, stops them); kept otherwise, so a node that returns carries on.
@@ -325,7 +325,8 @@ function schedule(input: ReconcileInput, changed: Task[], update: (task: Task, c
     load.set(t.nodeId, (load.get(t.nodeId) ?? 0) + 1);
     serviceLoad.set(key(t.nodeId, t.serviceId), (serviceLoad.get(key(t.nodeId, t.serviceId)) ?? 0) + 1);
   }
-  const ready = input.nodes.filter((n) => n.ready && !n.down && n.availability !== 'drain');
+  // A node whose engine does not answer cannot start containers: nothing is placed there.
+  const ready = input.nodes.filter((n) => n.ready && !n.down && n.availability !== 'drain' && !n.engineTrouble);
   for (const task of pending) {
     const candidates = ready.filter((n) => hasImage(n.images, task.spec.image));
     if (candidates.length === 0) {
