@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import { RESULTS_KEPT, describeResult, probeRuns, specPhases, type EventDraft, type Phase, type PhaseRecord } from '@warren/core';
+import { RESULTS_KEPT, describeResult, probeRuns, specPhases, type EventDraft, type HealthSpec, type Phase, type PhaseRecord } from '@warren/core';
 import { phaseFromWire, type wire } from '@warren/api';
-import type { HealthSpec } from '@warren/core';
 import type { Change, Store } from './store.js';
 
 /** Output kept per stored result: enough to say why, small enough to keep 10 of per phase. */

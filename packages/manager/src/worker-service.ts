@@ -83,11 +83,11 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       return { nodeId: node.id, heartbeatIntervalMs: sessions.heartbeatIntervalMs };
     }),
 
-    Heartbeat: unaryHandler('Heartbeat', logger, async (req: { nodeId: string; engineOk: boolean; engineMessage: string }, call) => {
+    Heartbeat: unaryHandler('Heartbeat', logger, async (req: { nodeId: string; engineUnreachable: boolean; engineMessage: string }, call) => {
       authenticate(call.metadata);
       findNode(req.nodeId);
       const wasReady = sessions.isReady(req.nodeId);
-      sessions.heartbeat(req.nodeId, { ok: req.engineOk, message: req.engineMessage.slice(0, 300) });
+      sessions.heartbeat(req.nodeId, { ok: !req.engineUnreachable, message: req.engineMessage.slice(0, 300) });
       if (!wasReady && sessions.isReady(req.nodeId)) deps.onNodeChange();
       return { heartbeatIntervalMs: sessions.heartbeatIntervalMs };
     }),

@@ -265,7 +265,7 @@ export class Worker {
         const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(
           this.#client.Heartbeat,
           this.#client,
-          { nodeId: this.#nodeId, engineOk: engine.ok, engineMessage: engine.message },
+          { nodeId: this.#nodeId, engineUnreachable: !engine.ok, engineMessage: engine.message },
           { metadata: tokenMetadata(this.options.token), signal, timeoutMs: this.#heartbeatIntervalMs * 2 },
         );
         this.#heartbeatIntervalMs = res.heartbeatIntervalMs || this.#heartbeatIntervalMs;

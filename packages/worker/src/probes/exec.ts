@@ -32,9 +32,18 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
         return [e, (await e.start({ hijack: true, stdin: false })) as Duplex];
       };
       let timer: NodeJS.Timeout | undefined;
+      let gaveUp = false;
+      const starting = begin();
+      // If the engine answers after we gave up, close the stream it then hands over.
+      starting.then(([, late]) => gaveUp && late.destroy(), () => undefined);
       [exec, stream] = await Promise.race([
-        begin(),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the Docker engine did not start the exec within ${timeoutMs}ms`)), timeoutMs))),
+        starting,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            gaveUp = true;
+            reject(new Error(`the Docker engine did not start the exec within ${timeoutMs}ms`));
+          }, timeoutMs);
+        }),
       ]).finally(() => clearTimeout(timer));
     } catch (err) {
       // The engine could not run the check at all (down, hung, erroring, container not
