@@ -33,3 +33,16 @@ export function ago(at: number, now = Date.now()): string {
 export function shortId(id: string): string {
   return id.slice(0, 12);
 }
+
+/** `Label:   value` lines, values aligned. */
+export function fields(lines: ReadonlyArray<readonly [string, string]>): string {
+  const width = Math.max(...lines.map(([k]) => k.length)) + 2;
+  return lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n');
+}
+
+export function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}

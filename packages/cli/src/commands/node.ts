@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { wire } from '@warren/api';
 import { control } from '../context.js';
-import { ago, printJson, shortId, table } from '../output.js';
+import { ago, fields, indent, printJson, shortId, table } from '../output.js';
 import { formatOption } from './service.js';
 
 function nodeJson(n: wire.NodeOut) {
@@ -55,10 +55,8 @@ export function nodeCommand(): Command {
         ['Last heartbeat', `${new Date(n.lastSeenAtMs).toISOString()} (${ago(n.lastSeenAtMs)})`],
         ['Joined', new Date(n.registeredAtMs).toISOString()],
       ];
-      const width = Math.max(...lines.map(([k]) => k.length)) + 2;
-      const head = lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n');
       const history = n.history.length > 0 ? table(['TIME', 'STATUS', 'REASON'], n.history.map((h) => [new Date(h.atMs).toISOString(), h.status, h.reason])) : '(no transitions yet)';
-      process.stdout.write(`${head}\n\nHistory:\n${history.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
+      process.stdout.write(`${fields(lines)}\n\nHistory:\n${indent(history)}\n`);
     });
   for (const [verb, availability, what] of [
     ['drain', 'drain', 'move tasks away gracefully (successor healthy elsewhere first) and place none here'],

@@ -20,7 +20,7 @@ import { specFromWire, specToWire, type wire } from '@warren/api';
 import { control } from '../context.js';
 import { addHealthOptions, healthFromFlags } from '../health-flags.js';
 import { parseCount } from '../numbers.js';
-import { ago, printJson, shortId, table } from '../output.js';
+import { ago, fields, indent, printJson, shortId, table } from '../output.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -287,8 +287,7 @@ function inspectText(detail: wire.ServiceDetailOut): string {
     ...(spec.mounts.length > 0 ? [['Mounts', spec.mounts.map((m) => `${m.source} → ${m.target}${m.readonly ? ' (read-only)' : ''}`).join(', ')] as [string, string]] : []),
     ['Created', `${new Date(service.createdAtMs).toISOString()} (${ago(service.createdAtMs)})`],
   ];
-  const width = Math.max(...lines.map(([k]) => k.length)) + 2;
-  const head = lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n');
+  const head = fields(lines);
   const withHealth = probeRuns(spec.health).length > 0;
   const rows = live.map((t) => [
     String(t.slot),
@@ -361,10 +360,4 @@ function lastResult(t: wire.TaskOut, spec: ServiceSpec): string {
   return `${last.r.outcome}${words !== last.r.outcome ? ` ${words}` : ''} ${ago(last.r.atMs)}`;
 }
 
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => `  ${l}`)
-    .join('\n');
-}
 
