@@ -9,6 +9,15 @@ import { EXEC_OUTPUT_LIMIT, timedOut, type ProbeOutcome, type ProbeTarget } from
 
 type ExecHandler = Extract<ProbeHandler, { kind: 'exec' }>;
 
+/** How long the engine may take to answer the calls after the command (exit code, PID). */
+const ENGINE_GRACE_MS = 1000;
+
+/** The promise's value, or undefined if it takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer));
+}
+
 /** Raw bytes kept from an exec's multiplexed stream: the 4 KiB of output plus frame headers. */
 const RAW_LIMIT = EXEC_OUTPUT_LIMIT * 2;
 
@@ -66,12 +75,13 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
     const first = await Promise.race([ended.then(() => 'ended' as const), expired]);
     clearTimeout(timer);
     if (first === 'timeout') {
-      await killExec(exec);
+      // The engine may be the one that hangs: asking it for the PID is bounded too.
+      await within(killExec(exec), ENGINE_GRACE_MS);
       stream.destroy();
       return timedOut(timeoutMs);
     }
     const output = demuxDockerStream(Buffer.concat(chunks)).slice(0, EXEC_OUTPUT_LIMIT);
-    const exitCode = await exitCodeOf(exec);
+    const exitCode = await within(exitCodeOf(exec), ENGINE_GRACE_MS);
     if (exitCode === undefined) return { outcome: 'unknown', output: 'exec finished but Docker reported no exit code' };
     return { outcome: exitCode === 0 ? 'success' : 'failure', code: exitCode, output };
   } finally {
