@@ -34,7 +34,6 @@ export class HealthReporter {
   #call: grpc.ClientDuplexStream<wire.HealthBatch, wire.HealthAckOut> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #loop: Promise<void> | undefined;
-  sentBatches = 0;
 
   constructor(
     private readonly client: wire.WorkerServiceClient,
@@ -53,10 +52,6 @@ export class HealthReporter {
   async stopped(): Promise<void> {
     clearTimeout(this.#timer);
     await this.#loop;
-  }
-
-  get backlog(): number {
-    return this.#pending.length + [...this.#inFlight.values()].reduce((n, b) => n + b.length, 0);
   }
 
   add(update: PhaseUpdate): void {
@@ -85,7 +80,6 @@ export class HealthReporter {
     this.#lastOf.clear();
     const seq = ++this.#seq;
     this.#inFlight.set(seq, entries);
-    this.sentBatches++;
     call.write({
       nodeId: this.nodeId(),
       seq,

@@ -69,7 +69,6 @@ export class Prober {
   readonly #now: () => number;
   /** Scheduling lag (actual start − planned start) of recent runs, for measurement. */
   readonly lags: number[] = [];
-  runsStarted = 0;
 
   constructor(private readonly options: ProberOptions) {
     this.#now = options.now ?? Date.now;
@@ -165,7 +164,6 @@ export class Prober {
   }
 
   #recordLag(lag: number): void {
-    this.runsStarted++;
     if (this.lags.length >= 100_000) this.lags.splice(0, 50_000);
     this.lags.push(lag);
   }
