@@ -27,8 +27,9 @@ export class ContainerRuntime {
     this.docker = new Docker(options);
   }
 
-  async ping(): Promise<void> {
-    await this.docker.ping();
+  async ping(signal?: AbortSignal): Promise<void> {
+    // dockerode's types omit ping's options; docker-modem honours abortSignal.
+    await (this.docker.ping as (opts: { abortSignal?: AbortSignal }) => Promise<unknown>).call(this.docker, { abortSignal: signal });
   }
 
   /** Image tags (normalized, `name:tag`) and ids present on the engine. */

@@ -40,6 +40,8 @@ export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
+/** How long the engine may take to answer a ping before the node reports it unreachable. */
+const ENGINE_PATIENCE_MS = 1000;
 
 /**
  * A worker agent: registers with the manager, follows its assignment stream, runs the
@@ -63,6 +65,9 @@ export class Worker {
   readonly #loops: Promise<void>[] = [];
   #http: DaemonHttp | undefined;
   #cutOffSince = 0;
+  /** The engine's last answer, and since when a ping has been waiting for one (0: none is). */
+  #engine = { ok: true, message: '' };
+  #pingingSince = 0;
   readonly #metrics: ReturnType<typeof workerMetrics>;
 
   private constructor(private readonly options: WorkerOptions) {
@@ -135,7 +140,7 @@ export class Worker {
     });
     worker.#logger.info({ http: worker.#http.address }, 'http endpoints');
     worker.#health.start();
-    worker.#loops.push(worker.#connectLoop(), worker.#heartbeatLoop(), worker.#eventLoop(), worker.#sweepLoop());
+    worker.#loops.push(worker.#connectLoop(), worker.#engineLoop(), worker.#heartbeatLoop(), worker.#eventLoop(), worker.#sweepLoop());
     return worker;
   }
 
@@ -250,17 +255,36 @@ export class Worker {
     }
   }
 
+  /**
+   * Pings the engine on its own clock, so a hung engine never delays a heartbeat: a heartbeat
+   * late by the ping's second would get a healthy node declared down when heartbeats are
+   * frequent (the manager's down bound can be shorter than a ping's patience).
+   */
+  async #engineLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      this.#pingingSince = Date.now();
+      this.#engine = await this.#runtime
+        .ping(AbortSignal.any([signal, AbortSignal.timeout(ENGINE_PATIENCE_MS)]))
+        .then(() => ({ ok: true, message: '' }))
+        .catch((err: unknown) => ({ ok: false, message: (err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError' ? `no answer within ${ENGINE_PATIENCE_MS / 1000} s` : (err as Error).message }));
+      this.#pingingSince = 0;
+      await sleep(Math.min(this.#heartbeatIntervalMs, ENGINE_PATIENCE_MS), undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Whether the engine answers: its last answer, unless a ping has waited too long already. */
+  #engineStatus(): { ok: boolean; message: string } {
+    if (this.#pingingSince && Date.now() - this.#pingingSince > ENGINE_PATIENCE_MS) return { ok: false, message: `no answer within ${ENGINE_PATIENCE_MS / 1000} s` };
+    return this.#engine;
+  }
+
   async #heartbeatLoop(): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted || this.#state !== 'running') continue;
-      // Whether the engine answers, within a second: the manager stops trusting this node's
-      // probe verdicts while it does not.
-      const engine = await Promise.race([
-        this.#runtime.ping().then(() => ({ ok: true, message: '' })),
-        new Promise<{ ok: boolean; message: string }>((resolve) => setTimeout(() => resolve({ ok: false, message: 'no answer within 1 s' }), 1000)),
-      ]).catch((err: unknown) => ({ ok: false, message: (err as Error).message }));
+      const engine = this.#engineStatus();
       try {
         const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(
           this.#client.Heartbeat,

@@ -75,9 +75,11 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
     const first = await Promise.race([ended.then(() => 'ended' as const), expired]);
     clearTimeout(timer);
     if (first === 'timeout') {
-      // The engine may be the one that hangs: asking it for the PID is bounded too.
-      await within(killExec(exec), ENGINE_GRACE_MS);
+      // The engine may be the one that hangs: asking it for the PID is bounded too, and if it
+      // cannot say, the time ran out in the engine rather than in the check: not counted.
+      const answered = await within(killExec(exec), ENGINE_GRACE_MS);
       stream.destroy();
+      if (!answered) return { outcome: 'unknown', output: `the check outlived its ${timeoutMs}ms timeout and the Docker engine did not answer for it` };
       return timedOut(timeoutMs);
     }
     const output = demuxDockerStream(Buffer.concat(chunks)).slice(0, EXEC_OUTPUT_LIMIT);
@@ -103,15 +105,15 @@ async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
   return undefined;
 }
 
-/** SIGKILL to the exec'd process and every descendant of it. */
-async function killExec(exec: Docker.Exec): Promise<void> {
+/** SIGKILL to the exec'd process and every descendant of it; false if the engine could not say which. */
+async function killExec(exec: Docker.Exec): Promise<boolean> {
   let pid: number;
   try {
     pid = (await exec.inspect()).Pid;
   } catch {
-    return;
+    return false;
   }
-  if (!pid) return;
+  if (!pid) return true;
   for (const victim of [pid, ...(await descendants(pid))]) {
     try {
       process.kill(victim, 'SIGKILL');
@@ -119,6 +121,7 @@ async function killExec(exec: Docker.Exec): Promise<void> {
       // already gone
     }
   }
+  return true;
 }
 
 /** Descendants of `root`, read from /proc (field 4 of /proc/PID/stat is the parent). */
