@@ -4,8 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { GrpcHealth } from '../helpers/grpc-health.js';
 import { Cluster, TEST_IMAGE, runWarren, spawnWarren, waitFor } from '../helpers/cluster.js';
 
 async function get(address: string, path: string): Promise<{ status: number; body: string; json: () => Record<string, unknown> }> {
@@ -36,7 +35,11 @@ test('the manager and the worker serve /health, /health/ready, /liveness and /me
   assert.deepEqual(lonely.json(), { status: 'degraded', version: '0.1.0' }, 'no worker yet: degraded, still 200');
 
   const worker = await c.startWorker('w1');
-  const workerHttp = (await worker.waitForLog((l) => l.msg === 'http endpoints')).http as string;
+  const endpoints = await worker.waitForLog((l) => l.msg === 'health endpoints');
+  const workerHttp = endpoints.http as string;
+  const workerGrpc = new GrpcHealth(endpoints.grpc as string);
+  t.after(() => workerGrpc.close());
+  assert.equal(await workerGrpc.check(), 'SERVING', "the worker's grpc.health.v1");
   await waitFor('manager healthy', async () => (await get(c.managerHttp, '/health')).json().status === 'healthy');
 
   const ready = await get(c.managerHttp, '/health/ready');
@@ -90,14 +93,9 @@ test('a store that cannot write turns the manager unhealthy: /health answers 503
   manager = spawnWarren(['manager', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0']);
   const started = await manager.waitForLog((l) => l.msg === 'manager started');
   const http = started.http as string;
-  const Health = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
-  const client = new Health(started.address as string, grpc.credentials.createInsecure());
+  const client = new GrpcHealth(started.address as string);
   t.after(() => client.close());
-  const check = () =>
-    new Promise<string>((resolve, reject) =>
-      (client as unknown as { check: (r: object, cb: (e: Error | null, r?: { status: string }) => void) => void }).check({ service: '' }, (e, r) => (e ? reject(e) : resolve(r!.status))),
-    );
-  assert.equal(await check(), 'SERVING');
+  assert.equal(await client.check(), 'SERVING');
   assert.equal((await get(http, '/health')).status, 200);
 
   // Fill the filesystem under LevelDB, then write until a write needs space it cannot get
@@ -119,21 +117,25 @@ test('a store that cannot write turns the manager unhealthy: /health answers 503
   const store = (ready.json().components as ComponentJson[]).find((x) => x.name === 'store')!;
   assert.equal(store.status, 'unhealthy');
   assert.match(store.message, /space|IO error/i);
-  assert.equal(await check(), 'NOT_SERVING');
+  assert.equal(await client.check(), 'NOT_SERVING');
   assert.equal((await get(http, '/liveness')).status, 200, 'the process still answers');
 });
 
-test('grpc.health.v1 Watch sees NOT_SERVING when the manager shuts down', async (t) => {
+test('grpc.health.v1 Watch sees NOT_SERVING when the manager or a worker shuts down', async (t) => {
   const c = await Cluster.create();
   t.after(() => c.destroy());
-  const Health = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
-  const client = new Health(c.address, grpc.credentials.createInsecure());
-  t.after(() => client.close());
-  const seen: string[] = [];
-  const call = (client as unknown as { watch: (r: object) => grpc.ClientReadableStream<{ status: string }> }).watch({ service: 'warren.v1.ControlService' });
-  call.on('data', (r: { status: string }) => seen.push(r.status));
-  call.on('error', () => undefined);
-  await waitFor('serving', () => seen[0] === 'SERVING');
+  const worker = await c.startWorker('w1');
+  const managerHealth = new GrpcHealth(c.address);
+  const workerHealth = new GrpcHealth((await worker.waitForLog((l) => l.msg === 'health endpoints')).grpc as string);
+  t.after(() => {
+    managerHealth.close();
+    workerHealth.close();
+  });
+  const manager = managerHealth.watch('warren.v1.ControlService');
+  const local = workerHealth.watch();
+  await waitFor('serving', () => manager[0] === 'SERVING' && local[0] === 'SERVING');
+  assert.equal(await worker.kill('SIGTERM'), 0);
+  assert.deepEqual(local, ['SERVING', 'NOT_SERVING']);
   assert.equal(await c.manager.kill('SIGTERM'), 0);
-  assert.deepEqual(seen, ['SERVING', 'NOT_SERVING']);
+  assert.deepEqual(manager, ['SERVING', 'NOT_SERVING']);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { GrpcHealth } from '../helpers/grpc-health.js';
 import { Cluster, TEST_IMAGE, waitFor, type TaskJson } from '../helpers/cluster.js';
 
 interface NodeJson {
@@ -121,7 +122,9 @@ test('a hung Docker engine under a worker: the node is degraded, nothing is repl
   t.after(() => c.destroy()); // runs after the engine was resumed (in the finally below)
   const dockerd = execFileSync('pgrep', ['-x', 'dockerd']).toString().trim().split('\n')[0]!;
   const resume = () => execFileSync('kill', ['-CONT', dockerd]);
-  await c.startWorker('w1');
+  const worker = await c.startWorker('w1');
+  const workerHealth = new GrpcHealth((await worker.waitForLog((l) => l.msg === 'health endpoints')).grpc as string);
+  t.after(() => workerHealth.close());
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '2', '--stop-timeout', '1s',
     '--health-cmd', 'true', '--health-interval', '200ms', '--health-timeout', '300ms', '--health-retries', '2', '--', 'sleep', '1000');
   const before = await waitFor('2 healthy', async () => {
@@ -134,7 +137,7 @@ test('a hung Docker engine under a worker: the node is degraded, nothing is repl
     await waitFor('engine unreachable', async () => (await node(c, 'w1')).engine.startsWith('unreachable'), 15_000);
     assert.equal((await node(c, 'w1')).status, 'ready', 'the node itself still heartbeats');
     assert.match(await c.ok('node', 'ls'), /ready, engine unreachable/);
-    await new Promise((r) => setTimeout(r, 2000)); // many probe intervals without an engine
+    await waitFor("the worker's own health NOT_SERVING (its engine is critical to it)", async () => (await workerHealth.check()) === 'NOT_SERVING', 15_000);
     const during = await c.live('web');
     assert.ok(during[0]!.results.some((r) => r.outcome === 'unknown'), 'probes say unknown, not failure');
   } finally {
@@ -142,6 +145,7 @@ test('a hung Docker engine under a worker: the node is degraded, nothing is repl
   }
 
   await waitFor('engine ok', async () => (await node(c, 'w1')).engine === 'ok', 15_000);
+  await waitFor('the worker SERVING again', async () => (await workerHealth.check()) === 'SERVING', 15_000);
   const after = await waitFor('healthy again', async () => {
     const live = await c.live('web');
     return live.length === 2 && live.every((x) => x.health === 'healthy') ? live : undefined;

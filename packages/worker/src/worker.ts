@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
-import { DaemonHttp, VERSION, createWorkerClient, isRejected, taskFromWire, tokenMetadata, unary, type wire } from '@warren/api';
+import { HealthImplementation } from 'grpc-health-check';
+import { DaemonHttp, VERSION, bindServer, createWorkerClient, shutdownServer, isRejected, taskFromWire, tokenMetadata, unary, type wire } from '@warren/api';
 import { workerMetrics } from './metrics.js';
 import type Docker from 'dockerode';
 import type { ProbeHandler } from '@warren/core';
@@ -34,6 +35,8 @@ export interface WorkerOptions {
   execConcurrency?: number;
   /** HTTP address of /health, /health/ready, /liveness, /metrics; default 127.0.0.1:0 (any port). */
   http?: string;
+  /** gRPC address of grpc.health.v1 (Check, Watch); default 127.0.0.1:0 (any port). */
+  grpc?: string;
 }
 
 export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
@@ -64,6 +67,10 @@ export class Worker {
   readonly #name: string;
   readonly #loops: Promise<void>[] = [];
   #http: DaemonHttp | undefined;
+  /** grpc.health.v1 for whoever watches this worker; it follows /health. */
+  readonly #grpcHealth = new HealthImplementation({ '': 'SERVING' });
+  readonly #grpcServer = new grpc.Server();
+  #grpcAddress = '';
   #cutOffSince = 0;
   /** The engine's last answer, and since when a ping has been waiting for one (0: none is). */
   #engine = { ok: true, message: '' };
@@ -119,6 +126,7 @@ export class Worker {
       listen: options.http ?? '127.0.0.1:0',
       version: VERSION,
       registry: worker.#metrics.registry,
+      onStatus: (status) => worker.#grpcHealth.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
       components: [
         {
           name: 'docker',
@@ -138,7 +146,16 @@ export class Worker {
         },
       ],
     });
-    worker.#logger.info({ http: worker.#http.address }, 'http endpoints');
+    worker.#grpcHealth.addToServer(worker.#grpcServer);
+    const grpcListen = options.grpc ?? '127.0.0.1:0';
+    try {
+      const port = await bindServer(worker.#grpcServer, grpcListen);
+      worker.#grpcAddress = `${grpcListen.slice(0, grpcListen.lastIndexOf(':'))}:${port}`;
+    } catch (err) {
+      await worker.stop();
+      throw new FailedPreconditionError(`cannot listen on ${grpcListen}: ${(err as Error).message}`);
+    }
+    worker.#logger.info({ http: worker.#http.address, grpc: worker.#grpcAddress }, 'health endpoints');
     worker.#health.start();
     worker.#loops.push(worker.#connectLoop(), worker.#engineLoop(), worker.#heartbeatLoop(), worker.#eventLoop(), worker.#sweepLoop());
     return worker;
@@ -161,12 +178,19 @@ export class Worker {
     return this.#http?.address ?? '';
   }
 
+  /** Where grpc.health.v1 is served. */
+  get grpcAddress(): string {
+    return this.#grpcAddress;
+  }
+
   /** Stops the loops and closes the connection. Containers keep running. */
   async stop(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
+    this.#grpcHealth.setStatus('', 'NOT_SERVING');
     this.#abort.abort();
     await this.#http?.stop();
+    await shutdownServer(this.#grpcServer, 500);
     this.#prober.stop();
     await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();

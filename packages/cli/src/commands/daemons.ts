@@ -18,7 +18,8 @@ export function upCommand(): Command {
     .option('--name <name>', 'name of the local worker node (default: the host name)')
     .option('--http <addr>', "HTTP address of the manager's /health, /health/ready, /liveness, /metrics", '127.0.0.1:7421')
     .option('--worker-http <addr>', "HTTP address of the local worker's endpoints (port 0: any)", '127.0.0.1:0')
-    .action(async (o: { dataDir: string; listen: string; name?: string; http: string; workerHttp: string }) => {
+    .option('--worker-grpc <addr>', "gRPC address of the local worker's grpc.health.v1 (port 0: any)", '127.0.0.1:0')
+    .action(async (o: { dataDir: string; listen: string; name?: string; http: string; workerHttp: string; workerGrpc: string }) => {
       const { createLogger, runUntilSignal } = await import('../daemon.js');
       const { Manager } = await import('@warren/manager');
       const { Worker } = await import('@warren/worker');
@@ -27,7 +28,7 @@ export function upCommand(): Command {
       announce(logger, manager.address, manager.token);
       let worker;
       try {
-        worker = await Worker.start({ manager: manager.address, token: manager.token, logger, http: o.workerHttp, ...(o.name ? { name: o.name } : {}) });
+        worker = await Worker.start({ manager: manager.address, token: manager.token, logger, http: o.workerHttp, grpc: o.workerGrpc, ...(o.name ? { name: o.name } : {}) });
       } catch (err) {
         await manager.stop();
         throw err;
@@ -68,13 +69,14 @@ export function workerCommand(): Command {
     .option('--token <token>', 'the join token the manager printed (or WARREN_TOKEN)')
     .option('--name <name>', 'node name (default: the host name)')
     .option('--http <addr>', 'HTTP address of /health, /health/ready, /liveness, /metrics (port 0: any)', '127.0.0.1:0')
-    .action(async (o: { manager?: string; token?: string; name?: string; http: string }, cmd: Command) => {
+    .option('--grpc <addr>', 'gRPC address of grpc.health.v1 (port 0: any)', '127.0.0.1:0')
+    .action(async (o: { manager?: string; token?: string; name?: string; http: string; grpc: string }, cmd: Command) => {
       const token = o.token ?? process.env.WARREN_TOKEN;
       if (!token) throw new CliError('--token is required: the join token the manager printed at start', 2);
       const { createLogger, runUntilSignal } = await import('../daemon.js');
       const { Worker } = await import('@warren/worker');
       const logger = createLogger();
-      const worker = await Worker.start({ manager: o.manager ?? managerAddress(cmd), token, logger, http: o.http, ...(o.name ? { name: o.name } : {}) });
+      const worker = await Worker.start({ manager: o.manager ?? managerAddress(cmd), token, logger, http: o.http, grpc: o.grpc, ...(o.name ? { name: o.name } : {}) });
       await runUntilSignal(logger, () => worker.stop());
     });
 }
