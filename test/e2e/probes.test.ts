@@ -39,7 +39,8 @@ test('an app whose health endpoint returns 500 is failed after the retries and r
   await c.startWorker('w1');
   const cgi = 'mkdir -p /www/cgi-bin && printf \'#!/bin/sh\\nprintf "HTTP/1.0 500 Internal Server Error\\\\r\\\\n\\\\r\\\\nbroken\\\\n"\\n\' > /www/cgi-bin/health && chmod +x /www/cgi-bin/health && exec httpd -f -p 8080 -h /www';
   await c.ok('service', 'create', 'app', '--image', TEST_IMAGE, '--stop-timeout', '1s',
-    '--health-http', 'path=/cgi-bin/health,port=8080', '--health-interval', '300ms', '--health-retries', '3', '--', 'sh', '-c', cgi);
+    // The start period covers httpd binding its port: the verdict then rests on 500s alone.
+    '--health-http', 'path=/cgi-bin/health,port=8080', '--health-interval', '300ms', '--health-retries', '3', '--health-start-period', '1s', '--', 'sh', '-c', cgi);
   const story = await waitFor('the first task failed and a new one took slot 1', async () => {
     const tasks = await c.tasks('app');
     const failed = tasks.find((x) => x.state === 'failed');
@@ -51,7 +52,7 @@ test('an app whose health endpoint returns 500 is failed after the retries and r
   assert.equal(story.next.slot, 1);
   const counted = story.failed.results.filter((r) => r.counted);
   assert.ok(counted.length >= 3, `three counted failures before the verdict (${counted.length})`);
-  assert.ok(counted.slice(-3).every((r) => r.outcome === 'failure' && r.code === 500 && r.output === 'broken\n'));
+  assert.ok(counted.slice(-3).every((r) => r.outcome === 'failure' && r.code === 500 && r.output === 'broken\n'), JSON.stringify(story.failed.results));
   assert.match(await c.ok('service', 'ps', 'app'), /\\_ app\.1 .*failed .*liveness probe failed: HTTP 500/);
   await waitFor('the failed container stopped', async () => !(await c.containers({ service: 'app' })).some((x) => x.Labels['warren.task.id'] === story.failed.id));
 });

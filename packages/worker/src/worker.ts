@@ -45,6 +45,7 @@ const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 /** How long the engine may take to answer a ping before the node reports it unreachable. */
 const ENGINE_PATIENCE_MS = 1000;
+const ENGINE_SILENT = { ok: false, message: `no answer within ${ENGINE_PATIENCE_MS / 1000} s` };
 
 /**
  * A worker agent: registers with the manager, follows its assignment stream, runs the
@@ -291,7 +292,7 @@ export class Worker {
       this.#engine = await this.#runtime
         .ping(AbortSignal.any([signal, AbortSignal.timeout(ENGINE_PATIENCE_MS)]))
         .then(() => ({ ok: true, message: '' }))
-        .catch((err: unknown) => ({ ok: false, message: (err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError' ? `no answer within ${ENGINE_PATIENCE_MS / 1000} s` : (err as Error).message }));
+        .catch((err: unknown) => (['AbortError', 'TimeoutError'].includes((err as Error).name) ? ENGINE_SILENT : { ok: false, message: (err as Error).message }));
       this.#pingingSince = 0;
       await sleep(Math.min(this.#heartbeatIntervalMs, ENGINE_PATIENCE_MS), undefined, { signal }).catch(() => undefined);
     }
@@ -299,7 +300,7 @@ export class Worker {
 
   /** Whether the engine answers: its last answer, unless a ping has waited too long already. */
   #engineStatus(): { ok: boolean; message: string } {
-    if (this.#pingingSince && Date.now() - this.#pingingSince > ENGINE_PATIENCE_MS) return { ok: false, message: `no answer within ${ENGINE_PATIENCE_MS / 1000} s` };
+    if (this.#pingingSince && Date.now() - this.#pingingSince > ENGINE_PATIENCE_MS) return ENGINE_SILENT;
     return this.#engine;
   }
 

@@ -77,9 +77,10 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
     if (first === 'timeout') {
       // The engine may be the one that hangs: asking it for the PID is bounded too, and if it
       // cannot say, the time ran out in the engine rather than in the check: not counted.
-      const answered = await within(killExec(exec), ENGINE_GRACE_MS);
+      const pid = await within(exec.inspect().then((info) => info.Pid, () => 0), ENGINE_GRACE_MS);
+      if (pid) await killTree(pid);
       stream.destroy();
-      if (!answered) return { outcome: 'unknown', output: `the check outlived its ${timeoutMs}ms timeout and the Docker engine did not answer for it` };
+      if (pid === undefined) return { outcome: 'unknown', output: `the check outlived its ${timeoutMs}ms timeout and the Docker engine did not answer for it` };
       return timedOut(timeoutMs);
     }
     const output = demuxDockerStream(Buffer.concat(chunks)).slice(0, EXEC_OUTPUT_LIMIT);
@@ -105,15 +106,8 @@ async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
   return undefined;
 }
 
-/** SIGKILL to the exec'd process and every descendant of it; false if the engine could not say which. */
-async function killExec(exec: Docker.Exec): Promise<boolean> {
-  let pid: number;
-  try {
-    pid = (await exec.inspect()).Pid;
-  } catch {
-    return false;
-  }
-  if (!pid) return true;
+/** SIGKILL to a process and every descendant of it. */
+async function killTree(pid: number): Promise<void> {
   for (const victim of [pid, ...(await descendants(pid))]) {
     try {
       process.kill(victim, 'SIGKILL');
@@ -121,7 +115,6 @@ async function killExec(exec: Docker.Exec): Promise<boolean> {
       // already gone
     }
   }
-  return true;
 }
 
 /** Descendants of `root`, read from /proc (field 4 of /proc/PID/stat is the parent). */
