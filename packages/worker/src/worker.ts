@@ -73,9 +73,8 @@ export class Worker {
   readonly #grpcServer = new grpc.Server();
   #grpcAddress = '';
   #cutOffSince = 0;
-  /** The engine's last answer, and since when a ping has been waiting for one (0: none is). */
+  /** The engine's last answer to a ping (one that takes longer than its patience is none). */
   #engine = { ok: true, message: '' };
-  #pingingSince = 0;
   readonly #metrics: ReturnType<typeof workerMetrics>;
 
   private constructor(private readonly options: WorkerOptions) {
@@ -288,20 +287,12 @@ export class Worker {
   async #engineLoop(): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
-      this.#pingingSince = Date.now();
       this.#engine = await this.#runtime
         .ping(AbortSignal.any([signal, AbortSignal.timeout(ENGINE_PATIENCE_MS)]))
         .then(() => ({ ok: true, message: '' }))
         .catch((err: unknown) => (['AbortError', 'TimeoutError'].includes((err as Error).name) ? ENGINE_SILENT : { ok: false, message: (err as Error).message }));
-      this.#pingingSince = 0;
       await sleep(Math.min(this.#heartbeatIntervalMs, ENGINE_PATIENCE_MS), undefined, { signal }).catch(() => undefined);
     }
-  }
-
-  /** Whether the engine answers: its last answer, unless a ping has waited too long already. */
-  #engineStatus(): { ok: boolean; message: string } {
-    if (this.#pingingSince && Date.now() - this.#pingingSince > ENGINE_PATIENCE_MS) return ENGINE_SILENT;
-    return this.#engine;
   }
 
   async #heartbeatLoop(): Promise<void> {
@@ -309,7 +300,7 @@ export class Worker {
     while (!signal.aborted) {
       await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted || this.#state !== 'running') continue;
-      const engine = this.#engineStatus();
+      const engine = this.#engine;
       try {
         const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(
           this.#client.Heartbeat,
