@@ -47,17 +47,27 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     command: w.command ?? [],
     env: w.env ?? [],
     network: w.network || SPEC_DEFAULTS.network,
-    stopTimeoutMs: w._stopTimeoutMs === 'stopTimeoutMs' && w.stopTimeoutMs !== undefined ? w.stopTimeoutMs : SPEC_DEFAULTS.stopTimeoutMs,
+    stopTimeoutMs: optional(w, 'stopTimeoutMs') ?? SPEC_DEFAULTS.stopTimeoutMs,
     health: healthSpecFromWire(w.health),
     restart: {
-      delayMs: w.restart?.delayMs || RESTART_DEFAULTS.delayMs,
-      maxDelayMs: w.restart?.maxDelayMs || RESTART_DEFAULTS.maxDelayMs,
-      maxAttempts: w.restart?.maxAttempts ?? RESTART_DEFAULTS.maxAttempts,
-      windowMs: w.restart?.windowMs || RESTART_DEFAULTS.windowMs,
+      delayMs: optional(w.restart, 'delayMs') ?? RESTART_DEFAULTS.delayMs,
+      maxDelayMs: optional(w.restart, 'maxDelayMs') ?? RESTART_DEFAULTS.maxDelayMs,
+      maxAttempts: optional(w.restart, 'maxAttempts') ?? RESTART_DEFAULTS.maxAttempts,
+      windowMs: optional(w.restart, 'windowMs') ?? RESTART_DEFAULTS.windowMs,
     },
     maxReplacing: w.maxReplacing ?? 0,
     mounts: (w.mounts ?? []).map((m) => ({ source: m.source, target: m.target, readonly: m.readonly })),
   };
+}
+
+/**
+ * A proto3 `optional` field as sent: its value when the sender set it (zero included),
+ * undefined when it did not. proto-loader marks a set field with its oneof `_name`.
+ */
+function optional<K extends string>(message: Partial<Record<K | `_${K}`, unknown>> | null | undefined, field: K): number | undefined {
+  if (!message || message[`_${field}`] !== field) return undefined;
+  const value = message[field];
+  return typeof value === 'number' ? value : undefined;
 }
 
 function healthSpecFromWire(wire: WireHealthOut | null | undefined): HealthSpec {
@@ -210,8 +220,10 @@ export function phaseFromWire(w: PhaseHealthOut): (PhaseRecord & { phase: Phase 
 export function healthFromWire(phases: readonly PhaseHealthOut[]): TaskHealthRecords {
   const records: TaskHealthRecords = {};
   for (const w of phases) {
-    const record = phaseFromWire(w);
-    if (record) records[record.phase] = record;
+    const received = phaseFromWire(w);
+    if (!received) continue;
+    const { phase, ...record } = received;
+    records[phase] = record;
   }
   return records;
 }

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as protoLoader from '@grpc/proto-loader';
+import { PROTO_LOAD_OPTIONS, specFromWire, specToWire, taskFromWire, taskToWire } from '@warren/api';
+import { RESTART_DEFAULTS, SPEC_DEFAULTS, type ServiceSpec, type Task, type TaskHealthRecords } from '@warren/core';
+
+// Every round trip goes through real protobuf bytes, as over gRPC: a zero that proto3 does not
+// send is only caught there.
+const definition = protoLoader.loadSync('warren/v1/warren.proto', PROTO_LOAD_OPTIONS);
+type Method = {
+  requestSerialize: (m: unknown) => Buffer;
+  requestDeserialize: (b: Buffer) => unknown;
+  responseSerialize: (m: unknown) => Buffer;
+  responseDeserialize: (b: Buffer) => unknown;
+};
+const control = definition['warren.v1.ControlService'] as unknown as Record<string, Method>;
+
+function overTheWire(spec: ServiceSpec): ServiceSpec {
+  const create = control.CreateService!;
+  const received = create.requestDeserialize(create.requestSerialize({ spec: specToWire(spec) })) as { spec: Parameters<typeof specFromWire>[0] };
+  return specFromWire(received.spec);
+}
+
+const full: ServiceSpec = {
+  name: 'web',
+  image: 'warren-test:latest',
+  replicas: 3,
+  command: ['httpd', '-f', '-p', '8080'],
+  env: ['A=1', 'EMPTY='],
+  network: 'host',
+  stopTimeoutMs: 2500,
+  health: {
+    startup: { handler: { kind: 'tcp', port: 8080 }, intervalMs: 100, timeoutMs: 50, retries: 30, successThreshold: 1, startPeriodMs: 0 },
+    liveness: {
+      handler: { kind: 'http', path: '/health', port: 8080, scheme: 'https', headers: [{ name: 'X-A', value: 'b:c' }], statusMin: 200, statusMax: 299 },
+      intervalMs: 2000,
+      timeoutMs: 1000,
+      retries: 2,
+      successThreshold: 1,
+      startPeriodMs: 5000,
+    },
+    readiness: { handler: { kind: 'grpc', port: 50051, service: 'app' }, intervalMs: 500, timeoutMs: 200, retries: 1, successThreshold: 2, startPeriodMs: 0 },
+    check: { handler: { kind: 'exec', command: ['/bin/sh', '-c', 'test -f /ok'] }, intervalMs: 30_000, timeoutMs: 10_000, retries: 3, successThreshold: 1, startPeriodMs: 0 },
+  },
+  restart: { delayMs: 250, maxDelayMs: 4000, maxAttempts: 5, windowMs: 60_000 },
+  maxReplacing: 2,
+  mounts: [{ source: '/srv/data', target: '/data', readonly: true }],
+};
+
+test('every field of a spec survives the wire unchanged', () => {
+  assert.deepEqual(overTheWire(full), full);
+});
+
+test('explicit zeros and empties survive the wire: they are not defaults', () => {
+  const zeros: ServiceSpec = {
+    ...full,
+    command: [],
+    env: [],
+    network: 'bridge',
+    stopTimeoutMs: 0,
+    health: {},
+    restart: { delayMs: 0, maxDelayMs: 0, maxAttempts: 0, windowMs: 0 },
+    maxReplacing: 0,
+    mounts: [],
+  };
+  assert.deepEqual(overTheWire(zeros), zeros);
+});
+
+test('each restart field keeps its own zero while the others keep their values', () => {
+  for (const field of ['delayMs', 'maxDelayMs', 'maxAttempts', 'windowMs'] as const) {
+    const spec = { ...full, restart: { ...full.restart, [field]: 0 } };
+    assert.deepEqual(overTheWire(spec).restart, spec.restart, field);
+  }
+});
+
+test('a spec from a client that sets nothing gets the defaults', () => {
+  const create = control.CreateService!;
+  const received = create.requestDeserialize(create.requestSerialize({ spec: { name: 'x', image: 'i' } })) as { spec: Parameters<typeof specFromWire>[0] };
+  const spec = specFromWire(received.spec);
+  assert.deepEqual(spec.restart, RESTART_DEFAULTS);
+  assert.equal(spec.stopTimeoutMs, SPEC_DEFAULTS.stopTimeoutMs);
+  assert.equal(spec.network, SPEC_DEFAULTS.network);
+  assert.deepEqual(spec.health, {});
+  assert.equal(specFromWire(undefined).name, '');
+});
+
+test('a task and its health records survive the wire from manager to worker', () => {
+  const task: Task = {
+    id: 't1',
+    serviceId: 's1',
+    serviceName: 'web',
+    slot: 2,
+    nodeId: 'n1',
+    desiredState: 'running',
+    state: 'running',
+    message: 'running',
+    error: '',
+    exitCode: 0,
+    containerId: 'c1',
+    address: '172.17.0.2',
+    startedAt: 1_700_000_000_000,
+    replacing: true,
+    held: false,
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_500,
+    spec: full,
+  };
+  const health: TaskHealthRecords = {
+    liveness: {
+      status: 'healthy',
+      successStreak: 3,
+      failureStreak: 0,
+      everSucceeded: true,
+      lastTransitionAt: 1_700_000_000_100,
+      lastTransitionFrom: 'starting',
+      results: [
+        { at: 1_700_000_000_050, durationMs: 4, outcome: 'failure', code: 500, output: 'HTTP 500', counted: false },
+        { at: 1_700_000_000_100, durationMs: 3, outcome: 'success', code: 200, output: '', counted: true },
+        { at: 1_700_000_000_150, durationMs: 1000, outcome: 'unknown', output: 'engine silent', counted: false },
+      ],
+    },
+  };
+  const back = taskOverTheWire(taskToWire(task, 'node-1', health));
+  assert.deepEqual(back, { ...task, nodeName: 'node-1', health });
+  // A task without an exit code has none on the other side, not a 0.
+  const { exitCode: _, ...noExit } = task;
+  assert.equal('exitCode' in taskOverTheWire(taskToWire(noExit)), false);
+});
+
+/** A task encoded and decoded as one element of a ListTasks answer. */
+function taskOverTheWire(message: ReturnType<typeof taskToWire>): ReturnType<typeof taskFromWire> {
+  const list = control.ListTasks!;
+  const decoded = list.responseDeserialize(list.responseSerialize({ tasks: [message] })) as { tasks: Array<Parameters<typeof taskFromWire>[0]> };
+  return taskFromWire(decoded.tasks[0]!);
+}
