@@ -16,3 +16,4 @@ export {
   type TaskHealthView,
 } from './reconcile.js';
 export * from './health.js';
+export { backoffDelay, type BackoffPolicy } from './backoff.js';

@@ -8,3 +8,4 @@ export { httpProbe } from './probes/http.js';
 export { tcpProbe } from './probes/tcp.js';
 export type { ProbeOutcome, ProbeTarget } from './probes/types.js';
 export { execProbe } from './probes/exec.js';
+export { Backoff } from './backoff.js';
