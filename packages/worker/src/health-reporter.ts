@@ -1,13 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { phaseToWire, tokenMetadata, type wire } from '@warren/api';
+import { Backoff } from './backoff.js';
 import type { PhaseUpdate } from './prober/prober.js';
 
 /** Results kept per pending entry; older ones are dropped (the manager keeps 10 anyway). */
 const RESULTS_KEPT = 10;
 /** Batches written but not yet acknowledged, at most. */
 const MAX_IN_FLIGHT = 16;
+/** Waits between streams; a stream that lasted `RECONNECT_RESET_AFTER_MS` starts them again from the first. */
+const RECONNECT = { initialMs: 100, maxMs: 2000 };
+const RECONNECT_RESET_AFTER_MS = 5000;
 
 interface Pending {
   taskId: string;
@@ -62,7 +65,8 @@ export class HealthReporter {
       last.results.push(update.result);
       if (last.results.length > RESULTS_KEPT) last.results.shift();
     } else {
-      const entry: Pending = { taskId: update.taskId, update, results: [update.result], transition: update.transition };
+      const { taskId, transition } = update;
+      const entry: Pending = { taskId, update, results: [update.result], transition };
       this.#pending.push(entry);
       this.#lastOf.set(key, entry);
     }
@@ -83,28 +87,33 @@ export class HealthReporter {
     call.write({
       nodeId: this.nodeId(),
       seq,
-      updates: entries.map((e) => ({ taskId: e.taskId, transition: e.transition, phase: phaseToWire(e.update.phase, e.update.state, e.results) })),
+      updates: entries.map((e) => ({
+        taskId: e.taskId,
+        transition: e.transition,
+        phase: phaseToWire(e.update.phase, e.update.state, e.results),
+      })),
     });
   }
 
   async #connectLoop(): Promise<void> {
-    let delay = 100;
+    const backoff = new Backoff(RECONNECT);
     while (!this.signal.aborted) {
       const started = Date.now();
       await this.#stream().catch((err: unknown) => {
         if (!this.signal.aborted) this.logger.debug({ reason: (err as Error).message }, 'health stream ended');
       });
       // Whatever was not acknowledged goes again, before anything newer.
-      const unacked = [...this.#inFlight.keys()].sort((a, b) => a - b).flatMap((seq) => this.#inFlight.get(seq)!);
+      const unacked = [...this.#inFlight.keys()]
+        .sort((a, b) => a - b)
+        .flatMap((seq) => this.#inFlight.get(seq)!);
       this.#inFlight.clear();
       if (unacked.length > 0) {
         this.#pending = [...unacked, ...this.#pending];
         this.#lastOf.clear();
         for (const entry of this.#pending) this.#lastOf.set(`${entry.taskId}/${entry.update.phase}`, entry);
       }
-      if (Date.now() - started > 5000) delay = 100;
-      await sleep(delay, undefined, { signal: this.signal }).catch(() => undefined);
-      delay = Math.min(delay * 2, 2000);
+      if (Date.now() - started > RECONNECT_RESET_AFTER_MS) backoff.reset();
+      await backoff.wait(this.signal);
     }
   }
 
@@ -123,7 +132,9 @@ export class HealthReporter {
       };
       call.on('data', (ack: wire.HealthAckOut) => {
         this.#inFlight.delete(ack.seq);
-        if (ack.rejected > 0) this.logger.warn({ seq: ack.seq, rejected: ack.rejected }, 'manager refused some health updates');
+        if (ack.rejected > 0) {
+          this.logger.warn({ seq: ack.seq, rejected: ack.rejected }, 'manager refused some health updates');
+        }
         this.#flush();
       });
       call.on('error', (err) => done(err));

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { TaskState } from '@warren/core';
 import { isRejected, isUnavailable, tokenMetadata, unary, type wire } from '@warren/api';
+import { Backoff } from './backoff.js';
 
 export interface StatusReport {
   taskId: string;
@@ -12,8 +13,8 @@ export interface StatusReport {
   address?: string;
 }
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
+/** Waits between attempts while the manager cannot take reports. */
+const RETRY = { initialMs: 100, maxMs: 5000 };
 const PARALLEL = 8;
 
 /**
@@ -25,8 +26,9 @@ const PARALLEL = 8;
 export class StatusReporter {
   readonly #pending = new Map<string, StatusReport>();
   #pumping = false;
-  #retryDelay = RETRY_MIN_MS;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #retry = new Backoff(RETRY);
+  /** Ends the wait before the next attempt early (`flush`); set only while waiting. */
+  #wake: AbortController | undefined;
 
   constructor(
     private readonly client: wire.WorkerServiceClient,
@@ -34,9 +36,7 @@ export class StatusReporter {
     private readonly nodeId: () => string,
     private readonly logger: Logger,
     private readonly signal: AbortSignal,
-  ) {
-    signal.addEventListener('abort', () => clearTimeout(this.#timer), { once: true });
-  }
+  ) {}
 
   report(report: StatusReport): void {
     this.#pending.set(report.taskId, report);
@@ -50,34 +50,32 @@ export class StatusReporter {
 
   /** Try now (the connection is back). */
   flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#retryDelay = RETRY_MIN_MS;
+    this.#retry.reset();
+    this.#wake?.abort();
     this.#pump();
   }
 
   #pump(): void {
-    if (this.#pumping || this.#timer || this.signal.aborted || this.#pending.size === 0) return;
+    if (this.#pumping || this.signal.aborted || this.#pending.size === 0) return;
     this.#pumping = true;
     void this.#drain().finally(() => {
       this.#pumping = false;
-      if (this.#pending.size > 0 && !this.#timer) this.#pump();
+      if (this.#pending.size > 0) this.#pump();
     });
   }
 
+  /** Sends until nothing is pending; while the manager cannot take reports, waits between tries. */
   async #drain(): Promise<void> {
     while (this.#pending.size > 0 && !this.signal.aborted) {
       const batch = [...this.#pending.values()].slice(0, PARALLEL);
       const results = await Promise.all(batch.map((r) => this.#send(r)));
-      if (results.includes('retry')) {
-        this.#timer = setTimeout(() => {
-          this.#timer = undefined;
-          this.#pump();
-        }, this.#retryDelay);
-        this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
-        return;
+      if (!results.includes('retry')) {
+        this.#retry.reset();
+        continue;
       }
-      this.#retryDelay = RETRY_MIN_MS;
+      this.#wake = new AbortController();
+      await this.#retry.wait(AbortSignal.any([this.signal, this.#wake.signal]));
+      this.#wake = undefined;
     }
   }
 
@@ -104,10 +102,13 @@ export class StatusReporter {
       );
     } catch (err) {
       if (isUnavailable(err) || !isRejected(err)) {
-        if (!this.signal.aborted) this.logger.debug({ err, task: report.taskId }, 'status report failed; will retry');
+        if (!this.signal.aborted) {
+          this.logger.debug({ err, task: report.taskId }, 'status report failed; will retry');
+        }
         return 'retry';
       }
-      this.logger.warn({ task: report.taskId, state: report.state, reason: (err as Error).message }, 'manager refused status report');
+      const reason = (err as Error).message;
+      this.logger.warn({ task: report.taskId, state: report.state, reason }, 'manager refused status report');
     }
     // Only forget it if no newer report for the task came in meanwhile.
     if (this.#pending.get(report.taskId) === report) this.#pending.delete(report.taskId);

@@ -16,6 +16,7 @@ import { grpcProbe } from './probes/grpc.js';
 import { httpProbe } from './probes/http.js';
 import { tcpProbe } from './probes/tcp.js';
 import type { ProbeOutcome, ProbeTarget } from './probes/types.js';
+import { Backoff } from './backoff.js';
 import { StatusReporter } from './reporter.js';
 import { ContainerRuntime } from './runtime.js';
 import { Semaphore } from './semaphore.js';
@@ -41,8 +42,10 @@ export interface WorkerOptions {
 
 export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
 
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
+/** Waits between registration attempts. */
+const REGISTER_RETRY = { initialMs: 100, maxMs: 5000 };
+/** The pause before following the assignment stream again after it ended. */
+const RECONNECT_PAUSE_MS = 100;
 /** How long the engine may take to answer a ping before the node reports it unreachable. */
 const ENGINE_PATIENCE_MS = 1000;
 const ENGINE_SILENT = { ok: false, message: `no answer within ${ENGINE_PATIENCE_MS / 1000} s` };
@@ -201,7 +204,7 @@ export class Worker {
 
   async #register(first: boolean): Promise<void> {
     const signal = this.#abort.signal;
-    let delay = RECONNECT_MIN_MS;
+    const retry = new Backoff(REGISTER_RETRY);
     let warned = false;
     for (;;) {
       signal.throwIfAborted();
@@ -229,8 +232,7 @@ export class Worker {
           warned = true;
         }
       }
-      await sleep(delay, undefined, { signal }).catch(() => undefined);
-      delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+      await retry.wait(signal);
     }
   }
 
@@ -246,7 +248,7 @@ export class Worker {
         if (signal.aborted) return;
         this.#logger.warn({ reason: (err as Error).message }, 'assignment stream failed');
       }
-      await sleep(RECONNECT_MIN_MS, undefined, { signal }).catch(() => undefined);
+      await sleep(RECONNECT_PAUSE_MS, undefined, { signal }).catch(() => undefined);
     }
   }
 
