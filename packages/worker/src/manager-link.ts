@@ -1,0 +1,207 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
+import { isRejected, taskFromWire, tokenMetadata, unary, type AssignedTask, type wire } from '@warren/api';
+import { Backoff } from './backoff.js';
+import type { EngineState } from './engine-watch.js';
+import type { ContainerRuntime } from './runtime.js';
+
+/** What the link does with the manager's assignments. */
+export interface AssignmentHandler {
+  /** The whole set of the node's tasks: the first message of every stream. */
+  full(tasks: AssignedTask[]): void;
+  /** Tasks added or changed, and tasks the manager forgot. */
+  changes(tasks: AssignedTask[], removedTaskIds: string[]): void;
+}
+
+export interface ManagerLinkOptions {
+  client: wire.WorkerServiceClient;
+  /** The manager's gRPC address, for logs. */
+  manager: string;
+  token: string;
+  /** Node name. The same name after a restart is the same node. */
+  name: string;
+  /** The engine's images, sent at registration and when they change. */
+  runtime: Pick<ContainerRuntime, 'images'>;
+  /** The engine's last answer to a ping, sent with every heartbeat. */
+  engine: () => EngineState;
+  assignments: AssignmentHandler;
+  logger: Logger;
+}
+
+/** Waits between registration attempts. */
+const REGISTER_RETRY = { initialMs: 100, maxMs: 5000 };
+/** The pause before following the assignment stream again after it ended. */
+const RECONNECT_PAUSE_MS = 100;
+/** Image events come in bursts: the manager is told once they have been quiet this long. */
+const IMAGES_SETTLE_MS = 200;
+
+/**
+ * The worker's side of the manager: registers the node, follows its assignment stream
+ * (registering again after the stream breaks), sends heartbeats while the stream is up, and
+ * tells the manager when the engine's images change.
+ */
+export class ManagerLink {
+  #nodeId = '';
+  #heartbeatIntervalMs = 1000;
+  /** The assignment stream is open and has sent the node's full task set. */
+  #connected = false;
+  #cutOffSince = 0;
+  #imagesTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ManagerLinkOptions) {}
+
+  /** The id the manager gave this node; '' until registered. */
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** As the manager asks; default 1 s. */
+  get heartbeatIntervalMs(): number {
+    return this.#heartbeatIntervalMs;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** When the assignment stream last broke (epoch ms); 0 while connected or never connected. */
+  get cutOffSince(): number {
+    return this.#cutOffSince;
+  }
+
+  /**
+   * Registers the node. Rejects when the manager refuses it (wrong token, bad name) or `signal`
+   * aborts; keeps trying while the manager cannot be reached.
+   */
+  register(signal: AbortSignal): Promise<void> {
+    return this.#register(signal, true);
+  }
+
+  /** After `register`: follows the assignment stream and sends heartbeats until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.#followLoop(signal), this.#heartbeatLoop(signal)]);
+  }
+
+  /** Image events come in bursts: tell the manager once they settle. */
+  imagesChanged(signal: AbortSignal): void {
+    clearTimeout(this.#imagesTimer);
+    this.#imagesTimer = setTimeout(() => {
+      if (signal.aborted) return;
+      const { client, token, runtime, logger } = this.options;
+      runtime
+        .images()
+        .then((images) => {
+          const request = { nodeId: this.#nodeId, images };
+          return unary(client.UpdateNodeImages, client, request, { metadata: tokenMetadata(token), signal });
+        })
+        .catch((err: unknown) => logger.warn({ reason: (err as Error).message }, 'image list update failed'));
+    }, IMAGES_SETTLE_MS);
+  }
+
+  /** `first`: a refusal rejects (the worker is starting); later ones are logged and retried. */
+  async #register(signal: AbortSignal, first: boolean): Promise<void> {
+    const { client, token, name, manager, logger } = this.options;
+    const retry = new Backoff(REGISTER_RETRY);
+    let warned = false;
+    for (;;) {
+      signal.throwIfAborted();
+      try {
+        const images = await this.options.runtime.images();
+        const res = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(
+          client.Register,
+          client,
+          { token, name, hostname: hostname(), images },
+          { signal, timeoutMs: 5000 },
+        );
+        this.#nodeId = res.nodeId;
+        this.#heartbeatIntervalMs = res.heartbeatIntervalMs || 1000;
+        logger.info({ node: name, id: res.nodeId, manager }, 'registered with manager');
+        return;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (isRejected(err)) {
+          const e = err as grpc.ServiceError;
+          const refused =
+            e.code === grpc.status.UNAUTHENTICATED
+              ? new UnauthenticatedError(e.details)
+              : new FailedPreconditionError(e.details);
+          if (first) throw refused;
+          logger.error({ reason: e.details }, 'manager refused this worker; retrying');
+        } else if (!warned) {
+          logger.warn({ manager, reason: (err as Error).message }, 'manager unreachable; retrying');
+          warned = true;
+        }
+      }
+      await retry.wait(signal);
+    }
+  }
+
+  async #followLoop(signal: AbortSignal): Promise<void> {
+    let registered = true;
+    while (!signal.aborted) {
+      try {
+        if (!registered) await this.#register(signal, false);
+        registered = false;
+        await this.#follow(signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.options.logger.warn({ reason: (err as Error).message }, 'assignment stream failed');
+      }
+      await sleep(RECONNECT_PAUSE_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Follows the assignment stream until it ends. */
+  async #follow(signal: AbortSignal): Promise<void> {
+    const { client, token, assignments, logger } = this.options;
+    const call = client.Assignments({ nodeId: this.#nodeId }, tokenMetadata(token));
+    const onAbort = (): void => call.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        call.on('data', (message: wire.AssignmentsMessageOut) => {
+          const tasks = message.tasks.map(taskFromWire);
+          if (message.full) {
+            this.#connected = true;
+            this.#cutOffSince = 0;
+            logger.info({ tasks: tasks.length }, 'assignments received');
+            assignments.full(tasks);
+          } else assignments.changes(tasks, message.removedTaskIds);
+        });
+        call.on('end', () => resolve());
+        call.on('error', (err: grpc.ServiceError) =>
+          err.code === grpc.status.CANCELLED && signal.aborted ? resolve() : reject(err),
+        );
+      });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (!signal.aborted) {
+        this.#connected = false;
+        this.#cutOffSince ||= Date.now();
+      }
+    }
+  }
+
+  async #heartbeatLoop(signal: AbortSignal): Promise<void> {
+    const { client, token, logger } = this.options;
+    while (!signal.aborted) {
+      await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted || !this.#connected) continue;
+      const engine = this.options.engine();
+      try {
+        const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(
+          client.Heartbeat,
+          client,
+          { nodeId: this.#nodeId, engineUnreachable: !engine.ok, engineMessage: engine.message },
+          { metadata: tokenMetadata(token), signal, timeoutMs: this.#heartbeatIntervalMs * 2 },
+        );
+        this.#heartbeatIntervalMs = res.heartbeatIntervalMs || this.#heartbeatIntervalMs;
+      } catch (err) {
+        if (!signal.aborted) logger.debug({ reason: (err as Error).message }, 'heartbeat failed');
+      }
+    }
+  }
+}
