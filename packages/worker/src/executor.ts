@@ -124,14 +124,18 @@ export class Executor {
       if (isTerminal(state)) return;
       // 137 says the command ignored SIGTERM and was killed after the stop timeout.
       const exitCode = container ? await this.runtime.exitCode(container.id) : undefined;
-      this.#report(task, { taskId, state: 'shutdown', message: 'stopped', ...(exitCode === undefined ? {} : { exitCode }) });
+      const exited = exitCode === undefined ? {} : { exitCode };
+      this.#report(task, { taskId, state: 'shutdown', message: 'stopped', ...exited });
       return;
     }
 
     if (!container || (container.state === 'created' && state === 'assigned')) {
       if (container) await this.runtime.remove(container.id);
       if (state === 'assigned') await this.#start(task);
-      else if (!isTerminal(state)) this.#report(task, { taskId, state: 'failed', error: 'container removed outside Warren', message: 'container gone' });
+      else if (!isTerminal(state)) {
+        const error = 'container removed outside Warren';
+        this.#report(task, { taskId, state: 'failed', error, message: 'container gone' });
+      }
       return;
     }
     if (container.state === 'running') {
@@ -140,7 +144,9 @@ export class Executor {
       const probe = !isTerminal(state) && !this.probes.probing(taskId) && probeRuns(task.spec.health).length > 0;
       if (!report && !probe) return;
       const { address, startedAt } = await this.runtime.probeTarget(container.id, task.spec.network);
-      if (report) this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id, address });
+      if (report) {
+        this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id, address });
+      }
       if (probe) this.probes.start(task, { containerId: container.id, address }, startedAt, true);
     } else if ((container.state === 'exited' || container.state === 'dead') && !isTerminal(state)) {
       this.probes.stop(taskId);

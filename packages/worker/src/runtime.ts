@@ -16,6 +16,13 @@ export type RuntimeEvent =
   | { kind: 'container'; action: string; containerId: string; taskId: string; nodeId: string; exitCode?: number }
   | { kind: 'image'; action: string };
 
+/** An event as the engine writes it (`GET /events`), the fields read here. */
+interface EngineEvent {
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes?: Record<string, string> };
+}
+
 /**
  * The worker's view of the Docker Engine, through dockerode. Only ever touches containers
  * labelled with the worker's node id, so several workers can share one engine.
@@ -29,7 +36,8 @@ export class ContainerRuntime {
 
   async ping(signal?: AbortSignal): Promise<void> {
     // dockerode's types omit ping's options; docker-modem honours abortSignal.
-    await (this.docker.ping as (opts: { abortSignal?: AbortSignal }) => Promise<unknown>).call(this.docker, { abortSignal: signal });
+    const ping = this.docker.ping as (opts: { abortSignal?: AbortSignal }) => Promise<unknown>;
+    await ping.call(this.docker, { abortSignal: signal });
   }
 
   /** Image tags (normalized, `name:tag`) and ids present on the engine. */
@@ -116,7 +124,8 @@ export class ContainerRuntime {
   /** The last line the container wrote (stdout or stderr), cut to `max` characters; '' if none. */
   async lastLogLine(containerId: string, max = 200): Promise<string> {
     try {
-      const raw = (await this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: 5, follow: false })) as Buffer;
+      const container = this.docker.getContainer(containerId);
+      const raw = (await container.logs({ stdout: true, stderr: true, tail: 5, follow: false })) as Buffer;
       const lines = demuxDockerStream(raw).split('\n').map((l) => l.trim()).filter((l) => l !== '');
       const last = lines.at(-1) ?? '';
       return last.length > max ? `${last.slice(0, max)}…` : last;
@@ -151,14 +160,21 @@ export class ContainerRuntime {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       for await (const line of lines(stream)) {
-        const event = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes?: Record<string, string> } };
+        const event = JSON.parse(line) as EngineEvent;
         if (event.Type === 'image') yield { kind: 'image', action: event.Action };
         else {
           const attrs = event.Actor.Attributes ?? {};
           const taskId = attrs[LABEL.task];
           if (taskId === undefined) continue;
           const exitCode = attrs.exitCode === undefined ? undefined : Number(attrs.exitCode);
-          yield { kind: 'container', action: event.Action, containerId: event.Actor.ID, taskId, nodeId: attrs[LABEL.node] ?? '', ...(exitCode === undefined ? {} : { exitCode }) };
+          yield {
+            kind: 'container',
+            action: event.Action,
+            containerId: event.Actor.ID,
+            taskId,
+            nodeId: attrs[LABEL.node] ?? '',
+            ...(exitCode === undefined ? {} : { exitCode }),
+          };
         }
       }
     } catch (err) {

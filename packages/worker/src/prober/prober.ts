@@ -87,13 +87,20 @@ export class Prober {
    * Starts probing a task's container. `adopted`: the container was already running (worker
    * restart), so first runs are spread. `known`: health the manager already had for the task.
    */
-  add(task: Task, target: ProbeTarget, startedAt: number, options: { adopted?: boolean; known?: PhaseStates } = {}): void {
+  add(
+    task: Task,
+    target: ProbeTarget,
+    startedAt: number,
+    options: { adopted?: boolean; known?: PhaseStates } = {},
+  ): void {
     if (this.#tasks.has(task.id)) return;
     const runs = probeRuns(task.spec.health);
     if (runs.length === 0) return;
     const now = this.#now();
     const states = new Map<Phase, PhaseState>();
-    for (const run of runs) for (const phase of run.phases) states.set(phase, options.known?.[phase] ?? initialPhaseState(now));
+    for (const run of runs) {
+      for (const phase of run.phases) states.set(phase, options.known?.[phase] ?? initialPhaseState(now));
+    }
     const probing: TaskProbing = { task, target, startedAt, states, active: [], stopped: false };
     this.#tasks.set(task.id, probing);
     const startupPassed = !runs.some((r) => r.name === 'startup') || states.get('startup')?.status === 'healthy';
@@ -139,25 +146,33 @@ export class Prober {
     }
     if (probing.stopped) return;
     const end = this.#now();
-    const raw = { at, durationMs: end - at, outcome: outcome.outcome, output: outcome.output, ...(outcome.code === undefined ? {} : { code: outcome.code }) };
+    const raw = {
+      at,
+      durationMs: end - at,
+      outcome: outcome.outcome,
+      output: outcome.output,
+      ...(outcome.code === undefined ? {} : { code: outcome.code }),
+    };
     this.options.onRun?.(run, outcome.outcome, end - at, lag);
 
     let startupPassed = false;
     for (const phase of run.phases) {
-      const applied = applyResult(probing.states.get(phase)!, run.probe, probing.startedAt, raw);
-      probing.states.set(phase, applied.state);
-      this.options.onUpdate({ taskId: probing.task.id, phase, state: applied.state, result: applied.result, transition: applied.transition !== undefined });
-      if (applied.transition) {
-        this.options.logger.info(
-          { service: probing.task.serviceName, slot: probing.task.slot, task: probing.task.id, phase, from: applied.transition.from, to: applied.transition.to, output: raw.output.slice(0, 200) || undefined },
-          `${phase} ${applied.transition.to}`,
-        );
-        if (phase === 'startup' && applied.transition.to === 'healthy') startupPassed = true;
+      const { state, result, transition } = applyResult(probing.states.get(phase)!, run.probe, probing.startedAt, raw);
+      probing.states.set(phase, state);
+      this.options.onUpdate({ taskId: probing.task.id, phase, state, result, transition: transition !== undefined });
+      if (transition) {
+        const { serviceName: service, slot, id: task } = probing.task;
+        const { from, to } = transition;
+        const output = raw.output.slice(0, 200) || undefined;
+        this.options.logger.info({ service, slot, task, phase, from, to, output }, `${phase} ${to}`);
+        if (phase === 'startup' && to === 'healthy') startupPassed = true;
       }
     }
     probing.active = probing.active.filter((a) => a !== active || !startupPassed);
     if (startupPassed) {
-      for (const next of probeRuns(probing.task.spec.health)) if (next.name !== 'startup') this.#activate(probing, next, end);
+      for (const next of probeRuns(probing.task.spec.health)) {
+        if (next.name !== 'startup') this.#activate(probing, next, end);
+      }
       return;
     }
     active.entry = this.#heap.schedule(end + run.probe.intervalMs, active);

@@ -7,8 +7,9 @@ export interface TimerEntry<T> {
 
 /**
  * One timer for any number of scheduled items: a binary min-heap on due time, with a single
- * `setTimeout` armed for the earliest (items already due run in a microtask, at once). Cancelling is lazy (the entry is skipped when it comes
- * up). Items due at the same time run in the order they were scheduled.
+ * `setTimeout` armed for the earliest (items already due run in a microtask, at once).
+ * Cancelling is lazy (the entry is skipped when it comes up). Items due at the same time run in
+ * the order they were scheduled.
  */
 export class TimerHeap<T> {
   readonly #heap: Array<TimerEntry<T> & { seq: number }> = [];

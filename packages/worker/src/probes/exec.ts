@@ -15,7 +15,8 @@ const ENGINE_GRACE_MS = 1000;
 /** The promise's value, or undefined if it takes longer than `ms`. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer));
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** Raw bytes kept from an exec's multiplexed stream: the 4 KiB of output plus frame headers. */
@@ -29,7 +30,13 @@ const RAW_LIMIT = EXEC_OUTPUT_LIMIT * 2;
  * Execs are limited by `limit` across the worker, so a burst cannot overload dockerd; the time
  * spent waiting for a place does not count against the timeout.
  */
-export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler, target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
+export async function execProbe(
+  docker: Docker,
+  limit: Semaphore,
+  h: ExecHandler,
+  target: ProbeTarget,
+  timeoutMs: number,
+): Promise<ProbeOutcome> {
   const release = await limit.acquire();
   try {
     const started = Date.now();
@@ -37,7 +44,8 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
     let stream: Duplex;
     try {
       const begin = async (): Promise<[Docker.Exec, Duplex]> => {
-        const e = await docker.getContainer(target.containerId).exec({ Cmd: h.command, AttachStdout: true, AttachStderr: true });
+        const container = docker.getContainer(target.containerId);
+        const e = await container.exec({ Cmd: h.command, AttachStdout: true, AttachStderr: true });
         return [e, (await e.start({ hijack: true, stdin: false })) as Duplex];
       };
       let timer: NodeJS.Timeout | undefined;
@@ -71,7 +79,8 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
       stream.once('error', () => resolve());
     });
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs - (Date.now() - started)))));
+    const remainingMs = Math.max(0, timeoutMs - (Date.now() - started));
+    const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), remainingMs)));
     const first = await Promise.race([ended.then(() => 'ended' as const), expired]);
     clearTimeout(timer);
     if (first === 'timeout') {
@@ -80,12 +89,17 @@ export async function execProbe(docker: Docker, limit: Semaphore, h: ExecHandler
       const pid = await within(exec.inspect().then((info) => info.Pid, () => 0), ENGINE_GRACE_MS);
       if (pid) await killTree(pid);
       stream.destroy();
-      if (pid === undefined) return { outcome: 'unknown', output: `the check outlived its ${timeoutMs}ms timeout and the Docker engine did not answer for it` };
+      if (pid === undefined) {
+        const output = `the check outlived its ${timeoutMs}ms timeout and the Docker engine did not answer for it`;
+        return { outcome: 'unknown', output };
+      }
       return timedOut(timeoutMs);
     }
     const output = demuxDockerStream(Buffer.concat(chunks)).slice(0, EXEC_OUTPUT_LIMIT);
     const exitCode = await within(exitCodeOf(exec), ENGINE_GRACE_MS);
-    if (exitCode === undefined) return { outcome: 'unknown', output: 'exec finished but Docker reported no exit code' };
+    if (exitCode === undefined) {
+      return { outcome: 'unknown', output: 'exec finished but Docker reported no exit code' };
+    }
     return { outcome: exitCode === 0 ? 'success' : 'failure', code: exitCode, output };
   } finally {
     release();

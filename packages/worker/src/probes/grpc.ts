@@ -5,7 +5,16 @@ import { timedOut, type ProbeOutcome, type ProbeTarget } from './types.js';
 
 type GrpcHandler = Extract<ProbeHandler, { kind: 'grpc' }>;
 
-const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
+const HealthClient = grpc.makeGenericClientConstructor(
+  healthService as unknown as grpc.ServiceDefinition,
+  'grpc.health.v1.Health',
+);
+/** The generic client's `check`, typed (makeGenericClientConstructor knows no method types). */
+type HealthCheck = (
+  request: object,
+  options: grpc.CallOptions,
+  callback: (err: grpc.ServiceError | null, res?: { status: string }) => void,
+) => void;
 const SERVING_STATUS: Record<string, number> = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 };
 
 /** grpc.health.v1.Health/Check on a new channel; success when the answer is SERVING. */
@@ -16,17 +25,24 @@ export function grpcProbe(h: GrpcHandler, target: ProbeTarget, timeoutMs: number
   });
   return new Promise<ProbeOutcome>((resolve) => {
     const deadline = Date.now() + timeoutMs;
-    (client as unknown as { check: (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void }).check(
+    (client as unknown as { check: HealthCheck }).check(
       { service: h.service },
       { deadline },
       (err, res) => {
         if (err) {
           if (err.code === grpc.status.DEADLINE_EXCEEDED) resolve(timedOut(timeoutMs));
-          else resolve({ outcome: 'failure', output: err.code === grpc.status.NOT_FOUND ? `service "${h.service}" unknown to the server` : err.details || grpc.status[err.code] });
+          else {
+            const output =
+              err.code === grpc.status.NOT_FOUND
+                ? `service "${h.service}" unknown to the server`
+                : err.details || grpc.status[err.code];
+            resolve({ outcome: 'failure', output });
+          }
           return;
         }
         const status = res?.status ?? 'UNKNOWN';
-        resolve({ outcome: status === 'SERVING' ? 'success' : 'failure', code: SERVING_STATUS[status] ?? 0, output: status });
+        const outcome = status === 'SERVING' ? 'success' : 'failure';
+        resolve({ outcome, code: SERVING_STATUS[status] ?? 0, output: status });
       },
     );
   }).finally(() => client.close());

@@ -24,14 +24,23 @@ export function httpProbe(h: HttpHandler, target: ProbeTarget, timeoutMs: number
       resolve(outcome);
     };
     const req = client.request(
-      { host: target.address, port: h.port, path: h.path, method: 'GET', headers, agent: false, rejectUnauthorized: false },
+      {
+        host: target.address,
+        port: h.port,
+        path: h.path,
+        method: 'GET',
+        headers,
+        agent: false,
+        rejectUnauthorized: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         const done = (): void => {
           const status = res.statusCode ?? 0;
           const ok = status >= h.statusMin && status <= h.statusMax;
-          finish({ outcome: ok ? 'success' : 'failure', code: status, output: Buffer.concat(chunks).toString('utf8') });
+          const output = Buffer.concat(chunks).toString('utf8');
+          finish({ outcome: ok ? 'success' : 'failure', code: status, output });
         };
         res.on('data', (chunk: Buffer) => {
           if (size < HTTP_BODY_LIMIT) chunks.push(chunk.subarray(0, HTTP_BODY_LIMIT - size));
