@@ -181,18 +181,32 @@ export function spreadOffset(key: string, intervalMs: number): number {
 
 /**
  * What the reconciler needs of a task's health: its status, whether startup or liveness has
- * turned unhealthy (with the reason and since when), and since when it has been healthy.
+ * turned unhealthy (with the reason and since when), since when it has been healthy, and whether
+ * it has been healthy at all since it started (the phase that decides its health once started has
+ * been healthy: it is, or its last transition was from healthy).
  */
-export function taskHealthView(health: HealthSpec, records: TaskHealthRecords): { status: TaskHealth; failing?: { phase: Phase; reason: string; since: number }; healthySince?: number } {
+export function taskHealthView(health: HealthSpec, records: TaskHealthRecords): TaskHealthSummary {
   const status = taskHealth(health, records);
+  const phases = specPhases(health);
+  const steady = (['liveness', 'readiness', 'startup'] as const).find((p) => phases.includes(p));
+  const steadyRecord = steady ? records[steady] : undefined;
+  const wasHealthy = steadyRecord?.status === 'healthy' || steadyRecord?.lastTransitionFrom === 'healthy';
   const runs = probeRuns(health);
   for (const phase of ['startup', 'liveness'] as const) {
     const record = records[phase];
     if (record?.status !== 'unhealthy') continue;
     const kind = runs.find((r) => r.phases.includes(phase))!.probe.handler.kind;
     const lastCounted = [...record.results].reverse().find((r) => r.counted && r.outcome === 'failure');
-    return { status, failing: { phase, reason: probeFailureReason(phase, kind, lastCounted), since: record.lastTransitionAt } };
+    const failing = { phase, reason: probeFailureReason(phase, kind, lastCounted), since: record.lastTransitionAt };
+    return { status, failing, wasHealthy };
   }
   const deciding = records.liveness ?? records.startup ?? records.readiness;
-  return status === 'healthy' && deciding ? { status, healthySince: deciding.lastTransitionAt } : { status };
+  return status === 'healthy' && deciding ? { status, healthySince: deciding.lastTransitionAt, wasHealthy } : { status, wasHealthy };
+}
+
+export interface TaskHealthSummary {
+  status: TaskHealth;
+  failing?: { phase: Phase; reason: string; since: number };
+  healthySince?: number;
+  wasHealthy: boolean;
 }

@@ -14,6 +14,8 @@ export {
   type ServiceState,
   type SlotState,
   type TaskHealthView,
-} from './reconcile.js';
+  holdsItsSlot,
+  slotsOutForHealth,
+} from './reconcile/index.js';
 export * from './health.js';
 export { backoffDelay, type BackoffPolicy } from './backoff.js';

@@ -1,4 +1,4 @@
-import { isTerminal, replacementBudget, taskHealth, taskReady, type Service } from '@warren/core';
+import { isTerminal, replacementBudget, slotsOutForHealth, taskHealthView, taskReady, type Service } from '@warren/core';
 import type { wire } from '@warren/api';
 import type { StoreView } from './store.js';
 
@@ -17,9 +17,10 @@ export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] 
 /** The replacement state of a service, for `service inspect`. */
 export function replacementState(view: StoreView, service: Service) {
   const live = view.tasksOfService(service.id).filter((t) => t.desiredState === 'running' && !isTerminal(t.state));
-  const slots = [...view.slots()].filter((s) => s.serviceId === service.id && s.slot <= service.spec.replicas && (s.failures > 0 || s.gaveUp));
-  const waiting = slots.filter((s) => s.healthFailure && !s.gaveUp && !live.some((t) => t.slot === s.slot)).length;
-  const inFlight = live.filter((t) => t.replacing && taskHealth(t.spec.health, view.health(t.id)) !== 'healthy').length + waiting;
+  const ofService = [...view.slots()].filter((s) => s.serviceId === service.id);
+  const slots = ofService.filter((s) => s.slot <= service.spec.replicas && (s.failures > 0 || s.gaveUp));
+  // The reconciler's own count: slots without a running task because of health.
+  const out = slotsOutForHealth(service.spec, ofService, live, (t) => taskHealthView(t.spec.health, view.health(t.id)));
   const state = view.serviceState(service.id);
   return {
     slots: slots
@@ -28,7 +29,7 @@ export function replacementState(view: StoreView, service: Service) {
     correlatedFailure: state?.correlated ?? false,
     correlatedSinceMs: state?.correlated ? state.since : 0,
     replacementBudget: replacementBudget(service.spec),
-    replacementsInFlight: inFlight,
+    replacementsInFlight: out.size,
     held: live.filter((t) => t.held).length,
   };
 }

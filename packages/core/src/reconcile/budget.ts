@@ -1,0 +1,89 @@
+import { replacementBudget, type Service, type ServiceSpec } from '../spec.js';
+import type { Task } from '../task.js';
+import type { PlanBuilder } from './plan-builder.js';
+import type { NodeView, SlotState, TaskHealthView } from './types.js';
+import { recordFailure } from './slots.js';
+
+/**
+ * The replacement budget's one rule: at any moment, at most `replacementBudget(spec)` slots of a
+ * service are without a running task because of health. A slot is out for health when its last
+ * failure was a health verdict and no task of it holds it yet: it waits out a backoff, gave up,
+ * or its replacement is not running and healthy. A task holds its slot once it runs and has been
+ * healthy since it started (or has no checks): a replacement that turned healthy and fails again
+ * needs room in the budget like any other task, however often the dependency flaps.
+ */
+export function slotsOutForHealth(
+  spec: Pick<ServiceSpec, 'replicas'>,
+  slots: Iterable<SlotState>,
+  live: readonly Task[],
+  healthOf: (task: Task) => TaskHealthView,
+): Set<number> {
+  const out = new Set<number>();
+  for (const s of slots) {
+    if (s.slot > spec.replicas || s.failures === 0 || !s.healthFailure) continue;
+    if (!live.some((t) => t.slot === s.slot && holdsItsSlot(t, healthOf(t)))) out.add(s.slot);
+  }
+  return out;
+}
+
+/** A live task its slot counts on: running, and healthy now or earlier in its life (or without checks). */
+export function holdsItsSlot(task: Task, health: TaskHealthView): boolean {
+  return task.state === 'running' && (health.status === 'none' || health.status === 'healthy' || health.wasHealthy === true);
+}
+
+/**
+ * Health verdicts of a service's live tasks, oldest first: a task whose startup or liveness
+ * turned unhealthy is failed when the budget has room (or its slot is already out: it is a
+ * replacement that never got healthy), otherwise it keeps running, held. Verdicts from a node
+ * that cannot reach its engine are not trusted: nothing there is replaced for health.
+ */
+export function applyHealthVerdicts(b: PlanBuilder, service: Service, live: () => Task[], nodesById: ReadonlyMap<string, NodeView>): void {
+  const { spec } = service;
+  const base = { serviceId: service.id, service: spec.name };
+  const budget = replacementBudget(spec);
+  const candidates = live()
+    .filter((t) => t.state === 'running' && b.healthOf(t).failing && !nodesById.get(t.nodeId)?.engineTrouble)
+    .sort((x, y) => b.healthOf(x).failing!.since - b.healthOf(y).failing!.since || x.slot - y.slot);
+  for (const task of candidates) {
+    const failing = b.healthOf(task).failing!;
+    const out = outForHealth(b, service, live());
+    const at = { ...base, taskId: task.id, slot: task.slot, nodeId: task.nodeId };
+    if (out.has(task.slot) || out.size < budget) {
+      b.update(task, { state: 'failed', desiredState: 'shutdown', error: failing.reason, message: `${failing.phase} check failed`, held: false });
+      b.event({ ...at, type: 'task-failed', reason: failing.reason });
+      recordFailure(b, service, task, failing.reason, true);
+    } else if (!b.current(task).held) {
+      b.update(task, { held: true, message: `unhealthy; replacement held back (budget ${budget})` });
+      const reason = `${out.size} of ${budget} slots already without a running task for health (--max-replacing)`;
+      b.event({ ...at, type: 'replacement-held', reason, data: { budget, inFlight: out.size } });
+    }
+  }
+  for (const task of live().filter((t) => t.held && !b.healthOf(t).failing)) b.update(task, { held: false, message: 'running' });
+}
+
+/** The service's slots out for health, as this pass has left them so far. */
+export function outForHealth(b: PlanBuilder, service: Service, live: readonly Task[]): Set<number> {
+  const slots = new Set([...b.slotNumbers(service.id), ...live.map((t) => t.slot)]);
+  return slotsOutForHealth(service.spec, [...slots].map((n) => b.slotOf(service.id, n)), live, (t) => b.healthOf(t));
+}
+
+/** Correlated failure: half or more of the tasks failing their checks together (held, or their slot out). */
+export function detectCorrelatedFailure(b: PlanBuilder, service: Service, live: readonly Task[], known: boolean): void {
+  const { spec } = service;
+  const held = live.filter((t) => t.held).length;
+  const failing = held + outForHealth(b, service, live).size;
+  const correlated = spec.replicas >= 2 && failing * 2 >= spec.replicas;
+  if (correlated === known) return;
+  b.plan.serviceStates.push({ serviceId: service.id, correlated, since: b.now });
+  const base = { serviceId: service.id, service: spec.name };
+  b.event(
+    correlated
+      ? {
+          ...base,
+          type: 'correlated-failure',
+          reason: `${failing} of ${spec.replicas} tasks are failing their health checks together: a shared dependency may be down; ${held} replacements held back`,
+          data: { failing, replicas: spec.replicas, held },
+        }
+      : { ...base, type: 'correlated-failure-cleared', reason: 'fewer than half of the tasks are failing their health checks' },
+  );
+}

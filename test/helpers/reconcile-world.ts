@@ -1,0 +1,90 @@
+/** A fake world for the pure reconciler: a clock, ids, and its plans applied. */
+import {
+  RESTART_DEFAULTS,
+  reconcile,
+  type Action,
+  type EventDraft,
+  type NodeView,
+  type Plan,
+  type Service,
+  type ServiceSpec,
+  type ServiceState,
+  type SlotState,
+  type Task,
+  type TaskHealthView,
+} from '@warren/core';
+
+/** A fake world: a clock, sequential ids, and the reconciler's actions applied to it. */
+export class World {
+  now = 1_000_000;
+  services: Service[] = [];
+  tasks: Task[] = [];
+  nodes: NodeView[] = [{ id: 'n1', name: 'node-1', ready: true, images: ['warren-test:latest'] }];
+  slots: SlotState[] = [];
+  serviceStates: ServiceState[] = [];
+  health = new Map<string, TaskHealthView>();
+  events: EventDraft[] = [];
+  lastPlan?: Plan;
+  #next = 0;
+
+  service(name: string, replicas: number, image = 'warren-test:latest', over: Partial<ServiceSpec> = {}): Service {
+    const s: Service = {
+      id: `svc-${name}`,
+      spec: { name, image, replicas, command: [], env: [], network: 'bridge', stopTimeoutMs: 10_000, health: {}, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [], ...over },
+      createdAt: this.now,
+      updatedAt: this.now,
+    };
+    this.services = [...this.services.filter((x) => x.id !== s.id), s];
+    return s;
+  }
+
+  pass(): Action[] {
+    const plan = reconcile({
+      services: this.services, tasks: this.tasks, nodes: this.nodes, slots: this.slots, serviceStates: this.serviceStates, health: this.health, now: this.now, newId: () => `t${++this.#next}`,
+    });
+    for (const a of plan.actions) {
+      this.tasks = this.tasks.filter((t) => t.id !== a.task.id);
+      if (a.type !== 'delete') this.tasks.push(a.task);
+    }
+    const key = (s: { serviceId: string; slot: number }) => `${s.serviceId}/${s.slot}`;
+    const gone = new Set([...plan.slots, ...plan.deletedSlots].map(key));
+    this.slots = [...this.slots.filter((s) => !gone.has(key(s))), ...plan.slots];
+    this.serviceStates = [...this.serviceStates.filter((s) => !plan.serviceStates.some((x) => x.serviceId === s.serviceId) && !plan.deletedServiceStates.includes(s.serviceId)), ...plan.serviceStates];
+    this.events.push(...plan.events);
+    this.lastPlan = plan;
+    return plan.actions;
+  }
+
+  /** A worker's report that the task runs. */
+  run(id: string): void {
+    this.observe(id, { state: 'running', startedAt: this.now });
+  }
+
+  /** The task's liveness turned unhealthy (as the health ingest records it). */
+  unhealthy(id: string, reason = 'liveness probe failed: HTTP 500'): void {
+    const before = this.health.get(id);
+    const wasHealthy = before?.status === 'healthy' || before?.wasHealthy === true;
+    this.health.set(id, { status: 'unhealthy', failing: { phase: 'liveness', reason, since: this.now }, wasHealthy });
+  }
+
+  healthy(id: string): void {
+    this.health.set(id, { status: 'healthy', healthySince: this.now, wasHealthy: true });
+  }
+
+  slot(n: number, service = 'svc-web'): SlotState | undefined {
+    return this.slots.find((s) => s.serviceId === service && s.slot === n);
+  }
+
+  types(): string[] {
+    return this.events.map((e) => e.type);
+  }
+
+  /** What a worker would report. */
+  observe(id: string, change: Partial<Task>): void {
+    this.tasks = this.tasks.map((t) => (t.id === id ? { ...t, ...change, updatedAt: this.now } : t));
+  }
+
+  live(service = 'svc-web'): Task[] {
+    return this.tasks.filter((t) => t.serviceId === service && t.desiredState === 'running').sort((a, b) => a.slot - b.slot);
+  }
+}
