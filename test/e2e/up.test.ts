@@ -12,7 +12,7 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
   let nodeId = '';
   let up: Daemon | undefined;
   t.after(async () => {
-    await up?.kill();
+    await up?.stop();
     const list = await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } });
     await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
     await rm(dataDir, { recursive: true, force: true });
