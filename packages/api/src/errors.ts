@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
  * The one mapping of errors to gRPC status codes. Domain errors (packages/core/src/errors.ts)
  * are recognised by their stable `name`; anything else is INTERNAL.
  */
-const STATUS_BY_ERROR_NAME: Record<string, grpc.status> = {
+const STATUS_BY_ERROR_NAME: Readonly<Record<string, grpc.status>> = {
   ValidationError: grpc.status.INVALID_ARGUMENT,
   NotFoundError: grpc.status.NOT_FOUND,
   AlreadyExistsError: grpc.status.ALREADY_EXISTS,
@@ -12,10 +12,14 @@ const STATUS_BY_ERROR_NAME: Record<string, grpc.status> = {
   UnauthenticatedError: grpc.status.UNAUTHENTICATED,
 };
 
+/** The codes of a refused request: the server answered, and the same request will not do better. */
+const REJECTED_CODES: ReadonlySet<grpc.status> = new Set(Object.values(STATUS_BY_ERROR_NAME));
+
 export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const e = err instanceof Error ? err : new Error(String(err));
   const code = STATUS_BY_ERROR_NAME[e.name];
-  return { code: code ?? grpc.status.INTERNAL, details: code === undefined ? `internal error: ${e.message}` : e.message };
+  if (code === undefined) return { code: grpc.status.INTERNAL, details: `internal error: ${e.message}` };
+  return { code, details: e.message };
 }
 
 /** True when the error is one the server chose to answer (a domain error), not a crash. */
@@ -34,8 +38,30 @@ export function isUnavailable(err: unknown): boolean {
 
 /** The server refused the request itself: retrying the same request will not help. */
 export function isRejected(err: unknown): boolean {
-  return (
-    isServiceError(err) &&
-    [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.ALREADY_EXISTS, grpc.status.FAILED_PRECONDITION, grpc.status.UNAUTHENTICATED].includes(err.code)
-  );
+  return isServiceError(err) && REJECTED_CODES.has(err.code);
+}
+
+/** A daemon could not listen on `address` (`host:port`, as it was asked) because it is taken. */
+export class AddressInUseError extends Error {
+  override readonly name = 'AddressInUseError';
+  constructor(
+    readonly address: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${address} is already in use`, options);
+  }
+}
+
+/**
+ * The address a daemon could not listen on because it is taken, when that is why `err`
+ * happened: an AddressInUseError itself or the `cause` of an error wrapping it.
+ */
+export function addressInUse(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof AddressInUseError) return e.address;
+    // A wrapper that kept only the message (the worker's `cannot listen on …: <message>`).
+    const match = /(\S+) is already in use$/.exec(e.message);
+    if (match) return match[1];
+  }
+  return undefined;
 }
