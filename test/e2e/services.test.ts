@@ -129,3 +129,20 @@ test('stopping honours the stop timeout: SIGTERM first, SIGKILL only after the t
   assert.ok(s.waitedMs >= 1900, `SIGKILL came only after the 2 s stop timeout (waited ${s.waitedMs} ms)`);
   await waitFor('containers removed', async () => (await c.containers({ all: true })).length === 0);
 });
+
+test('explicit zeros reach the manager as zeros: --restart-delay 0 replaces a crashing slot at once, every time', async (t) => {
+  const c = await Cluster.create();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  await c.ok('service', 'create', 'crash', '--image', TEST_IMAGE, '--restart-delay', '0', '--restart-max-delay', '0', '--restart-window', '0',
+    '--stop-timeout', '0', '--', 'sh', '-c', 'sleep 0.3; exit 1');
+  const { spec } = await c.inspect<{ spec: { stopTimeoutMs: number; restart: Record<string, number> } }>('crash');
+  assert.deepEqual(spec.restart, { delayMs: 0, maxDelayMs: 0, maxAttempts: 0, windowMs: 0 });
+  assert.equal(spec.stopTimeoutMs, 0);
+  const events = await waitFor('three replacements', async () => {
+    const out = await c.ok('events', '--since', '10m', '--until', '0s', '--service', 'crash', '--format', 'json');
+    const list = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string });
+    return list.filter((e) => e.type === 'task-replaced').length >= 3 ? list : undefined;
+  }, 60_000, 250);
+  assert.equal(events.filter((e) => e.type === 'replacement-delayed').length, 0, 'no backoff was waited out');
+});
