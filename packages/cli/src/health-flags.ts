@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { PROBE_DEFAULTS, ValidationError, formatDuration, parseDuration, type HealthSpec, type Probe, type ProbeHandler } from '@warren/core';
+import {
+  PROBE_DEFAULTS,
+  ValidationError,
+  formatDuration,
+  parseDuration,
+  type HealthSpec,
+  type Probe,
+  type ProbeHandler,
+} from '@warren/core';
+import { parseKeyValues } from './key-values.js';
 import { parseCount } from './numbers.js';
 
 /**
@@ -10,19 +19,31 @@ import { parseCount } from './numbers.js';
 const PREFIXES = { health: 'check', startup: 'startup', liveness: 'liveness', readiness: 'readiness' } as const;
 type Prefix = keyof typeof PREFIXES;
 
+const HTTP_SYNTAX = 'path=/health,port=8080[,scheme=https][,header=Name:Value][,status=200-299]';
+
 export function addHealthOptions(command: Command): Command {
   for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
     const what = prefix === 'health' ? 'check (liveness and readiness)' : `${prefix} probe`;
+    const d = PROBE_DEFAULTS;
     command
-      .option(`--${prefix}-http <spec>`, `HTTP ${what}: path=/health,port=8080[,scheme=https][,header=Name:Value][,status=200-299]`)
+      .option(`--${prefix}-http <spec>`, `HTTP ${what}: ${HTTP_SYNTAX}`)
       .option(`--${prefix}-tcp <spec>`, `TCP ${what}: port=6379`)
       .option(`--${prefix}-cmd <command>`, `exec ${what}: a shell command, or a JSON array for argv form`)
       .option(`--${prefix}-grpc <spec>`, `gRPC ${what} (grpc.health.v1): port=50051[,service=NAME]`)
-      .option(`--${prefix}-interval <duration>`, `time between the end of one run and the start of the next (default ${formatDuration(PROBE_DEFAULTS.intervalMs)})`)
-      .option(`--${prefix}-timeout <duration>`, `a run taking longer fails (default ${formatDuration(PROBE_DEFAULTS.timeoutMs)})`)
-      .option(`--${prefix}-retries <n>`, `failures in a row that make it unhealthy (default ${PROBE_DEFAULTS.retries})`)
-      .option(`--${prefix}-start-period <duration>`, `failures right after the container starts do not count (default ${formatDuration(PROBE_DEFAULTS.startPeriodMs)})`)
-      .option(`--${prefix}-success-threshold <n>`, `successes in a row that make it healthy (default ${PROBE_DEFAULTS.successThreshold})`);
+      .option(
+        `--${prefix}-interval <duration>`,
+        `time between the end of one run and the start of the next (default ${formatDuration(d.intervalMs)})`,
+      )
+      .option(`--${prefix}-timeout <duration>`, `a run taking longer fails (default ${formatDuration(d.timeoutMs)})`)
+      .option(`--${prefix}-retries <n>`, `failures in a row that make it unhealthy (default ${d.retries})`)
+      .option(
+        `--${prefix}-start-period <duration>`,
+        `failures right after the container starts do not count (default ${formatDuration(d.startPeriodMs)})`,
+      )
+      .option(
+        `--${prefix}-success-threshold <n>`,
+        `successes in a row that make it healthy (default ${d.successThreshold})`,
+      );
   }
   return command;
 }
@@ -39,18 +60,22 @@ export function healthFromFlags(flags: Flags): HealthSpec {
   return health;
 }
 
+const TIMING_FLAGS = ['interval', 'timeout', 'retries', 'start-period', 'success-threshold'] as const;
+
 function probeFromFlags(prefix: Prefix, flags: Flags): Probe | undefined {
   const get = (name: string): string | undefined => flags[camel(`${prefix}-${name}`)];
   const handlers = (['http', 'tcp', 'cmd', 'grpc'] as const).filter((kind) => get(kind) !== undefined);
-  const timing = ['interval', 'timeout', 'retries', 'start-period', 'success-threshold'].filter((name) => get(name) !== undefined);
+  const timing = TIMING_FLAGS.filter((name) => get(name) !== undefined);
   if (handlers.length === 0) {
     if (timing.length > 0) {
-      throw new ValidationError(`--${prefix}-${timing[0]}`, get(timing[0]!), `needs a check: add --${prefix}-http, --${prefix}-tcp, --${prefix}-cmd or --${prefix}-grpc`);
+      const checks = `--${prefix}-http, --${prefix}-tcp, --${prefix}-cmd or --${prefix}-grpc`;
+      throw new ValidationError(`--${prefix}-${timing[0]}`, get(timing[0]!), `needs a check: add ${checks}`);
     }
     return undefined;
   }
   if (handlers.length > 1) {
-    throw new ValidationError(`--${prefix}-${handlers[1]}`, get(handlers[1]!), `only one check per probe: --${prefix}-${handlers[0]} is already given`);
+    const already = `--${prefix}-${handlers[0]} is already given`;
+    throw new ValidationError(`--${prefix}-${handlers[1]}`, get(handlers[1]!), `only one check per probe: ${already}`);
   }
   const kind = handlers[0]!;
   const flag = `--${prefix}-${kind}`;
@@ -72,26 +97,21 @@ function probeFromFlags(prefix: Prefix, flags: Flags): Probe | undefined {
   };
 }
 
+const HANDLER_KEYS = {
+  http: ['path', 'port', 'scheme', 'header', 'status'],
+  tcp: ['port'],
+  grpc: ['port', 'service'],
+} as const;
+
 /** `path=/health,port=8080,header=X-A:1,status=200-299` → the handler. */
 export function parseHandler(kind: 'http' | 'tcp' | 'cmd' | 'grpc', flag: string, text: string): ProbeHandler {
   if (kind === 'cmd') return { kind: 'exec', command: parseCommand(flag, text) };
-  const allowed = { http: ['path', 'port', 'scheme', 'header', 'status'], tcp: ['port'], grpc: ['port', 'service'] }[kind];
-  const fields = new Map<string, string>();
-  const headers: Array<{ name: string; value: string }> = [];
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (eq <= 0 || !allowed.includes(key)) {
-      throw new ValidationError(flag, text, `"${part}" is not one of ${allowed.map((k) => `${k}=…`).join(', ')}`);
-    }
-    if (key === 'header') {
-      const colon = value.indexOf(':');
-      if (colon <= 0) throw new ValidationError(flag, text, `header=${value}: write it as header=Name:Value`);
-      headers.push({ name: value.slice(0, colon).trim(), value: value.slice(colon + 1).trim() });
-    } else if (fields.has(key)) throw new ValidationError(flag, text, `${key}= is given twice`);
-    else fields.set(key, value);
-  }
+  const fields = parseKeyValues(flag, text, { keys: HANDLER_KEYS[kind], repeatable: ['header'] });
+  const headers = fields.all('header').map((header) => {
+    const colon = header.indexOf(':');
+    if (colon <= 0) throw new ValidationError(flag, text, `header=${header}: write it as header=Name:Value`);
+    return { name: header.slice(0, colon).trim(), value: header.slice(colon + 1).trim() };
+  });
   const portText = fields.get('port');
   if (portText === undefined) throw new ValidationError(flag, text, 'needs port=…');
   if (!/^\d+$/.test(portText)) throw new ValidationError(flag, text, `port=${portText} is not a port number`);
@@ -99,7 +119,9 @@ export function parseHandler(kind: 'http' | 'tcp' | 'cmd' | 'grpc', flag: string
   if (kind === 'tcp') return { kind: 'tcp', port };
   if (kind === 'grpc') return { kind: 'grpc', port, service: fields.get('service') ?? '' };
   const scheme = fields.get('scheme') ?? 'http';
-  if (scheme !== 'http' && scheme !== 'https') throw new ValidationError(flag, text, `scheme=${scheme}: use http or https`);
+  if (scheme !== 'http' && scheme !== 'https') {
+    throw new ValidationError(flag, text, `scheme=${scheme}: use http or https`);
+  }
   const [statusMin, statusMax] = parseStatus(flag, text, fields.get('status') ?? '200-399');
   return { kind: 'http', path: fields.get('path') ?? '/', port, scheme, headers, statusMin, statusMax };
 }

@@ -3,13 +3,15 @@ import { ValidationError, parseDuration } from '@warren/core';
 import { createControlClient, type wire } from '@warren/api';
 import { control, managerAddress } from '../context.js';
 import { cliErrorFrom } from '../errors.js';
-import { formatOption } from './service.js';
+import { formatOption } from '../options.js';
 
 /** `10m` (ago) or an ISO time → ms since the epoch. */
 function parseTime(flag: string, text: string, now: number): number {
   if (/^\d{4}-\d\d-\d\d/.test(text)) {
     const t = Date.parse(text);
-    if (Number.isNaN(t)) throw new ValidationError(flag, text, 'not a time (write 10m for ten minutes ago, or an ISO time)');
+    if (Number.isNaN(t)) {
+      throw new ValidationError(flag, text, 'not a time (write 10m for ten minutes ago, or an ISO time)');
+    }
     return t;
   }
   return now - parseDuration(text, flag);
@@ -39,12 +41,16 @@ export function eventsCommand(): Command {
           call.on('data', (e: wire.EventOut) => {
             if (o.format === 'json') {
               const { seq, atMs, type, service, serviceId, taskId, slot, nodeId, reason, data } = e;
-              process.stdout.write(`${JSON.stringify({ seq, time: new Date(atMs).toISOString(), type, service, serviceId, taskId, slot, node: nodeName.get(nodeId) ?? nodeId, reason, data })}\n`);
+              const time = new Date(atMs).toISOString();
+              const node = nodeName.get(nodeId) ?? nodeId;
+              const json = { seq, time, type, service, serviceId, taskId, slot, node, reason, data };
+              process.stdout.write(`${JSON.stringify(json)}\n`);
             } else {
               const where = e.slot > 0 ? `${e.service}.${e.slot}` : e.service;
               const task = e.taskId ? ` task=${e.taskId}` : '';
               const node = e.nodeId ? ` node=${nodeName.get(e.nodeId) ?? e.nodeId}` : '';
-              process.stdout.write(`${new Date(e.atMs).toISOString()}  ${e.type.padEnd(26)} ${where}${task}${node}  ${e.reason}\n`);
+              const time = new Date(e.atMs).toISOString();
+              process.stdout.write(`${time}  ${e.type.padEnd(26)} ${where}${task}${node}  ${e.reason}\n`);
             }
           });
           call.on('end', resolve);

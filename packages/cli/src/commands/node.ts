@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { wire } from '@warren/api';
 import { control } from '../context.js';
 import { ago, fields, indent, printJson, shortId, table } from '../output.js';
-import { formatOption } from './service.js';
+import { formatOption } from '../options.js';
 
 function nodeJson(n: wire.NodeOut) {
   return {
@@ -24,6 +24,11 @@ function statusWords(n: wire.NodeOut): string {
   return n.status === 'ready' && !n.engineOk ? 'ready, engine unreachable' : n.status;
 }
 
+function engineWords(n: wire.NodeOut): string {
+  if (n.engineOk) return 'the worker reaches its Docker engine';
+  return `unreachable (${n.engineMessage}): no task here is replaced for health until it answers`;
+}
+
 export function nodeCommand(): Command {
   const node = new Command('node').description('list, inspect, drain and activate worker nodes');
   node
@@ -33,8 +38,17 @@ export function nodeCommand(): Command {
     .action(async (o: { format?: string }, cmd: Command) => {
       const res = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
       if (o.format === 'json') return printJson(res.nodes.map(nodeJson));
-      const rows = res.nodes.map((n) => [shortId(n.id), n.name, statusWords(n), n.availability, String(n.taskCount), ago(n.lastSeenAtMs), n.hostname]);
-      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'AVAILABILITY', 'TASKS', 'LAST HEARTBEAT', 'HOSTNAME'], rows)}\n`);
+      const rows = res.nodes.map((n) => [
+        shortId(n.id),
+        n.name,
+        statusWords(n),
+        n.availability,
+        String(n.taskCount),
+        ago(n.lastSeenAtMs),
+        n.hostname,
+      ]);
+      const headers = ['ID', 'NAME', 'STATUS', 'AVAILABILITY', 'TASKS', 'LAST HEARTBEAT', 'HOSTNAME'];
+      process.stdout.write(`${table(headers, rows)}\n`);
     });
   node
     .command('inspect')
@@ -50,12 +64,14 @@ export function nodeCommand(): Command {
         ['Hostname', n.hostname],
         ['Status', statusWords(n)],
         ['Availability', n.availability],
-        ['Engine', n.engineOk ? 'the worker reaches its Docker engine' : `unreachable (${n.engineMessage}): no task here is replaced for health until it answers`],
+        ['Engine', engineWords(n)],
         ['Tasks', String(n.taskCount)],
         ['Last heartbeat', `${new Date(n.lastSeenAtMs).toISOString()} (${ago(n.lastSeenAtMs)})`],
         ['Joined', new Date(n.registeredAtMs).toISOString()],
       ];
-      const history = n.history.length > 0 ? table(['TIME', 'STATUS', 'REASON'], n.history.map((h) => [new Date(h.atMs).toISOString(), h.status, h.reason])) : '(no transitions yet)';
+      const transitions = n.history.map((h) => [new Date(h.atMs).toISOString(), h.status, h.reason]);
+      const history =
+        transitions.length > 0 ? table(['TIME', 'STATUS', 'REASON'], transitions) : '(no transitions yet)';
       process.stdout.write(`${fields(lines)}\n\nHistory:\n${indent(history)}\n`);
     });
   for (const [verb, availability, what] of [

@@ -1,0 +1,142 @@
+/** The text view of `service inspect`: the configuration in words, then the live tasks. */
+import {
+  describeResult,
+  formatAge,
+  formatDuration,
+  probeRuns,
+  type Outcome,
+  type Phase,
+  type ServiceSpec,
+} from '@warren/core';
+import { specFromWire, type wire } from '@warren/api';
+import { ago, fields, indent, shortId, table } from '../output.js';
+import { nextAttempt } from './service-list.js';
+
+type Line = [string, string];
+
+export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now()): string {
+  const service = detail.service!;
+  const spec = specFromWire(service.spec);
+  const live = detail.tasks.filter((t) => t.desiredState === 'running');
+  const running = live.filter((t) => t.state === 'running').length;
+  const lines: Line[] = [
+    ['ID', service.id],
+    ['Name', spec.name],
+    ['Image', spec.image],
+    ['Replicas', `${spec.replicas} desired, ${running} running`],
+    ['Command', spec.command.length > 0 ? spec.command.join(' ') : '(image default)'],
+    ['Env', spec.env.length > 0 ? spec.env.join(', ') : '-'],
+    ['Network', spec.network],
+    ['Stop timeout', formatDuration(spec.stopTimeoutMs)],
+    ['Health', healthLine(spec, live)],
+    ...probeLines(spec),
+    ['Restart', restartLine(spec)],
+    ['Replacing', replacingLine(detail)],
+    ...(detail.correlatedFailure ? [['Warning', correlatedWarning(detail, spec, now)] as Line] : []),
+    ...detail.slots
+      .filter((x) => x.gaveUp || x.nextAttemptAtMs > now)
+      .map((x): Line => [`Slot ${x.slot}`, `${x.failures} failures in a row (${x.lastReason})${nextAttempt(x, now)}`]),
+    ['Endpoints', detail.endpoints.length > 0 ? detail.endpoints.map((e) => e.address).join(', ') : '(none ready)'],
+    ...(spec.mounts.length > 0 ? [['Mounts', mountsLine(spec)] as Line] : []),
+    ['Created', `${new Date(service.createdAtMs).toISOString()} (${ago(service.createdAtMs, now)})`],
+  ];
+  const withHealth = probeRuns(spec.health).length > 0;
+  const rows = live.map((t) => [
+    String(t.slot),
+    shortId(t.id),
+    t.nodeName || '-',
+    `${t.state} ${ago(t.updatedAtMs, now)}`,
+    ...(withHealth ? [t.healthStatus, t.ready ? 'yes' : 'no', lastResult(t, spec, now)] : [t.ready ? 'yes' : 'no']),
+    t.error || (t.state === 'running' ? '' : t.message),
+  ]);
+  const healthHeaders = withHealth ? ['HEALTH', 'READY', 'LAST RESULT'] : ['READY'];
+  const headers = ['SLOT', 'TASK', 'NODE', 'STATE', ...healthHeaders, 'MESSAGE'];
+  const tasks = rows.length > 0 ? table(headers, rows) : '(no tasks)';
+  return `${fields(lines)}\n\nTasks:\n${indent(tasks)}\n`;
+}
+
+/** `Health: 2/3 healthy, 1 starting` (3 = desired replicas), or why there is none. */
+function healthLine(spec: ServiceSpec, live: wire.TaskOut[]): string {
+  if (probeRuns(spec.health).length === 0) return 'no checks configured';
+  const count = (h: string) => live.filter((t) => t.state === 'running' && t.healthStatus === h).length;
+  const others = (['starting', 'unhealthy'] as const).filter((h) => count(h) > 0).map((h) => `${count(h)} ${h}`);
+  const notRunning = live.filter((t) => t.state !== 'running').length;
+  if (notRunning > 0) others.push(`${notRunning} not running`);
+  const ready = live.filter((t) => t.ready).length;
+  return [`${count('healthy')}/${spec.replicas} healthy`, ...others].join(', ') + ` (${ready} ready)`;
+}
+
+/** Each probe in words: `liveness+readiness: HTTP GET :8080/health expecting 200-399, every 2s, …`. */
+function probeLines(spec: ServiceSpec): Line[] {
+  return probeRuns(spec.health).map((run): Line => {
+    const p = run.probe;
+    const h = p.handler;
+    const check =
+      h.kind === 'http'
+        ? `HTTP GET ${h.scheme}://<task>:${h.port}${h.path} expecting ${h.statusMin}-${h.statusMax}` +
+          h.headers.map((x) => `, ${x.name}: ${x.value}`).join('')
+        : h.kind === 'tcp'
+          ? `TCP connect to port ${h.port}`
+          : h.kind === 'grpc'
+            ? `gRPC health check on port ${h.port}${h.service ? ` for "${h.service}"` : ''}`
+            : `exec ${JSON.stringify(h.command)} exiting 0`;
+    const timing = [
+      `every ${formatDuration(p.intervalMs)}`,
+      `timeout ${formatDuration(p.timeoutMs)}`,
+      `unhealthy after ${p.retries} failure${p.retries === 1 ? '' : 's'}`,
+      ...(p.successThreshold > 1 ? [`healthy after ${p.successThreshold} successes`] : []),
+      ...(p.startPeriodMs > 0 ? [`start period ${formatDuration(p.startPeriodMs)}`] : []),
+    ];
+    const replaces = run.phases.includes('liveness') || run.phases.includes('startup');
+    const effect = replaces ? 'replaced when unhealthy' : 'out of endpoints when unhealthy';
+    return [`Check (${run.phases.join('+')})`, `${check}; ${timing.join(', ')}; ${effect}`];
+  });
+}
+
+function restartLine(spec: ServiceSpec): string {
+  const r = spec.restart;
+  const giveUp = r.maxAttempts > 0 ? `, giving up after ${r.maxAttempts} in a row` : '';
+  const backoff = `after ${formatDuration(r.delayMs)} doubling to ${formatDuration(r.maxDelayMs)}${giveUp}`;
+  return `replaced at once, then ${backoff}; forgiven after ${formatDuration(r.windowMs)} healthy`;
+}
+
+function replacingLine(detail: wire.ServiceDetailOut): string {
+  const held = detail.held > 0 ? `; ${detail.held} unhealthy task${detail.held === 1 ? '' : 's'} held back` : '';
+  return `${detail.replacementsInFlight} of at most ${detail.replacementBudget} at once for health${held}`;
+}
+
+function correlatedWarning(detail: wire.ServiceDetailOut, spec: ServiceSpec, now: number): string {
+  const failing = detail.held + detail.replacementsInFlight;
+  const since = formatAge(now - detail.correlatedSinceMs);
+  const held = `${detail.held} replacement${detail.held === 1 ? ' is' : 's are'} held back`;
+  return (
+    `${failing} of ${spec.replicas} tasks are failing their health checks together since ${since} ago: ` +
+    `a shared dependency may be down. ${held} so healthy capacity is not killed.`
+  );
+}
+
+function mountsLine(spec: ServiceSpec): string {
+  return spec.mounts.map((m) => `${m.source} → ${m.target}${m.readonly ? ' (read-only)' : ''}`).join(', ');
+}
+
+/** `success HTTP 200 3s ago` / `failure exit code 1: not ready 1s ago`. */
+function lastResult(t: wire.TaskOut, spec: ServiceSpec, now: number): string {
+  let last: { phase: string; r: wire.ProbeResultOut } | undefined;
+  for (const phase of t.health) {
+    const r = phase.results.at(-1);
+    if (r && (!last || r.atMs > last.r.atMs)) last = { phase: phase.phase, r };
+  }
+  if (!last) return '-';
+  const { phase, r } = last;
+  const kind = probeRuns(spec.health).find((run) => run.phases.includes(phase as Phase))?.probe.handler.kind ?? 'exec';
+  const result = {
+    at: r.atMs,
+    durationMs: r.durationMs,
+    outcome: r.outcome as Outcome,
+    output: r.output,
+    counted: r.counted,
+    ...(r.hasCode ? { code: r.code } : {}),
+  };
+  const words = describeResult(kind, result);
+  return `${r.outcome}${words !== r.outcome ? ` ${words}` : ''} ${ago(r.atMs, now)}`;
+}

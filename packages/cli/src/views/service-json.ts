@@ -1,0 +1,101 @@
+/**
+ * The `--format json` views of `service ls`, `ps` and `inspect`: plain objects with ISO times,
+ * stable for scripts (DESIGN.md section 3).
+ */
+import { specFromWire, type wire } from '@warren/api';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function serviceJson(s: wire.ServiceOut) {
+  return {
+    id: s.id,
+    name: s.spec?.name ?? '',
+    spec: specFromWire(s.spec),
+    createdAt: iso(s.createdAtMs),
+    updatedAt: iso(s.updatedAtMs),
+  };
+}
+
+/** `service ls --format json`. */
+export function servicesJson(res: wire.ListServicesResponseOut) {
+  return res.services.map((s) => ({ ...serviceJson(s.service!), running: s.running, desired: s.desired }));
+}
+
+export function taskJson(t: wire.TaskOut) {
+  return {
+    id: t.id,
+    name: `${t.serviceName}.${t.slot}`,
+    slot: t.slot,
+    node: t.nodeName,
+    nodeId: t.nodeId,
+    state: t.state,
+    desiredState: t.desiredState,
+    message: t.message,
+    error: t.error,
+    exitCode: t.hasExitCode ? t.exitCode : null,
+    containerId: t.containerId,
+    health: t.healthStatus,
+    ready: t.ready,
+    phases: Object.fromEntries(
+      t.health.map((p) => [
+        p.phase,
+        {
+          status: p.status,
+          successStreak: p.successStreak,
+          failureStreak: p.failureStreak,
+          lastTransitionAt: p.lastTransitionAtMs ? iso(p.lastTransitionAtMs) : null,
+        },
+      ]),
+    ),
+    results: resultsJson(t),
+    createdAt: iso(t.createdAtMs),
+    updatedAt: iso(t.updatedAtMs),
+  };
+}
+
+/** `service inspect --format json`: the service, its tasks, endpoints and replacement state. */
+export function serviceDetailJson(res: wire.ServiceDetailOut, now = Date.now()) {
+  return {
+    ...serviceJson(res.service!),
+    tasks: res.tasks.map(taskJson),
+    endpoints: res.endpoints.map((e) => ({ taskId: e.taskId, slot: e.slot, nodeId: e.nodeId, address: e.address })),
+    replacement: {
+      budget: res.replacementBudget,
+      inFlight: res.replacementsInFlight,
+      held: res.held,
+      correlatedFailure: res.correlatedFailure,
+      correlatedSince: res.correlatedFailure ? iso(res.correlatedSinceMs) : null,
+      slots: res.slots.map((x) => ({
+        slot: x.slot,
+        failures: x.failures,
+        nextAttemptAt: x.nextAttemptAtMs > now ? iso(x.nextAttemptAtMs) : null,
+        gaveUp: x.gaveUp,
+        lastReason: x.lastReason,
+      })),
+    },
+  };
+}
+
+/** Results of all phases, oldest first; a run that fed two phases (--health-*) appears once. */
+function resultsJson(t: wire.TaskOut) {
+  const runs = new Map<string, { phases: string[]; r: wire.ProbeResultOut }>();
+  for (const phase of t.health) {
+    for (const r of phase.results) {
+      const key = `${r.atMs}/${r.durationMs}/${r.outcome}`;
+      const known = runs.get(key);
+      if (known) known.phases.push(phase.phase);
+      else runs.set(key, { phases: [phase.phase], r });
+    }
+  }
+  return [...runs.values()]
+    .sort((a, b) => a.r.atMs - b.r.atMs)
+    .map(({ phases, r }) => ({
+      time: iso(r.atMs),
+      phases,
+      durationMs: r.durationMs,
+      outcome: r.outcome,
+      code: r.hasCode ? r.code : null,
+      output: r.output,
+      counted: r.counted,
+    }));
+}

@@ -1,0 +1,40 @@
+/** The table views of `service ls` and `service ps`. */
+import { specFromWire, type wire } from '@warren/api';
+import { ago, shortId, table } from '../output.js';
+
+/** `service ls`: one row per service. */
+export function servicesTable(res: wire.ListServicesResponseOut): string {
+  const rows = res.services.map((s) => {
+    const spec = specFromWire(s.service?.spec);
+    return [shortId(s.service!.id), spec.name, `${s.running}/${s.desired}`, spec.image, spec.command.join(' ')];
+  });
+  return table(['ID', 'NAME', 'REPLICAS', 'IMAGE', 'COMMAND'], rows);
+}
+
+/**
+ * `service ps`: every task, newest first within a slot; the tasks a slot replaced are indented
+ * under it (` \_ web.1`), with the reason they ended.
+ */
+export function tasksTable(tasks: readonly wire.TaskOut[], slots: readonly wire.SlotStatusOut[]): string {
+  let lastSlot = -1;
+  const rows = tasks.map((t) => {
+    const first = t.slot !== lastSlot;
+    const name = first ? `${t.serviceName}.${t.slot}` : ` \\_ ${t.serviceName}.${t.slot}`;
+    lastSlot = t.slot;
+    let error = t.error !== '' ? t.error : t.state === 'pending' || t.held ? t.message : '';
+    if (first && t.desiredState === 'shutdown') error += nextAttempt(slots.find((s) => s.slot === t.slot));
+    const running = t.desiredState === 'running' && t.state === 'running';
+    const health = t.healthStatus !== 'none' && running ? ` (${t.healthStatus})` : '';
+    const current = `${t.state}${health} ${ago(t.updatedAtMs)}`;
+    return [shortId(t.id), name, t.nodeName || '-', t.desiredState, current, error];
+  });
+  return table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
+}
+
+/** ` (next attempt in 4s)` for a slot waiting out its backoff, ` (given up)` for one that stopped. */
+export function nextAttempt(slot: wire.SlotStatusOut | undefined, now = Date.now()): string {
+  if (!slot) return '';
+  if (slot.gaveUp) return ` (given up after ${slot.failures} failures in a row)`;
+  const wait = slot.nextAttemptAtMs - now;
+  return wait > 0 ? ` (next attempt in ${(wait / 1000).toFixed(1)}s, failure ${slot.failures} in a row)` : '';
+}
