@@ -3,7 +3,6 @@ import type { ControlServiceClient } from './generated/warren/v1/ControlService.
 import type { WorkerServiceClient } from './generated/warren/v1/WorkerService.js';
 import { warrenProto } from './proto.js';
 
-export const DEFAULT_MANAGER_ADDRESS = '127.0.0.1:7420';
 /** Metadata entry carrying the join token on every WorkerService call but Register. */
 export const TOKEN_METADATA_KEY = 'x-warren-token';
 
@@ -19,7 +18,13 @@ export function createWorkerClient(address: string): WorkerServiceClient {
   });
 }
 
-type UnaryMethod<Req, Res> = (request: Req, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
+/** A generated client's unary method, as `unary` calls it. */
+export type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: grpc.requestCallback<Res>,
+) => grpc.ClientUnaryCall;
 
 export interface CallOptions {
   metadata?: grpc.Metadata;
@@ -29,7 +34,12 @@ export interface CallOptions {
 }
 
 /** Calls a unary method as a promise, with a deadline and an optional abort signal. */
-export function unary<Req, Res>(method: UnaryMethod<Req, Res>, thisArg: grpc.Client, request: Req, options: CallOptions = {}): Promise<Res> {
+export function unary<Req, Res>(
+  method: UnaryMethod<Req, Res>,
+  thisArg: grpc.Client,
+  request: Req,
+  options: CallOptions = {},
+): Promise<Res> {
   options.signal?.throwIfAborted();
   return new Promise<Res>((resolve, reject) => {
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);

@@ -3,15 +3,23 @@
  * proto3 zero values for "unset". Every message from the network goes through a `*FromWire`
  * function, which applies defaults; validation is core's `validateServiceSpec`.
  */
-import type { HealthSpec, Phase, PhaseRecord, PhaseState, Probe, ProbeHandler, ProbeResult, Service, ServiceSpec, Task, TaskHealthRecords } from '@warren/core';
-import { PROBE_DEFAULTS, RESTART_DEFAULTS, SPEC_DEFAULTS, isPhase, isPhaseStatus, taskHealth, taskReady, type WarrenEvent } from '@warren/core';
+import type { HealthSpec, Phase, PhaseRecord, PhaseState, Probe, ProbeHandler, ProbeResult } from '@warren/core';
+import type { Service, ServiceSpec, Task, TaskHealthRecords, WarrenEvent } from '@warren/core';
+import { PROBE_DEFAULTS, RESTART_DEFAULTS, SPEC_DEFAULTS } from '@warren/core';
+import { isPhase, isPhaseStatus, taskHealth, taskReady } from '@warren/core';
 import type { Event as WireEvent } from './generated/warren/v1/Event.js';
 import type { PhaseHealth, PhaseHealth__Output as PhaseHealthOut } from './generated/warren/v1/PhaseHealth.js';
-import type { ProbeResult as WireResult, ProbeResult__Output as WireResultOut } from './generated/warren/v1/ProbeResult.js';
+import type {
+  ProbeResult as WireResult,
+  ProbeResult__Output as WireResultOut,
+} from './generated/warren/v1/ProbeResult.js';
 import type { HealthSpec__Output as WireHealthOut } from './generated/warren/v1/HealthSpec.js';
 import type { Probe as WireProbe, Probe__Output as WireProbeOut } from './generated/warren/v1/Probe.js';
 import type { Service as WireService } from './generated/warren/v1/Service.js';
-import type { ServiceSpec as WireSpec, ServiceSpec__Output as WireSpecOut } from './generated/warren/v1/ServiceSpec.js';
+import type {
+  ServiceSpec as WireSpec,
+  ServiceSpec__Output as WireSpecOut,
+} from './generated/warren/v1/ServiceSpec.js';
 import type { Task as WireTask, Task__Output as WireTaskOut } from './generated/warren/v1/Task.js';
 
 const PHASES = ['startup', 'liveness', 'readiness', 'check'] as const;
@@ -31,7 +39,12 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     network: spec.network,
     stopTimeoutMs: spec.stopTimeoutMs,
     health,
-    restart: { delayMs: spec.restart.delayMs, maxDelayMs: spec.restart.maxDelayMs, maxAttempts: spec.restart.maxAttempts, windowMs: spec.restart.windowMs },
+    restart: {
+      delayMs: spec.restart.delayMs,
+      maxDelayMs: spec.restart.maxDelayMs,
+      maxAttempts: spec.restart.maxAttempts,
+      windowMs: spec.restart.windowMs,
+    },
     maxReplacing: spec.maxReplacing,
     mounts: spec.mounts,
   };
@@ -64,7 +77,10 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
  * A proto3 `optional` field as sent: its value when the sender set it (zero included),
  * undefined when it did not. proto-loader marks a set field with its oneof `_name`.
  */
-function optional<K extends string>(message: Partial<Record<K | `_${K}`, unknown>> | null | undefined, field: K): number | undefined {
+function optional<K extends string>(
+  message: Partial<Record<K | `_${K}`, unknown>> | null | undefined,
+  field: K,
+): number | undefined {
   if (!message || message[`_${field}`] !== field) return undefined;
   const value = message[field];
   return typeof value === 'number' ? value : undefined;
@@ -89,8 +105,10 @@ function probeToWire(probe: Probe): WireProbe {
     startPeriodMs: probe.startPeriodMs,
   };
   switch (h.kind) {
-    case 'http':
-      return { ...timing, http: { path: h.path, port: h.port, scheme: h.scheme, headers: h.headers, statusMin: h.statusMin, statusMax: h.statusMax } };
+    case 'http': {
+      const { path, port, scheme, headers, statusMin, statusMax } = h;
+      return { ...timing, http: { path, port, scheme, headers, statusMin, statusMax } };
+    }
     case 'tcp':
       return { ...timing, tcp: { port: h.port } };
     case 'exec':
@@ -126,7 +144,12 @@ function probeFromWire(w: WireProbeOut): Probe {
 }
 
 export function serviceToWire(service: Service): WireService {
-  return { id: service.id, spec: specToWire(service.spec), createdAtMs: service.createdAt, updatedAtMs: service.updatedAt };
+  return {
+    id: service.id,
+    spec: specToWire(service.spec),
+    createdAtMs: service.createdAt,
+    updatedAtMs: service.updatedAt,
+  };
 }
 
 export function taskToWire(task: Task, nodeName = '', health: TaskHealthRecords = {}): WireTask {
@@ -229,12 +252,27 @@ export function healthFromWire(phases: readonly PhaseHealthOut[]): TaskHealthRec
 }
 
 function resultToWire(r: ProbeResult): WireResult {
-  return { atMs: r.at, durationMs: r.durationMs, outcome: r.outcome, hasCode: r.code !== undefined, code: r.code ?? 0, output: r.output, counted: r.counted };
+  return {
+    atMs: r.at,
+    durationMs: r.durationMs,
+    outcome: r.outcome,
+    hasCode: r.code !== undefined,
+    code: r.code ?? 0,
+    output: r.output,
+    counted: r.counted,
+  };
 }
 
 function resultFromWire(w: WireResultOut): ProbeResult {
   const outcome = w.outcome === 'success' || w.outcome === 'failure' ? w.outcome : 'unknown';
-  return { at: w.atMs, durationMs: Math.max(0, w.durationMs), outcome, ...(w.hasCode ? { code: w.code } : {}), output: w.output, counted: w.counted };
+  return {
+    at: w.atMs,
+    durationMs: Math.max(0, w.durationMs),
+    outcome,
+    ...(w.hasCode ? { code: w.code } : {}),
+    output: w.output,
+    counted: w.counted,
+  };
 }
 
 export function eventToWire(e: WarrenEvent): WireEvent {

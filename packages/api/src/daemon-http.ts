@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { AddressInUseError } from './errors.js';
 
 export type ComponentStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -52,13 +53,16 @@ export class DaemonHttp {
     readonly address: string,
   ) {}
 
+  /** Listens and serves; rejects with an AddressInUseError when `options.listen` is taken. */
   static async start(options: DaemonHttpOptions): Promise<DaemonHttp> {
     let self: DaemonHttp | undefined;
     const server = createServer((req, res) => void self?.handle(req, res));
     const sep = options.listen.lastIndexOf(':');
     const host = options.listen.slice(0, sep);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'EADDRINUSE' ? new AddressInUseError(options.listen, { cause: err }) : err);
+      });
       server.listen(Number(options.listen.slice(sep + 1)), host, () => resolve());
     });
     const port = (server.address() as { port: number }).port;
@@ -95,12 +99,16 @@ export class DaemonHttp {
         try {
           result = await Promise.race([
             c.check(signal),
-            new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error(`no answer within ${timeoutMs} ms`)), { once: true })),
+            new Promise<never>((_, reject) => {
+              const onAbort = (): void => reject(new Error(`no answer within ${timeoutMs} ms`));
+              signal.addEventListener('abort', onAbort, { once: true });
+            }),
           ]);
         } catch (err) {
           result = { status: 'unhealthy', message: (err as Error).message };
         }
-        return { name: c.name, status: result.status, critical: c.critical, latency_ms: Math.round(performance.now() - start), message: result.message };
+        const latency_ms = Math.round(performance.now() - start);
+        return { name: c.name, status: result.status, critical: c.critical, latency_ms, message: result.message };
       }),
     );
     const status: ComponentStatus = components.some((c) => c.critical && c.status === 'unhealthy')
@@ -124,11 +132,18 @@ export class DaemonHttp {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return json(405, { error: 'use GET' });
     try {
-      if (path === '/health') return json(this.#cached === 'unhealthy' ? 503 : 200, { status: this.#cached, version: this.options.version });
+      const { version } = this.options;
+      if (path === '/health') return json(this.#cached === 'unhealthy' ? 503 : 200, { status: this.#cached, version });
       if (path === '/liveness') return json(200, { status: 'alive' });
       if (path === '/health/ready') {
         const r = await this.check();
-        return json(r.status === 'unhealthy' ? 503 : 200, { status: r.status, version: this.options.version, timestamp: new Date().toISOString(), total_latency_ms: r.total_latency_ms, components: r.components });
+        return json(r.status === 'unhealthy' ? 503 : 200, {
+          status: r.status,
+          version,
+          timestamp: new Date().toISOString(),
+          total_latency_ms: r.total_latency_ms,
+          components: r.components,
+        });
       }
       if (path === '/metrics') {
         const text = await this.options.registry.metrics();

@@ -1,10 +1,42 @@
+import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { isDomainError, toServiceError } from './errors.js';
+import { AddressInUseError, isDomainError, toServiceError } from './errors.js';
 
-/** Binds `address` (`host:port`, port 0 for any) and resolves with the port bound. */
+/**
+ * Binds `address` (`host:port`, port 0 for any) and resolves with the port bound; rejects with
+ * an AddressInUseError when the address is taken.
+ */
 export function bindServer(server: grpc.Server, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (!err) return resolve(port);
+      // grpc-js reports the listen errors only as text: `No address added … errors: [listen EADDRINUSE: …]`.
+      reject(err.message.includes('EADDRINUSE') ? new AddressInUseError(address, { cause: err }) : err);
+    });
+  });
+}
+
+/** What grpc-js's own log lines are written to: a pino logger, say. */
+export interface GrpcLogSink {
+  error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+/**
+ * Sends grpc-js's log lines (process-wide) to `sink` under `component: 'grpc'`, instead of raw
+ * on stderr. A failed bind is only logged at debug: bindServer raises it as an error of its own.
+ */
+export function routeGrpcLogs(sink: GrpcLogSink): void {
+  const component = { component: 'grpc' };
+  grpc.setLogger({
+    error: (message?: unknown, ...rest: unknown[]) => {
+      const text = format(message, ...rest);
+      if (text.startsWith('No address added')) sink.debug(component, text);
+      else sink.error(component, text);
+    },
+    info: (message?: unknown, ...rest: unknown[]) => sink.info(component, format(message, ...rest)),
+    debug: (message?: unknown, ...rest: unknown[]) => sink.debug(component, format(message, ...rest)),
   });
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
 
 /** Warren's version, from the root package.json. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const rootPackage = new URL('../../../package.json', import.meta.url);
+export const VERSION: string = (JSON.parse(readFileSync(rootPackage, 'utf8')) as { version: string }).version;

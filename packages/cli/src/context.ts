@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { DEFAULT_MANAGER_ADDRESS, createControlClient, unary, type CallOptions, type wire } from '@warren/api';
+import {
+  DEFAULT_MANAGER_ADDRESS,
+  createControlClient,
+  unary,
+  type CallOptions,
+  type UnaryMethod,
+  type wire,
+} from '@warren/api';
 import { cliErrorFrom } from './errors.js';
 
 /** The manager address from --manager, WARREN_MANAGER, or the default. */
@@ -8,12 +15,10 @@ export function managerAddress(command: Command): string {
   return opts.manager ?? process.env.WARREN_MANAGER ?? DEFAULT_MANAGER_ADDRESS;
 }
 
-type Method<Req, Res> = (request: Req, metadata: import('@grpc/grpc-js').Metadata, options: import('@grpc/grpc-js').CallOptions, callback: import('@grpc/grpc-js').requestCallback<Res>) => import('@grpc/grpc-js').ClientUnaryCall;
-
 /** Calls one ControlService method and closes the client; errors become CliErrors. */
 export async function control<Res>(
   command: Command,
-  pick: (client: wire.ControlServiceClient) => Method<never, Res>,
+  pick: (client: wire.ControlServiceClient) => UnaryMethod<never, Res>,
   request: object,
   options: CallOptions = {},
 ): Promise<Res> {
