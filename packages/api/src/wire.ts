@@ -7,15 +7,23 @@ export type { ServiceDetail, ServiceDetail__Output as ServiceDetailOut } from '.
 export type { ServiceSummary__Output as ServiceSummaryOut } from './generated/warren/v1/ServiceSummary.js';
 export type { Task, Task__Output as TaskOut } from './generated/warren/v1/Task.js';
 export type { Node, Node__Output as NodeOut } from './generated/warren/v1/Node.js';
-export type { AssignmentsMessage, AssignmentsMessage__Output as AssignmentsMessageOut } from './generated/warren/v1/AssignmentsMessage.js';
-export type { TaskStatusUpdate, TaskStatusUpdate__Output as TaskStatusUpdateOut } from './generated/warren/v1/TaskStatusUpdate.js';
+export type {
+  AssignmentsMessage,
+  AssignmentsMessage__Output as AssignmentsMessageOut,
+} from './generated/warren/v1/AssignmentsMessage.js';
+export type {
+  TaskStatusUpdate,
+  TaskStatusUpdate__Output as TaskStatusUpdateOut,
+} from './generated/warren/v1/TaskStatusUpdate.js';
 export type { RegisterRequest__Output as RegisterRequestOut } from './generated/warren/v1/RegisterRequest.js';
 export type { RegisterResponse__Output as RegisterResponseOut } from './generated/warren/v1/RegisterResponse.js';
 export type { RegisterRequest } from './generated/warren/v1/RegisterRequest.js';
 export type { HeartbeatRequest } from './generated/warren/v1/HeartbeatRequest.js';
 export type { HeartbeatResponse__Output as HeartbeatResponseOut } from './generated/warren/v1/HeartbeatResponse.js';
 export type { ServiceRef } from './generated/warren/v1/ServiceRef.js';
-export type { ListServicesResponse__Output as ListServicesResponseOut } from './generated/warren/v1/ListServicesResponse.js';
+export type {
+  ListServicesResponse__Output as ListServicesResponseOut,
+} from './generated/warren/v1/ListServicesResponse.js';
 export type { ListTasksResponse__Output as ListTasksResponseOut } from './generated/warren/v1/ListTasksResponse.js';
 export type { ListNodesResponse__Output as ListNodesResponseOut } from './generated/warren/v1/ListNodesResponse.js';
 export type { CreateServiceRequest } from './generated/warren/v1/CreateServiceRequest.js';
@@ -23,10 +31,20 @@ export type { ScaleServiceRequest } from './generated/warren/v1/ScaleServiceRequ
 export type { HealthBatch, HealthBatch__Output as HealthBatchOut } from './generated/warren/v1/HealthBatch.js';
 export type { HealthAck, HealthAck__Output as HealthAckOut } from './generated/warren/v1/HealthAck.js';
 export type { PhaseHealth, PhaseHealth__Output as PhaseHealthOut } from './generated/warren/v1/PhaseHealth.js';
-export type { ProbeResult as ProbeResultWire, ProbeResult__Output as ProbeResultOut } from './generated/warren/v1/ProbeResult.js';
+export type {
+  ProbeResult as ProbeResultWire,
+  ProbeResult__Output as ProbeResultOut,
+} from './generated/warren/v1/ProbeResult.js';
 export type { Event as EventWire, Event__Output as EventOut } from './generated/warren/v1/Event.js';
-export type { EndpointsMessage, EndpointsMessage__Output as EndpointsMessageOut } from './generated/warren/v1/EndpointsMessage.js';
+export type {
+  EndpointsMessage,
+  EndpointsMessage__Output as EndpointsMessageOut,
+} from './generated/warren/v1/EndpointsMessage.js';
 export type { Endpoint, Endpoint__Output as EndpointOut } from './generated/warren/v1/Endpoint.js';
 export type { SlotStatus__Output as SlotStatusOut } from './generated/warren/v1/SlotStatus.js';
-export type { WatchEventsRequest, WatchEventsRequest__Output as WatchEventsRequestOut } from './generated/warren/v1/WatchEventsRequest.js';
+export type {
+  WatchEventsRequest,
+  WatchEventsRequest__Output as WatchEventsRequestOut,
+} from './generated/warren/v1/WatchEventsRequest.js';
 export type { NodeTransition__Output as NodeTransitionOut } from './generated/warren/v1/NodeTransition.js';
+export type { VersionInfo, VersionInfo__Output as VersionInfoOut } from './generated/warren/v1/VersionInfo.js';

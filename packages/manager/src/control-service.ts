@@ -10,7 +10,7 @@ import {
   type Service,
   type Task,
 } from '@warren/core';
-import { eventToWire, serviceToWire, specFromWire, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
+import { VERSION, eventToWire, serviceToWire, specFromWire, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
 import * as grpc from '@grpc/grpc-js';
 import { endpointsOf, replacementState } from './endpoints.js';
 import type { NodeSessions } from './node-sessions.js';
@@ -22,11 +22,13 @@ export interface ControlDeps {
   now: () => number;
   newId: () => string;
   logger: Logger;
+  /** When this manager process started (ms), for Version. */
+  startedAt: number;
 }
 
 /** ControlService: what the CLI calls. Every request is validated before anything is written. */
 export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHandlers {
-  const { store, sessions, now, newId, logger } = deps;
+  const { store, sessions, now, newId, logger, startedAt } = deps;
 
   const findService = (view: StoreView, ref: string): Service => {
     if (ref === '') throw new ValidationError('service name', ref, 'is required');
@@ -205,6 +207,10 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       });
       logger.info({ node: node.name, availability }, 'node availability');
       return nodeToWire(node, true);
+    }),
+
+    Version: unaryHandler('Version', logger, async (): Promise<wire.VersionInfo> => {
+      return { version: VERSION, nodeVersion: process.version, os: process.platform, arch: process.arch, startedAtMs: startedAt };
     }),
   };
 }

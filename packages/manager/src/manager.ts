@@ -4,7 +4,18 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { FailedPreconditionError } from '@warren/core';
-import { DaemonHttp, VERSION, bindServer, shutdownServer, taskToWire, warrenProto, type Component, type wire } from '@warren/api';
+import {
+  DEFAULT_MANAGER_ADDRESS,
+  DEFAULT_MANAGER_HTTP_ADDRESS,
+  DaemonHttp,
+  VERSION,
+  bindServer,
+  shutdownServer,
+  taskToWire,
+  warrenProto,
+  type Component,
+  type wire,
+} from '@warren/api';
 import { controlServiceHandlers } from './control-service.js';
 import { HealthIngest } from './health-ingest.js';
 import { managerMetrics } from './metrics.js';
@@ -18,7 +29,7 @@ import { workerServiceHandlers } from './worker-service.js';
 export interface ManagerOptions {
   /** State lives in `<dataDir>/store`. */
   dataDir: string;
-  /** gRPC address for the CLI and workers; default 127.0.0.1:7420 (port 0: any free port). */
+  /** gRPC address for the CLI and workers; default DEFAULT_MANAGER_ADDRESS (port 0: any free port). */
   listen?: string;
   logger: Logger;
   /** How often workers heartbeat; default 1 s. */
@@ -27,7 +38,7 @@ export interface ManagerOptions {
   nodeDownAfter?: number;
   /** Safety pass of the reconciler; default 1 s (it also runs on every change). */
   reconcileIntervalMs?: number;
-  /** HTTP address of /health, /health/ready, /liveness, /metrics; default 127.0.0.1:7421. */
+  /** HTTP address of /health, /health/ready, /liveness, /metrics; default DEFAULT_MANAGER_HTTP_ADDRESS. */
   http?: string;
   now?: () => number;
 }
@@ -81,20 +92,20 @@ export class Manager {
     const proto = warrenProto();
     server.addService(
       proto.ControlService.service,
-      controlServiceHandlers({ store, sessions, now, newId, logger: options.logger.child({ component: 'control' }) }),
+      controlServiceHandlers({ store, sessions, now, newId, startedAt, logger: options.logger.child({ component: 'control' }) }),
     );
     server.addService(
       proto.WorkerService.service,
       workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), onConnect: () => monitor.check(), health, streams, logger: options.logger.child({ component: 'workers' }) }),
     );
 
-    const listen = options.listen ?? '127.0.0.1:7420';
+    const listen = options.listen ?? DEFAULT_MANAGER_ADDRESS;
     let port: number;
     try {
       port = await bindServer(server, listen);
     } catch (err) {
       await store.close();
-      throw new FailedPreconditionError(`cannot listen on ${listen}: ${(err as Error).message}`);
+      throw new FailedPreconditionError(`cannot listen on ${listen}: ${(err as Error).message}`, { cause: err });
     }
     const address = `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
     const intervalMs = options.reconcileIntervalMs ?? 1000;
@@ -124,10 +135,11 @@ export class Manager {
         },
       },
     ];
+    const httpListen = options.http ?? DEFAULT_MANAGER_HTTP_ADDRESS;
     let http: DaemonHttp;
     try {
       http = await DaemonHttp.start({
-        listen: options.http ?? '127.0.0.1:7421',
+        listen: httpListen,
         version: VERSION,
         components,
         registry: managerMetrics({ store, sessions, health, reconciler, streams }),
@@ -136,7 +148,7 @@ export class Manager {
     } catch (err) {
       server.forceShutdown();
       await store.close();
-      throw new FailedPreconditionError(`cannot serve HTTP on ${options.http ?? '127.0.0.1:7421'}: ${(err as Error).message}`);
+      throw new FailedPreconditionError(`cannot serve HTTP on ${httpListen}: ${(err as Error).message}`, { cause: err });
     }
     const manager = new Manager(address, token, server, store, sessions, reconciler, logger, grpcHealth, http);
     store.onCommit((changes) => {

@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import type { wire } from '@warren/api';
+import { control, managerAddress } from '../context.js';
+import { clientVersionText, serverVersionText } from '../views/version.js';
+
+/**
+ * `warren version`: the CLI's version at once, then the manager's. When no manager answers,
+ * the client block stays printed and the usual unreachable error follows (exit 1), as with
+ * `docker version`.
+ */
+export function versionCommand(): Command {
+  return new Command('version')
+    .description('show the version of the CLI and of the manager it talks to')
+    .action(async (_o: unknown, cmd: Command) => {
+      process.stdout.write(clientVersionText());
+      const info = await control<wire.VersionInfoOut>(cmd, (c) => c.Version, {});
+      process.stdout.write(`\n${serverVersionText(info, managerAddress(cmd))}`);
+    });
+}
