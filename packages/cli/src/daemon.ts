@@ -1,8 +1,39 @@
 import { pino, type Logger } from 'pino';
+import { ValidationError } from '@warren/core';
+import { addressInUse, routeGrpcLogs } from '@warren/api';
+import { CliError } from './errors.js';
 
-/** JSON logs on stdout, one line each; read them with pino-pretty. Level from WARREN_LOG_LEVEL. */
+/**
+ * JSON logs on stdout, one line each; read them with pino-pretty. Level from WARREN_LOG_LEVEL.
+ * grpc-js's own log lines join them (component `grpc`) instead of going raw to stderr.
+ */
 export function createLogger(): Logger {
-  return pino({ level: process.env.WARREN_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  const logger = pino({ level: process.env.WARREN_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  routeGrpcLogs(logger);
+  return logger;
+}
+
+/**
+ * Runs `start`, which starts daemons on the addresses their flags gave (`{ '--listen': '…' }`)
+ * and stops what it started before it throws. Two flags asking for the same port are refused
+ * before anything starts (exit 2); an address in use becomes one line naming it and its flag.
+ */
+export async function startOn<T>(flags: Readonly<Record<string, string>>, start: () => Promise<T>): Promise<T> {
+  const entries = Object.entries(flags);
+  for (const [i, [flag, address]] of entries.entries()) {
+    const first = entries.slice(0, i).find(([, other]) => other === address && !address.endsWith(':0'));
+    if (first) throw new ValidationError(flag, address, `${first[0]} already asks for it; give each its own port`);
+  }
+  try {
+    return await start();
+  } catch (err) {
+    const address = addressInUse(err);
+    if (address === undefined) throw err;
+    const flag = entries.find(([, given]) => given === address)?.[0];
+    const running = 'another warren may be running';
+    if (flag === undefined) throw new CliError(`${address} is already in use: ${running}`, 1);
+    throw new CliError(`${address} is already in use (${flag}): ${running}; choose another with ${flag}`, 1);
+  }
 }
 
 /**
