@@ -10,7 +10,21 @@ import { CliError } from './errors.js';
 export function createLogger(): Logger {
   const logger = pino({ level: process.env.WARREN_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
   routeGrpcLogs(logger);
+  guardStartup(logger);
   return logger;
+}
+
+/** Until `runUntilSignal` takes over: a signal while a daemon is starting ends it at once, and says so. */
+let duringStartup: ((signal: NodeJS.Signals) => void) | undefined;
+
+function guardStartup(logger: Logger): void {
+  if (duringStartup) return;
+  duringStartup = (signal) => {
+    logger.warn({ signal }, 'interrupted while starting: exiting');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', duringStartup);
+  process.on('SIGTERM', duringStartup);
 }
 
 /**
@@ -70,5 +84,10 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>, graceM
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    if (duringStartup) {
+      process.off('SIGINT', duringStartup);
+      process.off('SIGTERM', duringStartup);
+      duringStartup = undefined;
+    }
   });
 }
