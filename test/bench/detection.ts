@@ -33,7 +33,17 @@ export interface DetectionFigures {
 export async function detection(rounds: number): Promise<DetectionFigures> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
   const name = `bench${randomBytes(3).toString('hex')}`;
-  const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', name]);
+  const up = spawnWarren([
+    'up',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    '127.0.0.1:0',
+    '--http',
+    '127.0.0.1:0',
+    '--name',
+    name,
+  ]);
   const nodeId = async () => (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
   try {
     const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
@@ -45,31 +55,64 @@ export async function detection(rounds: number): Promise<DetectionFigures> {
     };
     // --restart-window 1s: each task is healthy for 2-3 s before it breaks, so its slot is
     // forgiven and every round is a first failure, replaced at once.
-    await cli('service', 'create', 'detect', '--image', TEST_IMAGE, '--stop-timeout', '1s', '--restart-window', '1s',
-      '--health-cmd', 'test -f /ok', '--health-interval', '1s', '--health-timeout', '1s', '--health-retries', '3',
-      '--', 'sh', '-c', 'touch /ok; sleep 2.$(printf %03d $((RANDOM % 1000))); rm /ok; echo broken; exec sleep 1000');
+    await cli(
+      'service',
+      'create',
+      'detect',
+      '--image',
+      TEST_IMAGE,
+      '--stop-timeout',
+      '1s',
+      '--restart-window',
+      '1s',
+      '--health-cmd',
+      'test -f /ok',
+      '--health-interval',
+      '1s',
+      '--health-timeout',
+      '1s',
+      '--health-retries',
+      '3',
+      '--',
+      'sh',
+      '-c',
+      'touch /ok; sleep 2.$(printf %03d $((RANDOM % 1000))); rm /ok; echo broken; exec sleep 1000',
+    );
 
     const seen = new Set<string>();
     const detections: number[] = [];
     const reports: number[] = [];
     const durations: number[] = [];
-    await waitFor(`${rounds} rounds`, async () => {
-      const tasks = JSON.parse(await cli('service', 'ps', 'detect', '--format', 'json')) as TaskJson[];
-      for (const task of tasks.filter((t) => t.state === 'failed' && !seen.has(t.id))) {
-        seen.add(task.id);
-        const logs = (await docker.getContainer(task.containerId).logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
-        const line = logs.toString('latin1').split('\n').find((l) => l.includes('broken'));
-        const stamp = line?.match(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z/)?.[1];
-        const verdict = up.lines.find((l) => l.msg === 'health transition' && l.task === task.id && l.phase === 'liveness' && l.to === 'unhealthy');
-        const atWorker = up.lines.find((l) => l.msg === 'liveness unhealthy' && l.task === task.id);
-        if (!stamp || !verdict || !atWorker) continue;
-        const brokeAt = Date.parse(`${stamp.slice(0, 23)}Z`) + Number(`0.${stamp.slice(23) || '0'}`);
-        detections.push((verdict.time as number) - brokeAt);
-        reports.push((verdict.time as number) - (atWorker.time as number));
-        durations.push(...task.results.filter((r) => r.counted).map((r) => r.durationMs));
-      }
-      return detections.length >= rounds;
-    }, rounds * 15_000, 250);
+    await waitFor(
+      `${rounds} rounds`,
+      async () => {
+        const tasks = JSON.parse(await cli('service', 'ps', 'detect', '--format', 'json')) as TaskJson[];
+        for (const task of tasks.filter((t) => t.state === 'failed' && !seen.has(t.id))) {
+          seen.add(task.id);
+          const logs = (await docker
+            .getContainer(task.containerId)
+            .logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
+          const line = logs
+            .toString('latin1')
+            .split('\n')
+            .find((l) => l.includes('broken'));
+          const stamp = line?.match(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z/)?.[1];
+          const verdict = up.lines.find(
+            (l) =>
+              l.msg === 'health transition' && l.task === task.id && l.phase === 'liveness' && l.to === 'unhealthy',
+          );
+          const atWorker = up.lines.find((l) => l.msg === 'liveness unhealthy' && l.task === task.id);
+          if (!stamp || !verdict || !atWorker) continue;
+          const brokeAt = Date.parse(`${stamp.slice(0, 23)}Z`) + Number(`0.${stamp.slice(23) || '0'}`);
+          detections.push((verdict.time as number) - brokeAt);
+          reports.push((verdict.time as number) - (atWorker.time as number));
+          durations.push(...task.results.filter((r) => r.counted).map((r) => r.durationMs));
+        }
+        return detections.length >= rounds;
+      },
+      rounds * 15_000,
+      250,
+    );
     await cli('service', 'rm', 'detect');
     const meanRunMs = durations.reduce((a, b) => a + b, 0) / durations.length;
     return {
@@ -88,7 +131,14 @@ export async function detection(rounds: number): Promise<DetectionFigures> {
     await up.kill('SIGTERM');
     if (id) {
       const left = await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${id}`] } });
-      await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+      await Promise.all(
+        left.map((c) =>
+          docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+      );
     }
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -37,7 +37,14 @@ async function idleRate(ms: number): Promise<number> {
 }
 
 async function run(name: string, extra: Partial<Docker.ContainerCreateOptions> = {}): Promise<Docker.Container> {
-  const container = await docker.createContainer({ name, Image: TEST_IMAGE, Cmd: ['sleep', '100000'], HostConfig: { Init: true }, Labels: { 'warren.bench': '1' }, ...extra });
+  const container = await docker.createContainer({
+    name,
+    Image: TEST_IMAGE,
+    Cmd: ['sleep', '100000'],
+    HostConfig: { Init: true },
+    Labels: { 'warren.bench': '1' },
+    ...extra,
+  });
   await container.start();
   return container;
 }
@@ -92,11 +99,17 @@ export async function execCost(intervalMs: number, seconds: number): Promise<Exe
     const dWall = performance.now() - td;
     const dockerCpu = (await machineBusyMs()) - d0 - baseline * dWall;
     const until = Math.ceil(Date.now() / 1000);
-    const events = (await docker.getEvents({ since, until, filters: { container: [healthy.id], event: ['exec_die'] } } as Docker.GetEventsOptions)) as unknown as NodeJS.ReadableStream;
+    const events = (await docker.getEvents({
+      since,
+      until,
+      filters: { container: [healthy.id], event: ['exec_die'] },
+    } as Docker.GetEventsOptions)) as unknown as NodeJS.ReadableStream;
     let raw = '';
     for await (const chunk of events) raw += String(chunk);
     // The whole-second event window can hold a probe or two outside the CPU window: scale.
-    const dockerProbes = Math.round((raw.split('\n').filter((l) => l.includes('exec_die')).length * dWall) / ((until - since) * 1000));
+    const dockerProbes = Math.round(
+      (raw.split('\n').filter((l) => l.includes('exec_die')).length * dWall) / ((until - since) * 1000),
+    );
     await healthy.remove({ force: true });
 
     const warrenPer = warrenCpu / latencies.length;
@@ -104,13 +117,30 @@ export async function execCost(intervalMs: number, seconds: number): Promise<Exe
     return {
       intervalMs,
       seconds,
-      warren: { probes: latencies.length, cpuMsPerProbe: warrenPer, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
+      warren: {
+        probes: latencies.length,
+        cpuMsPerProbe: warrenPer,
+        p50: percentile(latencies, 0.5),
+        p99: percentile(latencies, 0.99),
+      },
       docker: { probes: dockerProbes, cpuMsPerProbe: dockerPer },
       ratio: warrenPer / dockerPer,
-      burst: { concurrency: 8, probesPerSecond: (burst.length / burstWall) * 1000, p50: percentile(burst, 0.5), p99: percentile(burst, 0.99) },
+      burst: {
+        concurrency: 8,
+        probesPerSecond: (burst.length / burstWall) * 1000,
+        p50: percentile(burst, 0.5),
+        p99: percentile(burst, 0.99),
+      },
     };
   } finally {
     const left = await docker.listContainers({ all: true, filters: { label: ['warren.bench=1'] } });
-    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(
+      left.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
   }
 }

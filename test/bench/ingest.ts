@@ -44,7 +44,12 @@ export async function ingest(workers: number, offeredPerSecond: number, seconds:
     const sims = await Promise.all(
       Array.from({ length: workers }, async (_, i) => {
         const client = createWorkerClient(address);
-        const reg = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(client.Register, client, { token, name: `sim-${i}`, hostname: 'sim', images: [IMAGE] });
+        const reg = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(client.Register, client, {
+          token,
+          name: `sim-${i}`,
+          hostname: 'sim',
+          images: [IMAGE],
+        });
         const tasks = new Set<string>();
         const stream = client.Assignments({ nodeId: reg.nodeId }, metadata);
         stream.on('data', (m: wire.AssignmentsMessageOut) => {
@@ -64,7 +69,9 @@ export async function ingest(workers: number, offeredPerSecond: number, seconds:
     const control = createControlClient(address);
     const check = { exec: { command: ['true'] }, intervalMs: 1000 };
     for (let s = 0; s < 10; s++) {
-      await unary(control.CreateService, control, { spec: { name: `ingest${s}`, image: IMAGE, replicas: 1000, command: ['sleep', '1'], health: { check } } });
+      await unary(control.CreateService, control, {
+        spec: { name: `ingest${s}`, image: IMAGE, replicas: 1000, command: ['sleep', '1'], health: { check } },
+      });
     }
     control.close();
     await waitFor('10,000 tasks assigned', () => sims.reduce((n, s) => n + s.tasks.size, 0) === 10_000, 120_000, 100);
@@ -100,8 +107,16 @@ export async function ingest(workers: number, offeredPerSecond: number, seconds:
             taskId,
             transition: false,
             phase: {
-              phase: 'liveness', status: 'healthy', successStreak: cursor, failureStreak: 0, everSucceeded: true, lastTransitionAtMs: now - 60_000, lastTransitionFrom: 'starting',
-              results: [{ atMs: now, durationMs: 3, outcome: 'success', hasCode: true, code: 0, output: '', counted: true }],
+              phase: 'liveness',
+              status: 'healthy',
+              successStreak: cursor,
+              failureStreak: 0,
+              everSucceeded: true,
+              lastTransitionAtMs: now - 60_000,
+              lastTransitionFrom: 'starting',
+              results: [
+                { atMs: now, durationMs: 3, outcome: 'success', hasCode: true, code: 0, output: '', counted: true },
+              ],
             },
           };
         });
@@ -128,7 +143,7 @@ export async function ingest(workers: number, offeredPerSecond: number, seconds:
     return {
       workers,
       tasks: 10_000,
-      offeredPerSecond: (perBatch * workers * 50),
+      offeredPerSecond: perBatch * workers * 50,
       resultsPerSecond: (acked / wall) * 1000,
       ackP50: percentile(latencies, 0.5),
       ackP99: percentile(latencies, 0.99),

@@ -41,14 +41,26 @@ function timeCli(args: string[]): Promise<number> {
     const t0 = performance.now();
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`warren ${args.join(' ')} exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`warren ${args.join(' ')} exited ${code}`)),
+    );
   });
 }
 
 const report: string[] = [];
 const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
 const name = `bench${randomBytes(3).toString('hex')}`;
-const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', name]);
+const up = spawnWarren([
+  'up',
+  '--data-dir',
+  dataDir,
+  '--listen',
+  '127.0.0.1:0',
+  '--http',
+  '127.0.0.1:0',
+  '--name',
+  name,
+]);
 let nodeId = '';
 try {
   const address = ((await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string) ?? '';
@@ -69,16 +81,39 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     const service = `ten${round}`;
     const t0 = performance.now();
-    await timeCli(['--manager', address, 'service', 'create', service, '--image', TEST_IMAGE, '--replicas', '10', '--stop-timeout', '1s', '--', 'sleep', '1000']);
+    await timeCli([
+      '--manager',
+      address,
+      'service',
+      'create',
+      service,
+      '--image',
+      TEST_IMAGE,
+      '--replicas',
+      '10',
+      '--stop-timeout',
+      '1s',
+      '--',
+      'sleep',
+      '1000',
+    ]);
     await waitFor('10 running', async () => (await runningOf(service)) === 10, 60_000, 5);
     createTimes.push(performance.now() - t0);
     await timeCli(['--manager', address, 'service', 'rm', service]);
-    await waitFor('containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } })).length === 0, 60_000, 50);
+    await waitFor(
+      'containers removed',
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } })).length === 0,
+      60_000,
+      50,
+    );
   }
 
   // 2. service ls with 100 services (0 replicas: the listing is what is measured)
   for (let i = 0; i < 100; i++) {
-    await unary(control.CreateService, control, { spec: { name: `svc${String(i).padStart(3, '0')}`, image: TEST_IMAGE, replicas: 0, command: ['sleep', '1000'] } });
+    await unary(control.CreateService, control, {
+      spec: { name: `svc${String(i).padStart(3, '0')}`, image: TEST_IMAGE, replicas: 0, command: ['sleep', '1000'] },
+    });
   }
   await timeCli(['--manager', address, 'service', 'ls']); // warm the file cache
   const lsTimes: number[] = [];
@@ -95,9 +130,15 @@ try {
   const l = stats(lsTimes);
   const r = stats(rpcTimes);
   const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
-  report.push(`service create (10 replicas) → all running, ${ROUNDS} rounds: median ${fmt(c.median)} (min ${fmt(c.min)}, max ${fmt(c.max)}); target < 2000 ms`);
-  report.push(`warren service ls, 100 services, ${LS_RUNS} runs (whole CLI process): median ${fmt(l.median)} (min ${fmt(l.min)}, p90 ${fmt(l.p90)}); target < 300 ms`);
-  report.push(`  of which the ListServices call itself, 50 calls: median ${r.median.toFixed(1)} ms (p90 ${r.p90.toFixed(1)} ms)`);
+  report.push(
+    `service create (10 replicas) → all running, ${ROUNDS} rounds: median ${fmt(c.median)} (min ${fmt(c.min)}, max ${fmt(c.max)}); target < 2000 ms`,
+  );
+  report.push(
+    `warren service ls, 100 services, ${LS_RUNS} runs (whole CLI process): median ${fmt(l.median)} (min ${fmt(l.min)}, p90 ${fmt(l.p90)}); target < 300 ms`,
+  );
+  report.push(
+    `  of which the ListServices call itself, 50 calls: median ${r.median.toFixed(1)} ms (p90 ${r.p90.toFixed(1)} ms)`,
+  );
 } finally {
   await up.kill('SIGTERM');
   if (nodeId) {
@@ -108,7 +149,10 @@ try {
 }
 
 process.stderr.write('bench: probe capacity\n');
-for (const [tasks, intervalMs] of [[1000, 500], [2500, 500]] as const) {
+for (const [tasks, intervalMs] of [
+  [1000, 500],
+  [2500, 500],
+] as const) {
   const f = await probeCapacity(tasks, intervalMs, 10);
   report.push(
     `probe capacity, ${f.tasks} HTTP+TCP probes every ${f.intervalMs} ms on loopback: ${f.probesPerSecond.toFixed(0)} probes/s, lag p50 ${f.lagP50} ms / p99 ${f.lagP99} ms, ` +
@@ -118,9 +162,15 @@ for (const [tasks, intervalMs] of [[1000, 500], [2500, 500]] as const) {
 
 process.stderr.write('bench: exec probes and Docker HEALTHCHECK\n');
 const e = await execCost(100, 20);
-report.push(`exec probe (/bin/sh -c true) every ${e.intervalMs} ms for ${e.seconds} s against one container: latency p50 ${e.warren.p50.toFixed(0)} ms / p99 ${e.warren.p99.toFixed(0)} ms`);
-report.push(`  machine CPU per probe: Warren ${e.warren.cpuMsPerProbe.toFixed(1)} ms (${e.warren.probes} probes), Docker HEALTHCHECK ${e.docker.cpuMsPerProbe.toFixed(1)} ms (${e.docker.probes} probes): ${e.ratio.toFixed(2)}× Docker's; target ≤ 1.2×`);
-report.push(`  burst, ${e.burst.concurrency} in flight: ${e.burst.probesPerSecond.toFixed(1)} probes/s, latency p50 ${e.burst.p50.toFixed(0)} ms / p99 ${e.burst.p99.toFixed(0)} ms`);
+report.push(
+  `exec probe (/bin/sh -c true) every ${e.intervalMs} ms for ${e.seconds} s against one container: latency p50 ${e.warren.p50.toFixed(0)} ms / p99 ${e.warren.p99.toFixed(0)} ms`,
+);
+report.push(
+  `  machine CPU per probe: Warren ${e.warren.cpuMsPerProbe.toFixed(1)} ms (${e.warren.probes} probes), Docker HEALTHCHECK ${e.docker.cpuMsPerProbe.toFixed(1)} ms (${e.docker.probes} probes): ${e.ratio.toFixed(2)}× Docker's; target ≤ 1.2×`,
+);
+report.push(
+  `  burst, ${e.burst.concurrency} in flight: ${e.burst.probesPerSecond.toFixed(1)} probes/s, latency p50 ${e.burst.p50.toFixed(0)} ms / p99 ${e.burst.p99.toFixed(0)} ms`,
+);
 
 process.stderr.write('bench: detection\n');
 const d = await detection(10);
@@ -134,13 +184,24 @@ process.stderr.write('bench: recovery, Warren and Docker Swarm\n');
 const ROUNDS_RECOVERY = 3;
 const w = await warrenRecovery(ROUNDS_RECOVERY);
 const sw = await swarmRecovery(ROUNDS_RECOVERY);
-const med = (xs: Stages[], k: keyof Stages) => percentile(xs.map((x) => x[k]), 0.5) / 1000;
-const stages = (xs: Stages[]) => `unhealthy ${med(xs, 'unhealthy').toFixed(2)} s → replacement started ${med(xs, 'started').toFixed(2)} s → healthy ${med(xs, 'healthy').toFixed(2)} s`;
-report.push(`recovery from a broken exec check (interval 1s, retries 3, timeout 1s), median of ${ROUNDS_RECOVERY} rounds each, from the break:`);
+const med = (xs: Stages[], k: keyof Stages) =>
+  percentile(
+    xs.map((x) => x[k]),
+    0.5,
+  ) / 1000;
+const stages = (xs: Stages[]) =>
+  `unhealthy ${med(xs, 'unhealthy').toFixed(2)} s → replacement started ${med(xs, 'started').toFixed(2)} s → healthy ${med(xs, 'healthy').toFixed(2)} s`;
+report.push(
+  `recovery from a broken exec check (interval 1s, retries 3, timeout 1s), median of ${ROUNDS_RECOVERY} rounds each, from the break:`,
+);
 report.push(`  Warren: ${stages(w.stages)}`);
 report.push(`  Swarm:  ${stages(sw)}`);
-report.push(`  Warren is ${(med(sw, 'healthy') / med(w.stages, 'healthy')).toFixed(1)}× faster end to end; target ≥ 4×`);
-report.push(`  manager decision latency (health transition received → replacement created and assigned): ${w.decisionMs.join(', ')} ms`);
+report.push(
+  `  Warren is ${(med(sw, 'healthy') / med(w.stages, 'healthy')).toFixed(1)}× faster end to end; target ≥ 4×`,
+);
+report.push(
+  `  manager decision latency (health transition received → replacement created and assigned): ${w.decisionMs.join(', ')} ms`,
+);
 
 process.stderr.write('bench: manager ingest\n');
 for (const offered of [50_000, 100_000]) {
@@ -159,5 +220,7 @@ report.push(
     `bound ${n.boundMs.toFixed(0)} ms = 3 × 1000 + container start ${n.containerStartMs.toFixed(0)} + first probe ${n.firstProbeMs.toFixed(0)}; target within 1 s of the bound`,
 );
 
-console.log(`Warren bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
+console.log(
+  `Warren bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`,
+);
 console.log(report.join('\n'));

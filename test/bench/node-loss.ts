@@ -29,26 +29,59 @@ export async function nodeLoss(rounds: number): Promise<NodeLossFigures> {
     try {
       await c.startWorker('w1');
       await c.startWorker('w2');
-      await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '4', '--stop-timeout', '1s',
-        '--health-cmd', 'true', '--health-interval', '1s', '--', 'sleep', '1000');
-      await waitFor('4 healthy', async () => (await c.live('web')).filter((t) => t.health === 'healthy').length === 4, 60_000);
+      await c.ok(
+        'service',
+        'create',
+        'web',
+        '--image',
+        TEST_IMAGE,
+        '--replicas',
+        '4',
+        '--stop-timeout',
+        '1s',
+        '--health-cmd',
+        'true',
+        '--health-interval',
+        '1s',
+        '--',
+        'sleep',
+        '1000',
+      );
+      await waitFor(
+        '4 healthy',
+        async () => (await c.live('web')).filter((t) => t.health === 'healthy').length === 4,
+        60_000,
+      );
       const lost = (await c.live('web')).filter((t) => t.node === c.nodeName('w1')).map((t) => t.slot);
       const killedAt = Date.now();
       await c.workers.get('w1')!.kill('SIGKILL');
       const downLine = await c.manager.waitForLog((l) => l.msg === 'node down' && l.node === c.nodeName('w1'), 30_000);
       down.push((downLine.time as number) - killedAt);
-      const healthy = await waitFor('its tasks healthy on w2', async () => {
-        const live = await c.live('web');
-        const moved = live.filter((t) => lost.includes(t.slot));
-        return moved.length === lost.length && moved.every((t) => t.node === c.nodeName('w2') && t.health === 'healthy') ? moved : undefined;
-      }, 60_000, 20);
+      const healthy = await waitFor(
+        'its tasks healthy on w2',
+        async () => {
+          const live = await c.live('web');
+          const moved = live.filter((t) => lost.includes(t.slot));
+          return moved.length === lost.length &&
+            moved.every((t) => t.node === c.nodeName('w2') && t.health === 'healthy')
+            ? moved
+            : undefined;
+        },
+        60_000,
+        20,
+      );
       recovered.push(Date.now() - killedAt);
       for (const t of healthy) {
-        const created = c.manager.lines.find((l) => l.msg === 'task state' && l.task === t.id && l.state === 'starting');
-        const running = c.manager.lines.find((l) => l.msg === 'task state' && l.task === t.id && l.state === 'running');
+        const created = c.manager.lines.find(
+          (l) => l.msg === 'task state' && l.task === t.id && l.state === 'starting',
+        );
+        const running = c.manager.lines.find(
+          (l) => l.msg === 'task state' && l.task === t.id && l.state === 'running',
+        );
         if (created && running) starts.push((running.time as number) - (created.time as number));
         const firstResult = t.results[0];
-        if (firstResult && running) probes.push(Date.parse(firstResult.time) + firstResult.durationMs - (running.time as number));
+        if (firstResult && running)
+          probes.push(Date.parse(firstResult.time) + firstResult.durationMs - (running.time as number));
       }
     } finally {
       await c.destroy();

@@ -23,9 +23,13 @@ export interface CapacityFigures {
 }
 
 export async function probeCapacity(tasks: number, intervalMs: number, seconds: number): Promise<CapacityFigures> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./endpoints.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./endpoints.js', import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   try {
-    const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+    const line = await new Promise<string>((resolve) =>
+      createInterface({ input: child.stdout! }).once('line', resolve),
+    );
     const ports = JSON.parse(line) as { http: number[]; tcp: number[] };
     let done = 0;
     let failures = 0;
@@ -35,18 +39,58 @@ export async function probeCapacity(tasks: number, intervalMs: number, seconds: 
         done++;
         if (u.result.outcome !== 'success') failures++;
       },
-      execute: (h, target, timeoutMs) => (h.kind === 'http' ? httpProbe(h, target, timeoutMs) : h.kind === 'tcp' ? tcpProbe(h, target, timeoutMs) : Promise.reject(new Error('not here'))),
+      execute: (h, target, timeoutMs) =>
+        h.kind === 'http'
+          ? httpProbe(h, target, timeoutMs)
+          : h.kind === 'tcp'
+            ? tcpProbe(h, target, timeoutMs)
+            : Promise.reject(new Error('not here')),
     });
     for (let i = 0; i < tasks; i++) {
       const http = i % 2 === 0;
       const port = http ? ports.http[i % ports.http.length]! : ports.tcp[i % ports.tcp.length]!;
       const handler = http
-        ? { kind: 'http' as const, path: '/health', port, scheme: 'http' as const, headers: [], statusMin: 200, statusMax: 399 }
+        ? {
+            kind: 'http' as const,
+            path: '/health',
+            port,
+            scheme: 'http' as const,
+            headers: [],
+            statusMin: 200,
+            statusMax: 399,
+          }
         : { kind: 'tcp' as const, port };
       const task: Task = {
-        id: `bench${i}`, serviceId: 's', serviceName: 'bench', slot: i, nodeId: 'n', desiredState: 'running', state: 'running', message: '', error: '', containerId: '', address: '', startedAt: 0, replacing: false, held: false, createdAt: 0, updatedAt: 0,
+        id: `bench${i}`,
+        serviceId: 's',
+        serviceName: 'bench',
+        slot: i,
+        nodeId: 'n',
+        desiredState: 'running',
+        state: 'running',
+        message: '',
+        error: '',
+        containerId: '',
+        address: '',
+        startedAt: 0,
+        replacing: false,
+        held: false,
+        createdAt: 0,
+        updatedAt: 0,
         // readiness only: one phase per run, and nothing stops probing on a failure
-        spec: { name: 'bench', image: 'i', replicas: 1, command: [], env: [], network: 'bridge', stopTimeoutMs: 0, health: { readiness: { ...PROBE_DEFAULTS, handler, intervalMs, timeoutMs: 1000 } }, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [] },
+        spec: {
+          name: 'bench',
+          image: 'i',
+          replicas: 1,
+          command: [],
+          env: [],
+          network: 'bridge',
+          stopTimeoutMs: 0,
+          health: { readiness: { ...PROBE_DEFAULTS, handler, intervalMs, timeoutMs: 1000 } },
+          restart: RESTART_DEFAULTS,
+          maxReplacing: 0,
+          mounts: [],
+        },
       };
       // adopted: first runs spread over one interval, as after a worker restart
       prober.add(task, { containerId: '', address: '127.0.0.1' }, 0, { adopted: true });

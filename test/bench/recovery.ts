@@ -26,45 +26,89 @@ export interface Stages {
 
 /** The time Docker stamped the "broken" line of a container. */
 async function brokeAt(containerId: string): Promise<number | undefined> {
-  const logs = (await docker.getContainer(containerId).logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
+  const logs = (await docker
+    .getContainer(containerId)
+    .logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
   const stamp = logs.toString('latin1').match(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z broken/)?.[1];
   return stamp ? Date.parse(`${stamp.slice(0, 23)}Z`) + Number(`0.${stamp.slice(23) || '0'}`) : undefined;
 }
 
 export async function swarmRecovery(rounds: number): Promise<Stages[]> {
-  const wasActive = (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim() === 'active';
+  const wasActive =
+    (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim() === 'active';
   if (!wasActive) await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
   const results: Stages[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       const name = `warren-bench-swarm-${randomBytes(3).toString('hex')}`;
       const since = Math.floor(Date.now() / 1000);
-      await run('docker', ['service', 'create', '--quiet', '--detach', '--no-resolve-image', '--name', name,
-        '--health-cmd', 'test -f /ok', '--health-interval', '1s', '--health-retries', '3', '--health-timeout', '1s',
-        TEST_IMAGE, 'sh', '-c', COMMAND]);
+      await run('docker', [
+        'service',
+        'create',
+        '--quiet',
+        '--detach',
+        '--no-resolve-image',
+        '--name',
+        name,
+        '--health-cmd',
+        'test -f /ok',
+        '--health-interval',
+        '1s',
+        '--health-retries',
+        '3',
+        '--health-timeout',
+        '1s',
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        COMMAND,
+      ]);
       try {
         type DockerEvent = { Action: string; id: string; timeNano: number };
         const events = async (): Promise<DockerEvent[]> => {
-          const stream = (await docker.getEvents({ since, until: Math.ceil(Date.now() / 1000), filters: { type: ['container'], label: [`com.docker.swarm.service.name=${name}`] } } as object)) as unknown as NodeJS.ReadableStream;
+          const stream = (await docker.getEvents({
+            since,
+            until: Math.ceil(Date.now() / 1000),
+            filters: { type: ['container'], label: [`com.docker.swarm.service.name=${name}`] },
+          } as object)) as unknown as NodeJS.ReadableStream;
           let raw = '';
           for await (const chunk of stream) raw += String(chunk);
-          return raw.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DockerEvent);
+          return raw
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as DockerEvent);
         };
-        const stages = await waitFor('swarm replacement healthy', async () => {
-          const list = await events();
-          const starts = list.filter((e) => e.Action === 'start');
-          if (starts.length < 2) return undefined;
-          const [first, second] = starts as [DockerEvent, DockerEvent];
-          const unhealthy = list.find((e) => e.id === first.id && e.Action === 'health_status: unhealthy');
-          const healthy = list.find((e) => e.id === second.id && e.Action === 'health_status: healthy');
-          const broke = await brokeAt(first.id);
-          if (!unhealthy || !healthy || broke === undefined) return undefined;
-          return { unhealthy: unhealthy.timeNano / 1e6 - broke, started: second.timeNano / 1e6 - broke, healthy: healthy.timeNano / 1e6 - broke };
-        }, 90_000, 500);
+        const stages = await waitFor(
+          'swarm replacement healthy',
+          async () => {
+            const list = await events();
+            const starts = list.filter((e) => e.Action === 'start');
+            if (starts.length < 2) return undefined;
+            const [first, second] = starts as [DockerEvent, DockerEvent];
+            const unhealthy = list.find((e) => e.id === first.id && e.Action === 'health_status: unhealthy');
+            const healthy = list.find((e) => e.id === second.id && e.Action === 'health_status: healthy');
+            const broke = await brokeAt(first.id);
+            if (!unhealthy || !healthy || broke === undefined) return undefined;
+            return {
+              unhealthy: unhealthy.timeNano / 1e6 - broke,
+              started: second.timeNano / 1e6 - broke,
+              healthy: healthy.timeNano / 1e6 - broke,
+            };
+          },
+          90_000,
+          500,
+        );
         results.push(stages);
       } finally {
         await run('docker', ['service', 'rm', name]);
-        await waitFor('swarm containers gone', async () => (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${name}`] } })).length === 0, 60_000, 250);
+        await waitFor(
+          'swarm containers gone',
+          async () =>
+            (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${name}`] } }))
+              .length === 0,
+          60_000,
+          250,
+        );
       }
     }
   } finally {
@@ -75,7 +119,17 @@ export async function swarmRecovery(rounds: number): Promise<Stages[]> {
 
 export async function warrenRecovery(rounds: number): Promise<{ stages: Stages[]; decisionMs: number[] }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
-  const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', `bench${randomBytes(3).toString('hex')}`]);
+  const up = spawnWarren([
+    'up',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    '127.0.0.1:0',
+    '--http',
+    '127.0.0.1:0',
+    '--name',
+    `bench${randomBytes(3).toString('hex')}`,
+  ]);
   let nodeId = '';
   const results: Stages[] = [];
   const decisionMs: number[] = [];
@@ -90,23 +144,61 @@ export async function warrenRecovery(rounds: number): Promise<{ stages: Stages[]
     };
     for (let round = 0; round < rounds; round++) {
       const name = `recover${round}`;
-      await cli('service', 'create', name, '--image', TEST_IMAGE, '--stop-timeout', '1s',
-        '--health-cmd', 'test -f /ok', '--health-interval', '1s', '--health-retries', '3', '--health-timeout', '1s', '--', 'sh', '-c', COMMAND);
+      await cli(
+        'service',
+        'create',
+        name,
+        '--image',
+        TEST_IMAGE,
+        '--stop-timeout',
+        '1s',
+        '--health-cmd',
+        'test -f /ok',
+        '--health-interval',
+        '1s',
+        '--health-retries',
+        '3',
+        '--health-timeout',
+        '1s',
+        '--',
+        'sh',
+        '-c',
+        COMMAND,
+      );
       type E = { type: string; taskId: string; time: string; data: Record<string, string> };
-      const stages = await waitFor('warren replacement healthy', async () => {
-        const list = (await cli('events', '--service', name, '--since', '5m', '--until', '0s', '--format', 'json')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as E);
-        const at = (e: E | undefined): number | undefined => (e ? Date.parse(e.time) : undefined);
-        const unhealthy = list.find((e) => e.type === 'health-transition' && e.data.phase === 'liveness' && e.data.to === 'unhealthy');
-        const replaced = list.find((e) => e.type === 'task-replaced');
-        const started = list.find((e) => e.type === 'task-running' && e.taskId === replaced?.taskId);
-        const healthy = list.find((e) => e.type === 'health-transition' && e.taskId === replaced?.taskId && e.data.phase === 'liveness' && e.data.to === 'healthy');
-        if (!unhealthy || !replaced || !started || !healthy) return undefined;
-        const tasks = JSON.parse(await cli('service', 'ps', name, '--format', 'json')) as Array<{ id: string; containerId: string }>;
-        const broke = await brokeAt(tasks.find((x) => x.id === unhealthy.taskId)!.containerId);
-        if (broke === undefined) return undefined;
-        decisionMs.push(at(replaced)! - Number(unhealthy.data.receivedAt));
-        return { unhealthy: at(unhealthy)! - broke, started: at(started)! - broke, healthy: at(healthy)! - broke };
-      }, 60_000, 250);
+      const stages = await waitFor(
+        'warren replacement healthy',
+        async () => {
+          const list = (await cli('events', '--service', name, '--since', '5m', '--until', '0s', '--format', 'json'))
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as E);
+          const at = (e: E | undefined): number | undefined => (e ? Date.parse(e.time) : undefined);
+          const unhealthy = list.find(
+            (e) => e.type === 'health-transition' && e.data.phase === 'liveness' && e.data.to === 'unhealthy',
+          );
+          const replaced = list.find((e) => e.type === 'task-replaced');
+          const started = list.find((e) => e.type === 'task-running' && e.taskId === replaced?.taskId);
+          const healthy = list.find(
+            (e) =>
+              e.type === 'health-transition' &&
+              e.taskId === replaced?.taskId &&
+              e.data.phase === 'liveness' &&
+              e.data.to === 'healthy',
+          );
+          if (!unhealthy || !replaced || !started || !healthy) return undefined;
+          const tasks = JSON.parse(await cli('service', 'ps', name, '--format', 'json')) as Array<{
+            id: string;
+            containerId: string;
+          }>;
+          const broke = await brokeAt(tasks.find((x) => x.id === unhealthy.taskId)!.containerId);
+          if (broke === undefined) return undefined;
+          decisionMs.push(at(replaced)! - Number(unhealthy.data.receivedAt));
+          return { unhealthy: at(unhealthy)! - broke, started: at(started)! - broke, healthy: at(healthy)! - broke };
+        },
+        60_000,
+        250,
+      );
       results.push(stages);
       await cli('service', 'rm', name);
     }
@@ -114,7 +206,14 @@ export async function warrenRecovery(rounds: number): Promise<{ stages: Stages[]
     await up.kill('SIGTERM');
     if (nodeId) {
       const left = await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } });
-      await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+      await Promise.all(
+        left.map((c) =>
+          docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+      );
     }
     await rm(dataDir, { recursive: true, force: true });
   }

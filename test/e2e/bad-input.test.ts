@@ -11,14 +11,29 @@ test('bad flags exit 2 with one line naming what is wrong, and nothing is create
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--', 'sleep', '1000');
 
   const cases: Array<[string[], RegExp]> = [
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--replicas', '-1'], /--replicas -1: must be a whole number from 0 to 1000/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--replicas', 'three'], /--replicas "three": must be a whole number/],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--replicas', '-1'],
+      /--replicas -1: must be a whole number from 0 to 1000/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--replicas', 'three'],
+      /--replicas "three": must be a whole number/,
+    ],
     [['service', 'create', '', '--image', TEST_IMAGE], /service name "": use 1-63 letters/],
     [['service', 'create', 'bad.name', '--image', TEST_IMAGE], /service name "bad.name"/],
     [['service', 'create', 'web', '--image', TEST_IMAGE], /service "web" already exists/],
-    [['service', 'create', 'api', '--image', 'no-such-image:1'], /--image "no-such-image:1": no such image on any ready node/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--env', 'NOVALUE'], /--env "NOVALUE": write it as KEY=VALUE/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--stop-timeout', 'soon'], /--stop-timeout "soon": not a duration/],
+    [
+      ['service', 'create', 'api', '--image', 'no-such-image:1'],
+      /--image "no-such-image:1": no such image on any ready node/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--env', 'NOVALUE'],
+      /--env "NOVALUE": write it as KEY=VALUE/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--stop-timeout', 'soon'],
+      /--stop-timeout "soon": not a duration/,
+    ],
     [['service', 'create', 'api'], /required option '--image <image>' not specified/],
     [['service', 'scale', 'missing=3'], /service "missing" not found/],
     [['service', 'scale', 'web=-2'], /replicas of web -2: must be a whole number/],
@@ -26,16 +41,46 @@ test('bad flags exit 2 with one line naming what is wrong, and nothing is create
     [['service', 'rm', 'missing'], /service "missing" not found/],
     [['service', 'inspect', 'missing'], /service "missing" not found/],
     [['service', 'ls', '--format', 'yaml'], /--format.*yaml.*invalid/i],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-interval', '5ms'], /--health-interval "5ms": must be at least 10ms/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-retries', '0'], /--health-retries 0: must be a whole number of at least 1/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=abc'], /--health-http "port=abc": port=abc is not a port number/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'path=/x'], /--health-http "path=\/x": needs port=/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=80,colour=red'], /"colour=red" is not one of path=…, port=…, scheme=…, header=…, status=…/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=80,status=600-700'], /status must be a range within 100-599/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-cmd', 'true'], /--health-cmd "true": only one check per probe: --health-tcp is already given/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--liveness-interval', '1s'], /--liveness-interval "1s": needs a check: add --liveness-http/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--readiness-cmd', '["bad"'], /--readiness-cmd .*not a JSON array of strings/],
-    [['service', 'create', 'api', '--image', TEST_IMAGE, '--startup-tcp', 'port=70000'], /--startup-tcp "port=70000": port must be 1-65535/],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-interval', '5ms'],
+      /--health-interval "5ms": must be at least 10ms/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-retries', '0'],
+      /--health-retries 0: must be a whole number of at least 1/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=abc'],
+      /--health-http "port=abc": port=abc is not a port number/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'path=/x'],
+      /--health-http "path=\/x": needs port=/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=80,colour=red'],
+      /"colour=red" is not one of path=…, port=…, scheme=…, header=…, status=…/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--health-http', 'port=80,status=600-700'],
+      /status must be a range within 100-599/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--health-tcp', 'port=80', '--health-cmd', 'true'],
+      /--health-cmd "true": only one check per probe: --health-tcp is already given/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--liveness-interval', '1s'],
+      /--liveness-interval "1s": needs a check: add --liveness-http/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--readiness-cmd', '["bad"'],
+      /--readiness-cmd .*not a JSON array of strings/,
+    ],
+    [
+      ['service', 'create', 'api', '--image', TEST_IMAGE, '--startup-tcp', 'port=70000'],
+      /--startup-tcp "port=70000": port must be 1-65535/,
+    ],
     [['service', 'frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [args, message] of cases) {
@@ -44,8 +89,15 @@ test('bad flags exit 2 with one line naming what is wrong, and nothing is create
     assert.match(res.stderr, message, args.join(' '));
     assert.equal(res.stdout, '', `${args.join(' ')}: nothing on stdout`);
   }
-  const services = JSON.parse(await c.ok('service', 'ls', '--format', 'json')) as Array<{ name: string; spec: { replicas: number } }>;
-  assert.deepEqual(services.map((s) => [s.name, s.spec.replicas]), [['web', 1]], 'nothing created or changed');
+  const services = JSON.parse(await c.ok('service', 'ls', '--format', 'json')) as Array<{
+    name: string;
+    spec: { replicas: number };
+  }>;
+  assert.deepEqual(
+    services.map((s) => [s.name, s.spec.replicas]),
+    [['web', 1]],
+    'nothing created or changed',
+  );
   assert.equal((await c.tasks('web')).length, 1);
 });
 
@@ -61,13 +113,21 @@ test('an unreachable manager exits 1 and says where it tried', async () => {
 test('a worker with the wrong join token is refused with a clear error', async (t) => {
   const c = await Cluster.create();
   t.after(() => c.destroy());
-  const worker = spawnWarren(['worker', '--manager', c.address, '--token', 'wrn-wrong', '--name', c.nodeName('intruder')]);
+  const worker = spawnWarren([
+    'worker',
+    '--manager',
+    c.address,
+    '--token',
+    'wrn-wrong',
+    '--name',
+    c.nodeName('intruder'),
+  ]);
   assert.equal(await worker.exited, 2);
   assert.match(worker.stderr, /error: invalid join token/);
   assert.deepEqual(JSON.parse(await c.ok('node', 'ls', '--format', 'json')), [], 'no node registered');
 });
 
-test('hand-made gRPC requests are validated like the CLI\'s: nothing bad reaches the store', async (t) => {
+test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches the store", async (t) => {
   const c = await Cluster.create();
   t.after(() => c.destroy());
   await c.startWorker('w1');
@@ -85,34 +145,69 @@ test('hand-made gRPC requests are validated like the CLI\'s: nothing bad reaches
       return [(err as grpc.ServiceError).code, (err as grpc.ServiceError).details];
     }
   };
-  const create = (spec: wire.ServiceSpec) => unary<wire.CreateServiceRequest, wire.ServiceOut>(control.CreateService, control, { spec });
+  const create = (spec: wire.ServiceSpec) =>
+    unary<wire.CreateServiceRequest, wire.ServiceOut>(control.CreateService, control, { spec });
 
-  assert.deepEqual(await code(create({ name: 'ok', image: TEST_IMAGE, replicas: -3 })), [grpc.status.INVALID_ARGUMENT, '--replicas -3: must be a whole number from 0 to 1000']);
-  assert.equal((await code(create({ name: '../etc', image: TEST_IMAGE, replicas: 1 })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.deepEqual(await code(create({ name: 'ok', image: TEST_IMAGE, replicas: -3 })), [
+    grpc.status.INVALID_ARGUMENT,
+    '--replicas -3: must be a whole number from 0 to 1000',
+  ]);
+  assert.equal(
+    (await code(create({ name: '../etc', image: TEST_IMAGE, replicas: 1 })))[0],
+    grpc.status.INVALID_ARGUMENT,
+  );
   assert.equal((await code(create({ name: 'ok', image: '', replicas: 1 })))[0], grpc.status.INVALID_ARGUMENT);
-  assert.equal((await code(create({ name: 'ok', image: TEST_IMAGE, replicas: 1, env: ['x'] })))[0], grpc.status.INVALID_ARGUMENT);
-  assert.equal((await code(create({ name: 'ok', image: TEST_IMAGE, replicas: 1, health: { check: { tcp: { port: 0 } } } })))[0], grpc.status.INVALID_ARGUMENT);
-  assert.equal((await code(unary(control.ScaleService, control, { name: 'nope', replicas: 1 })))[0], grpc.status.NOT_FOUND);
+  assert.equal(
+    (await code(create({ name: 'ok', image: TEST_IMAGE, replicas: 1, env: ['x'] })))[0],
+    grpc.status.INVALID_ARGUMENT,
+  );
+  assert.equal(
+    (await code(create({ name: 'ok', image: TEST_IMAGE, replicas: 1, health: { check: { tcp: { port: 0 } } } })))[0],
+    grpc.status.INVALID_ARGUMENT,
+  );
+  assert.equal(
+    (await code(unary(control.ScaleService, control, { name: 'nope', replicas: 1 })))[0],
+    grpc.status.NOT_FOUND,
+  );
   assert.equal((await code(unary(control.InspectService, control, { name: '' })))[0], grpc.status.INVALID_ARGUMENT);
 
   // Worker calls: no token, unknown node, unknown task, a state a worker may not report.
   const nodeId = [...c.nodeIds][0]!;
-  const report = (req: wire.TaskStatusUpdate, token = c.token) => unary(workers.UpdateTaskStatus, workers, req, { metadata: tokenMetadata(token) });
-  assert.equal((await code(report({ nodeId, taskId: 'x', state: 'running' }, 'wrn-bad')))[0], grpc.status.UNAUTHENTICATED);
-  assert.deepEqual(await code(report({ nodeId, taskId: 'nope', state: 'running' })), [grpc.status.NOT_FOUND, 'task "nope" not found']);
+  const report = (req: wire.TaskStatusUpdate, token = c.token) =>
+    unary(workers.UpdateTaskStatus, workers, req, { metadata: tokenMetadata(token) });
+  assert.equal(
+    (await code(report({ nodeId, taskId: 'x', state: 'running' }, 'wrn-bad')))[0],
+    grpc.status.UNAUTHENTICATED,
+  );
+  assert.deepEqual(await code(report({ nodeId, taskId: 'nope', state: 'running' })), [
+    grpc.status.NOT_FOUND,
+    'task "nope" not found',
+  ]);
   assert.equal((await code(report({ nodeId: 'ghost', taskId: 'nope', state: 'running' })))[0], grpc.status.NOT_FOUND);
   assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'pending' })))[0], grpc.status.INVALID_ARGUMENT);
   assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'exploded' })))[0], grpc.status.INVALID_ARGUMENT);
-  assert.equal((await code(unary(workers.Register, workers, { token: c.token, name: '' })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal(
+    (await code(unary(workers.Register, workers, { token: c.token, name: '' })))[0],
+    grpc.status.INVALID_ARGUMENT,
+  );
   assert.equal((await code(unary(workers.Heartbeat, workers, { nodeId })))[0], grpc.status.UNAUTHENTICATED);
 
   // A worker may not move a task backwards, nor touch another node's task.
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--', 'sleep', '1000');
   const [task] = await c.waitRunning('web', 1);
-  assert.equal((await code(report({ nodeId, taskId: task!.id, state: 'starting' })))[0], grpc.status.FAILED_PRECONDITION);
-  const other = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(workers.Register, workers, { token: c.token, name: c.nodeName('other') });
+  assert.equal(
+    (await code(report({ nodeId, taskId: task!.id, state: 'starting' })))[0],
+    grpc.status.FAILED_PRECONDITION,
+  );
+  const other = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(workers.Register, workers, {
+    token: c.token,
+    name: c.nodeName('other'),
+  });
   c.nodeIds.add(other.nodeId);
-  assert.equal((await code(report({ nodeId: other.nodeId, taskId: task!.id, state: 'failed' })))[0], grpc.status.FAILED_PRECONDITION);
+  assert.equal(
+    (await code(report({ nodeId: other.nodeId, taskId: task!.id, state: 'failed' })))[0],
+    grpc.status.FAILED_PRECONDITION,
+  );
   const [after] = await c.tasks('web');
   assert.equal(after!.state, 'running', 'the refused reports changed nothing');
   assert.deepEqual((JSON.parse(await c.ok('service', 'ls', '--format', 'json')) as unknown[]).length, 1);

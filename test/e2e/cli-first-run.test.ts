@@ -93,8 +93,16 @@ test('warren version without a manager prints the client block, then one error l
 test('a manager on an address in use says which flag to change, exits 1 and leaves its data dir free', async (t) => {
   const dataDir = await tempDataDir(t);
   const held = await holdPort(t);
-  assertInUse(await runWarren(['manager', '--data-dir', dataDir, '--listen', held, '--http', '127.0.0.1:0']), held, '--listen');
-  assertInUse(await runWarren(['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', held]), held, '--http');
+  assertInUse(
+    await runWarren(['manager', '--data-dir', dataDir, '--listen', held, '--http', '127.0.0.1:0']),
+    held,
+    '--listen',
+  );
+  assertInUse(
+    await runWarren(['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', held]),
+    held,
+    '--http',
+  );
   await assertDataDirFree(t, dataDir);
 });
 

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { GrpcHealth } from '../helpers/grpc-health.js';
 import { Cluster, TEST_IMAGE, runWarren, spawnWarren, waitFor } from '../helpers/cluster.js';
 
-async function get(address: string, path: string): Promise<{ status: number; body: string; json: () => Record<string, unknown> }> {
+async function get(
+  address: string,
+  path: string,
+): Promise<{ status: number; body: string; json: () => Record<string, unknown> }> {
   const res = await fetch(`http://${address}${path}`);
   const body = await res.text();
   return { status: res.status, body, json: () => JSON.parse(body) as Record<string, unknown> };
@@ -44,20 +47,53 @@ test('the manager and the worker serve /health, /health/ready, /liveness and /me
 
   const ready = await get(c.managerHttp, '/health/ready');
   assert.equal(ready.status, 200);
-  const body = ready.json() as { status: string; timestamp: string; total_latency_ms: number; components: ComponentJson[] };
+  const body = ready.json() as {
+    status: string;
+    timestamp: string;
+    total_latency_ms: number;
+    components: ComponentJson[];
+  };
   assert.equal(body.status, 'healthy');
   assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
   assert.equal(typeof body.total_latency_ms, 'number');
-  assert.deepEqual(body.components.map((x) => [x.name, x.critical, x.status]), [['store', true, 'healthy'], ['reconciler', true, 'healthy'], ['workers', false, 'healthy']]);
+  assert.deepEqual(
+    body.components.map((x) => [x.name, x.critical, x.status]),
+    [
+      ['store', true, 'healthy'],
+      ['reconciler', true, 'healthy'],
+      ['workers', false, 'healthy'],
+    ],
+  );
   assert.ok(body.components.every((x) => typeof x.latency_ms === 'number' && x.message !== ''));
   assert.deepEqual((await get(c.managerHttp, '/liveness')).json(), { status: 'alive' });
   assert.equal((await get(c.managerHttp, '/nope')).status, 404);
 
   const wready = (await get(workerHttp, '/health/ready')).json() as { status: string; components: ComponentJson[] };
-  assert.deepEqual(wready.components.map((x) => [x.name, x.critical, x.status]), [['docker', true, 'healthy'], ['manager', false, 'healthy']]);
+  assert.deepEqual(
+    wready.components.map((x) => [x.name, x.critical, x.status]),
+    [
+      ['docker', true, 'healthy'],
+      ['manager', false, 'healthy'],
+    ],
+  );
 
   // Metrics, scraped and parsed, after some probing.
-  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--stop-timeout', '1s', '--health-cmd', 'true', '--health-interval', '200ms', '--', 'sleep', '1000');
+  await c.ok(
+    'service',
+    'create',
+    'web',
+    '--image',
+    TEST_IMAGE,
+    '--stop-timeout',
+    '1s',
+    '--health-cmd',
+    'true',
+    '--health-interval',
+    '200ms',
+    '--',
+    'sleep',
+    '1000',
+  );
   await waitFor('healthy', async () => (await c.live('web'))[0]?.health === 'healthy');
   const m = (await get(c.managerHttp, '/metrics')).body;
   assert.equal(sample(m, 'warren_tasks', { service: 'web', health: 'healthy' }), 1);
@@ -69,7 +105,9 @@ test('the manager and the worker serve /health, /health/ready, /liveness and /me
   assert.ok(sample(m, 'process_resident_memory_bytes') !== undefined, 'default process metrics');
   assert.ok(!/task="/.test(m), 'no task ids in labels');
   const w = (await get(workerHttp, '/metrics')).body;
-  assert.ok((sample(w, 'warren_probe_results_total', { probe: 'check', handler: 'exec', outcome: 'success' }) ?? 0) >= 1);
+  assert.ok(
+    (sample(w, 'warren_probe_results_total', { probe: 'check', handler: 'exec', outcome: 'success' }) ?? 0) >= 1,
+  );
   assert.ok((sample(w, 'warren_probe_duration_seconds_count', { probe: 'check', handler: 'exec' }) ?? 0) >= 1);
   assert.equal(sample(w, 'warren_probed_tasks'), 1);
 
@@ -77,7 +115,10 @@ test('the manager and the worker serve /health, /health/ready, /liveness and /me
   await c.manager.kill('SIGKILL');
   await waitFor('worker degraded', async () => (await get(workerHttp, '/health')).json().status === 'degraded');
   const cut = (await get(workerHttp, '/health/ready')).json() as { components: ComponentJson[] };
-  assert.match(cut.components.find((x) => x.name === 'manager')!.message, /cut off from .* containers and probes keep running/);
+  assert.match(
+    cut.components.find((x) => x.name === 'manager')!.message,
+    /cut off from .* containers and probes keep running/,
+  );
   assert.equal((await get(workerHttp, '/health')).status, 200);
 });
 
@@ -90,7 +131,15 @@ test('a store that cannot write turns the manager unhealthy: /health answers 503
     execFileSync('umount', [dir]);
     await rm(dir, { recursive: true, force: true });
   });
-  manager = spawnWarren(['manager', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  manager = spawnWarren([
+    'manager',
+    '--data-dir',
+    join(dir, 'data'),
+    '--listen',
+    '127.0.0.1:0',
+    '--http',
+    '127.0.0.1:0',
+  ]);
   const started = await manager.waitForLog((l) => l.msg === 'manager started');
   const http = started.http as string;
   const client = new GrpcHealth(started.address as string);
@@ -104,7 +153,17 @@ test('a store that cannot write turns the manager unhealthy: /health answers 503
   const address = started.address as string;
   let refused;
   for (let i = 0; i < 50 && !refused; i++) {
-    const res = await runWarren(['--manager', address, 'service', 'create', `s${i}`, '--image', TEST_IMAGE, '--env', `PADDING=${'x'.repeat(2000)}`]);
+    const res = await runWarren([
+      '--manager',
+      address,
+      'service',
+      'create',
+      `s${i}`,
+      '--image',
+      TEST_IMAGE,
+      '--env',
+      `PADDING=${'x'.repeat(2000)}`,
+    ]);
     if (res.code !== 0) refused = res;
   }
   assert.ok(refused, 'a write failed');

@@ -34,7 +34,9 @@ test('manager kill -9 and restart: services, tasks and nodes intact, nothing dup
   await c.ok('service', 'scale', 'web=5');
   await c.waitRunning('web', 5);
   await docker.getContainer(apiAfter[0]!.containerId).kill();
-  await waitFor('api slot replaced after restart', async () => (await c.tasks('api')).some((t) => t.id === apiAfter[0]!.id && t.state === 'failed'));
+  await waitFor('api slot replaced after restart', async () =>
+    (await c.tasks('api')).some((t) => t.id === apiAfter[0]!.id && t.state === 'failed'),
+  );
   await c.waitRunning('api', 2);
 });
 
@@ -46,8 +48,14 @@ test('manager kill -9 in the middle of a scale-up: no task lost, none duplicated
   await c.manager.kill('SIGKILL');
   await c.startManager();
   const tasks = await c.waitRunning('web', 8);
-  assert.deepEqual(tasks.map((t) => t.slot).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
-  await waitFor('one container per slot', async () => (await c.containers({ service: 'web', all: true })).length === 8);
+  assert.deepEqual(
+    tasks.map((t) => t.slot).sort((a, b) => a - b),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
+  await waitFor(
+    'one container per slot',
+    async () => (await c.containers({ service: 'web', all: true })).length === 8,
+  );
 });
 
 test('worker restart: it adopts the containers it was running instead of starting new ones', async (t) => {
@@ -61,7 +69,10 @@ test('worker restart: it adopts the containers it was running instead of startin
   // While it is gone, one of its containers dies: the new worker must notice.
   await docker.getContainer(before[0]!.containerId).kill();
   const restarted = await c.startWorker('w1');
-  assert.ok(restarted.lines.some((l) => l.msg === 'registered with manager' && l.id === before[0]!.nodeId), 'same node id');
+  assert.ok(
+    restarted.lines.some((l) => l.msg === 'registered with manager' && l.id === before[0]!.nodeId),
+    'same node id',
+  );
 
   const after = await c.waitRunning('web', 3);
   const kept = after.filter((t) => before.some((b) => b.id === t.id && b.containerId === t.containerId));
@@ -81,7 +92,10 @@ test('a worker stopped with SIGTERM exits cleanly and leaves its containers runn
   assert.equal(await worker.kill('SIGTERM'), 0);
   assert.ok(worker.lines.some((l) => l.msg === 'worker stopped'));
   assert.equal((await docker.getContainer(task!.containerId).inspect()).State.Running, true);
-  await waitFor('node down', async () => JSON.parse(await c.ok('node', 'ls', '--format', 'json'))[0].status === 'down');
+  await waitFor(
+    'node down',
+    async () => JSON.parse(await c.ok('node', 'ls', '--format', 'json'))[0].status === 'down',
+  );
   assert.equal(await c.manager.kill('SIGTERM'), 0);
   assert.ok(c.manager.lines.some((l) => l.msg === 'manager stopped'));
 });

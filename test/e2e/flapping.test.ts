@@ -21,15 +21,37 @@ test('a flapping shared outage never takes more than the budget of replicas down
   // Each container marks itself healthy at start (its own file in the shared directory); the
   // outage removes every mark again and again, so each replacement passes its first checks and
   // then fails. `ok` ends the outage for everyone.
-  await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '6', '--mount', `source=${dep},target=/dep`,
-    '--health-cmd', 'test -f /dep/ok -o -f /dep/$(hostname)', '--health-interval', '500ms', '--health-retries', '2',
-    '--', 'sh', '-c', 'touch /dep/$(hostname); exec sleep 100000');
-  await waitFor('6 of 6 healthy', async () => (await c.live('web')).filter((x) => x.state === 'running' && x.health === 'healthy').length === 6, 60_000);
+  await c.ok(
+    'service',
+    'create',
+    'web',
+    '--image',
+    TEST_IMAGE,
+    '--replicas',
+    '6',
+    '--mount',
+    `source=${dep},target=/dep`,
+    '--health-cmd',
+    'test -f /dep/ok -o -f /dep/$(hostname)',
+    '--health-interval',
+    '500ms',
+    '--health-retries',
+    '2',
+    '--',
+    'sh',
+    '-c',
+    'touch /dep/$(hostname); exec sleep 100000',
+  );
+  await waitFor(
+    '6 of 6 healthy',
+    async () => (await c.live('web')).filter((x) => x.state === 'running' && x.health === 'healthy').length === 6,
+    60_000,
+  );
 
   const budget = 2; // a third of 6
   let flapping = true;
   const outage = (async () => {
-    for (const deadline = Date.now() + 25_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 25_000; Date.now() < deadline;) {
       for (const name of await readdir(dep)) await rm(join(dep, name), { force: true });
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -52,8 +74,16 @@ test('a flapping shared outage never takes more than the budget of replicas down
   assert.ok(Math.min(...samples) >= 6 - budget, `running tasks through the outage: ${samples.join(' ')}`);
 
   await writeFile(join(dep, 'ok'), '');
-  await waitFor('6 of 6 healthy again', async () => {
-    const live = await c.live('web');
-    return live.length === 6 && live.every((x) => x.state === 'running' && x.health === 'healthy' && !(x as { held?: boolean }).held);
-  }, 120_000, 500);
+  await waitFor(
+    '6 of 6 healthy again',
+    async () => {
+      const live = await c.live('web');
+      return (
+        live.length === 6 &&
+        live.every((x) => x.state === 'running' && x.health === 'healthy' && !(x as { held?: boolean }).held)
+      );
+    },
+    120_000,
+    500,
+  );
 });

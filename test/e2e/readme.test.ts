@@ -24,7 +24,11 @@ async function freePort(): Promise<number> {
 /** `npx --no-install warren ARGS` from the repository root, as the README says. */
 function npxWarren(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['--no-install', 'warren', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npx', ['--no-install', 'warren', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -45,12 +49,16 @@ test('npm start, then npx warren from the repository root: create, list, inspect
   const service = `readme${process.pid}`;
   // Its own process group, so that SIGINT reaches npm, the start script, warren and pino-pretty
   // together, as Ctrl-C in a terminal does.
-  const start = spawn('npm', ['start', '--', '--data-dir', dataDir, '--listen', env.WARREN_MANAGER, '--http', `127.0.0.1:${httpPort}`], {
-    cwd: ROOT,
-    env: { ...process.env, npm_config_update_notifier: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const start = spawn(
+    'npm',
+    ['start', '--', '--data-dir', dataDir, '--listen', env.WARREN_MANAGER, '--http', `127.0.0.1:${httpPort}`],
+    {
+      cwd: ROOT,
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   let output = '';
   start.stdout.on('data', (c: Buffer) => (output += c.toString()));
   start.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -69,35 +77,72 @@ test('npm start, then npx warren from the repository root: create, list, inspect
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /Usage: warren/);
 
-  await waitFor('the local node to be ready', async () => {
-    const res = await npxWarren(env, 'node', 'ls', '--format', 'json');
-    return res.code === 0 && (JSON.parse(res.stdout) as Array<{ status: string }>).some((n) => n.status === 'ready');
-  }, 120_000, 500);
+  await waitFor(
+    'the local node to be ready',
+    async () => {
+      const res = await npxWarren(env, 'node', 'ls', '--format', 'json');
+      return res.code === 0 && (JSON.parse(res.stdout) as Array<{ status: string }>).some((n) => n.status === 'ready');
+    },
+    120_000,
+    500,
+  );
 
-  const created = await npxWarren(env, 'service', 'create', service, '--image', 'warren-test', '--replicas', '2', '--', 'httpd', '-f', '-p', '8080', '-h', '/www');
+  const created = await npxWarren(
+    env,
+    'service',
+    'create',
+    service,
+    '--image',
+    'warren-test',
+    '--replicas',
+    '2',
+    '--',
+    'httpd',
+    '-f',
+    '-p',
+    '8080',
+    '-h',
+    '/www',
+  );
   assert.equal(created.code, 0, created.stderr);
   const ls = await npxWarren(env, 'service', 'ls');
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, new RegExp(`${service}\\b`));
-  await waitFor('2 running tasks', async () => {
-    const ps = await npxWarren(env, 'service', 'ps', service, '--format', 'json');
-    const tasks = JSON.parse(ps.stdout) as Array<{ state: string; desiredState: string }>;
-    return tasks.filter((x) => x.state === 'running' && x.desiredState === 'running').length === 2;
-  }, 60_000, 300);
+  await waitFor(
+    '2 running tasks',
+    async () => {
+      const ps = await npxWarren(env, 'service', 'ps', service, '--format', 'json');
+      const tasks = JSON.parse(ps.stdout) as Array<{ state: string; desiredState: string }>;
+      return tasks.filter((x) => x.state === 'running' && x.desiredState === 'running').length === 2;
+    },
+    60_000,
+    300,
+  );
   const inspect = await npxWarren(env, 'service', 'inspect', service);
   assert.equal(inspect.code, 0, inspect.stderr);
   assert.match(inspect.stdout, /warren-test/);
 
   const removed = await npxWarren(env, 'service', 'rm', service);
   assert.equal(removed.code, 0, removed.stderr);
-  await waitFor('its containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`warren.service.name=${service}`] } })).length === 0, 60_000);
+  await waitFor(
+    'its containers removed',
+    async () =>
+      (await docker.listContainers({ all: true, filters: { label: [`warren.service.name=${service}`] } })).length ===
+      0,
+    60_000,
+  );
 
   process.kill(-start.pid!, 'SIGINT');
   const how = await exited;
   // npm itself re-raises the SIGINT it got (as it does for Ctrl-C); warren below it must have
   // shut down cleanly: every component said so, in order, and nothing failed.
   assert.equal(how, 'SIGINT', output.slice(-2000));
-  const shutdown = ['shutting down', 'worker stopped', 'manager stopping', 'manager stopped'].map((line) => output.indexOf(`INFO: ${line}`));
-  assert.ok(shutdown.every((at, i) => at > 0 && (i === 0 || at > shutdown[i - 1]!)), output.slice(-2000));
+  const shutdown = ['shutting down', 'worker stopped', 'manager stopping', 'manager stopped'].map((line) =>
+    output.indexOf(`INFO: ${line}`),
+  );
+  assert.ok(
+    shutdown.every((at, i) => at > 0 && (i === 0 || at > shutdown[i - 1]!)),
+    output.slice(-2000),
+  );
   assert.doesNotMatch(output, /(ERROR|FATAL):/);
 });

@@ -19,7 +19,17 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
   });
 
   const start = async (): Promise<string> => {
-    up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', name]);
+    up = spawnWarren([
+      'up',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--name',
+      name,
+    ]);
     const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
     nodeId = (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
     await up.waitForLog((l) => l.msg === 'assignments received');
@@ -27,15 +37,45 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
   };
   const running = async (address: string): Promise<Array<{ id: string; containerId: string }>> => {
     const res = await runWarren(['--manager', address, 'service', 'ps', 'web', '--format', 'json']);
-    const tasks = JSON.parse(res.stdout) as Array<{ id: string; state: string; desiredState: string; containerId: string }>;
+    const tasks = JSON.parse(res.stdout) as Array<{
+      id: string;
+      state: string;
+      desiredState: string;
+      containerId: string;
+    }>;
     return tasks.filter((x) => x.state === 'running' && x.desiredState === 'running');
   };
 
   let address = await start();
-  const nodes = JSON.parse((await runWarren(['--manager', address, 'node', 'ls', '--format', 'json'])).stdout) as Array<{ name: string; status: string }>;
-  assert.deepEqual(nodes.map((n) => [n.name, n.status]), [[name, 'ready']]);
-  assert.equal((await runWarren(['--manager', address, 'service', 'create', 'web', '--image', TEST_IMAGE, '--replicas', '2', '--', 'sleep', '1000'])).code, 0);
-  const before = await waitFor('2 running', async () => ((await running(address)).length === 2 ? running(address) : undefined));
+  const nodes = JSON.parse(
+    (await runWarren(['--manager', address, 'node', 'ls', '--format', 'json'])).stdout,
+  ) as Array<{ name: string; status: string }>;
+  assert.deepEqual(
+    nodes.map((n) => [n.name, n.status]),
+    [[name, 'ready']],
+  );
+  assert.equal(
+    (
+      await runWarren([
+        '--manager',
+        address,
+        'service',
+        'create',
+        'web',
+        '--image',
+        TEST_IMAGE,
+        '--replicas',
+        '2',
+        '--',
+        'sleep',
+        '1000',
+      ])
+    ).code,
+    0,
+  );
+  const before = await waitFor('2 running', async () =>
+    (await running(address)).length === 2 ? running(address) : undefined,
+  );
 
   up!.process.kill('SIGINT');
   assert.equal(await up!.exited, 0);
@@ -46,7 +86,15 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
     const tasks = await running(address);
     return tasks.length === 2 ? tasks : undefined;
   });
-  assert.deepEqual(after.map((x) => x.containerId).sort(), before.map((x) => x.containerId).sort(), 'same containers adopted');
+  assert.deepEqual(
+    after.map((x) => x.containerId).sort(),
+    before.map((x) => x.containerId).sort(),
+    'same containers adopted',
+  );
   assert.equal((await runWarren(['--manager', address, 'service', 'rm', 'web'])).code, 0);
-  await waitFor('containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } })).length === 0);
+  await waitFor(
+    'containers removed',
+    async () =>
+      (await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } })).length === 0,
+  );
 });

@@ -49,10 +49,12 @@ export class Daemon {
       this.stderr += chunk.toString();
       for (const w of this.#waiters.splice(0)) w();
     });
-    this.exited = new Promise((resolve) => process.on('exit', (code) => {
-      for (const w of this.#waiters.splice(0)) w();
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      process.on('exit', (code) => {
+        for (const w of this.#waiters.splice(0)) w();
+        resolve(code);
+      }),
+    );
   }
 
   /** Resolves with the first log line matching `match`; rejects after `timeoutMs` or on exit. */
@@ -62,10 +64,15 @@ export class Daemon {
       const found = this.lines.find(match);
       if (found) return found;
       if (this.process.exitCode !== null || this.process.signalCode !== null) {
-        throw new Error(`process exited (${this.process.exitCode ?? this.process.signalCode}) before the expected log line; stderr: ${this.stderr}`);
+        throw new Error(
+          `process exited (${this.process.exitCode ?? this.process.signalCode}) before the expected log line; stderr: ${this.stderr}`,
+        );
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching log line within ${timeoutMs} ms; last lines: ${JSON.stringify(this.lines.slice(-5))}`);
+      if (left <= 0)
+        throw new Error(
+          `no matching log line within ${timeoutMs} ms; last lines: ${JSON.stringify(this.lines.slice(-5))}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#waiters.push(() => {
@@ -99,7 +106,11 @@ export class Daemon {
 }
 
 export function spawnWarren(args: string[], env: Record<string, string> = {}): Daemon {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, WARREN_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, WARREN_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Daemon(child);
 }
 
@@ -112,7 +123,11 @@ export interface CliResult {
 /** Runs the CLI to completion. */
 export function runWarren(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -127,7 +142,12 @@ export function runWarren(args: string[], env: Record<string, string> = {}): Pro
 }
 
 /** Polls `check` until it returns a value other than undefined/false. Bounded by `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -137,7 +157,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -165,7 +186,10 @@ export interface TaskJson {
   containerId: string;
   health: string;
   ready: boolean;
-  phases: Record<string, { status: string; successStreak: number; failureStreak: number; lastTransitionAt: string | null }>;
+  phases: Record<
+    string,
+    { status: string; successStreak: number; failureStreak: number; lastTransitionAt: string | null }
+  >;
   results: ResultJson[];
   createdAt: string;
   updatedAt: string;
@@ -195,7 +219,16 @@ export class Cluster {
 
   /** Starts (or restarts) the manager on the cluster's data dir; the first start picks a port. */
   async startManager(): Promise<void> {
-    this.manager = spawnWarren(['manager', '--data-dir', this.dataDir, '--listen', this.address || '127.0.0.1:0', '--http', '127.0.0.1:0', ...this.managerArgs]);
+    this.manager = spawnWarren([
+      'manager',
+      '--data-dir',
+      this.dataDir,
+      '--listen',
+      this.address || '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      ...this.managerArgs,
+    ]);
     const joined = await this.manager.waitForLog((l) => typeof l.joinToken === 'string');
     this.address = joined.address as string;
     this.token = joined.joinToken as string;
@@ -204,7 +237,16 @@ export class Cluster {
 
   /** Starts a worker named `<prefix>-<name>` and waits until it has its assignments. */
   async startWorker(name: string, extra: string[] = []): Promise<Daemon> {
-    const worker = spawnWarren(['worker', '--manager', this.address, '--token', this.token, '--name', this.nodeName(name), ...extra]);
+    const worker = spawnWarren([
+      'worker',
+      '--manager',
+      this.address,
+      '--token',
+      this.token,
+      '--name',
+      this.nodeName(name),
+      ...extra,
+    ]);
     this.workers.set(name, worker);
     const registered = await worker.waitForLog((l) => l.msg === 'registered with manager');
     this.nodeIds.add(registered.id as string);
@@ -248,12 +290,16 @@ export class Cluster {
 
   /** Waits until exactly `n` tasks of `service` run, each with a running container. */
   async waitRunning(service: string, n: number, timeoutMs = 30_000): Promise<TaskJson[]> {
-    return waitFor(`${n} running tasks of ${service}`, async () => {
-      const tasks = await this.tasks(service);
-      const live = tasks.filter((t) => t.desiredState === 'running');
-      const running = live.filter((t) => t.state === 'running');
-      return live.length === n && running.length === n ? running : undefined;
-    }, timeoutMs);
+    return waitFor(
+      `${n} running tasks of ${service}`,
+      async () => {
+        const tasks = await this.tasks(service);
+        const live = tasks.filter((t) => t.desiredState === 'running');
+        const running = live.filter((t) => t.state === 'running');
+        return live.length === n && running.length === n ? running : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Runs a command in a container (docker exec) and returns its output. */
@@ -268,7 +314,7 @@ export class Cluster {
     });
     const raw = Buffer.concat(chunks);
     let out = '';
-    for (let at = 0; at + 8 <= raw.length; ) {
+    for (let at = 0; at + 8 <= raw.length;) {
       const size = raw.readUInt32BE(at + 4);
       out += raw.subarray(at + 8, at + 8 + size).toString();
       at += 8 + size;
@@ -279,7 +325,10 @@ export class Cluster {
   /** Containers of this cluster's nodes, as Docker sees them. */
   async containers(filter: { service?: string; all?: boolean } = {}): Promise<Docker.ContainerInfo[]> {
     const labels = filter.service ? [`warren.service.name=${filter.service}`] : [];
-    const list = await docker.listContainers({ all: filter.all ?? false, filters: { label: ['warren.task.id', ...labels] } });
+    const list = await docker.listContainers({
+      all: filter.all ?? false,
+      filters: { label: ['warren.task.id', ...labels] },
+    });
     return list.filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? ''));
   }
 
@@ -288,7 +337,14 @@ export class Cluster {
     await this.manager.stop();
     const list = await docker.listContainers({ all: true, filters: { label: ['warren.task.id'] } });
     await Promise.all(
-      list.filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)),
+      list
+        .filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? ''))
+        .map((c) =>
+          docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
     );
     await rm(this.dataDir, { recursive: true, force: true });
   }

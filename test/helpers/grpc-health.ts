@@ -11,13 +11,18 @@ export class GrpcHealth {
   readonly #client: HealthClient;
 
   constructor(address: string) {
-    const Health = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
+    const Health = grpc.makeGenericClientConstructor(
+      healthService as unknown as grpc.ServiceDefinition,
+      'grpc.health.v1.Health',
+    );
     this.#client = new Health(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
   }
 
   /** Check's status for `service` ('' is the whole daemon). */
   check(service = ''): Promise<string> {
-    return new Promise((resolve, reject) => this.#client.check({ service }, (e, r) => (e ? reject(e) : resolve(r!.status))));
+    return new Promise((resolve, reject) =>
+      this.#client.check({ service }, (e, r) => (e ? reject(e) : resolve(r!.status))),
+    );
   }
 
   /** Follows Watch for `service`, collecting every status it sends into the returned array. */

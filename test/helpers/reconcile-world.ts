@@ -30,7 +30,20 @@ export class World {
   service(name: string, replicas: number, image = 'warren-test:latest', over: Partial<ServiceSpec> = {}): Service {
     const s: Service = {
       id: `svc-${name}`,
-      spec: { name, image, replicas, command: [], env: [], network: 'bridge', stopTimeoutMs: 10_000, health: {}, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [], ...over },
+      spec: {
+        name,
+        image,
+        replicas,
+        command: [],
+        env: [],
+        network: 'bridge',
+        stopTimeoutMs: 10_000,
+        health: {},
+        restart: RESTART_DEFAULTS,
+        maxReplacing: 0,
+        mounts: [],
+        ...over,
+      },
       createdAt: this.now,
       updatedAt: this.now,
     };
@@ -40,7 +53,14 @@ export class World {
 
   pass(): Action[] {
     const plan = reconcile({
-      services: this.services, tasks: this.tasks, nodes: this.nodes, slots: this.slots, serviceStates: this.serviceStates, health: this.health, now: this.now, newId: () => `t${++this.#next}`,
+      services: this.services,
+      tasks: this.tasks,
+      nodes: this.nodes,
+      slots: this.slots,
+      serviceStates: this.serviceStates,
+      health: this.health,
+      now: this.now,
+      newId: () => `t${++this.#next}`,
     });
     for (const a of plan.actions) {
       this.tasks = this.tasks.filter((t) => t.id !== a.task.id);
@@ -49,7 +69,14 @@ export class World {
     const key = (s: { serviceId: string; slot: number }) => `${s.serviceId}/${s.slot}`;
     const gone = new Set([...plan.slots, ...plan.deletedSlots].map(key));
     this.slots = [...this.slots.filter((s) => !gone.has(key(s))), ...plan.slots];
-    this.serviceStates = [...this.serviceStates.filter((s) => !plan.serviceStates.some((x) => x.serviceId === s.serviceId) && !plan.deletedServiceStates.includes(s.serviceId)), ...plan.serviceStates];
+    this.serviceStates = [
+      ...this.serviceStates.filter(
+        (s) =>
+          !plan.serviceStates.some((x) => x.serviceId === s.serviceId) &&
+          !plan.deletedServiceStates.includes(s.serviceId),
+      ),
+      ...plan.serviceStates,
+    ];
     this.events.push(...plan.events);
     this.lastPlan = plan;
     return plan.actions;
@@ -85,6 +112,8 @@ export class World {
   }
 
   live(service = 'svc-web'): Task[] {
-    return this.tasks.filter((t) => t.serviceId === service && t.desiredState === 'running').sort((a, b) => a.slot - b.slot);
+    return this.tasks
+      .filter((t) => t.serviceId === service && t.desiredState === 'running')
+      .sort((a, b) => a.slot - b.slot);
   }
 }

@@ -13,8 +13,10 @@ import { World } from '../helpers/reconcile-world.js';
  * been healthy since it started (a new slot of a scale-up is not out because of health).
  */
 function slotsWithoutHealthyTask(w: World, replicas: number): number[] {
-  const holds = (t: Task): boolean => t.state === 'running' && (w.health.get(t.id)?.status === 'healthy' || w.health.get(t.id)?.wasHealthy === true);
-  const lostToHealth = (slot: number): boolean => w.tasks.some((t) => t.slot === slot && t.state === 'failed' && /probe failed/.test(t.error));
+  const holds = (t: Task): boolean =>
+    t.state === 'running' && (w.health.get(t.id)?.status === 'healthy' || w.health.get(t.id)?.wasHealthy === true);
+  const lostToHealth = (slot: number): boolean =>
+    w.tasks.some((t) => t.slot === slot && t.state === 'failed' && /probe failed/.test(t.error));
   const out: number[] = [];
   for (let slot = 1; slot <= replicas; slot++) {
     if (lostToHealth(slot) && !w.live().some((t) => t.slot === slot && holds(t))) out.push(slot);
@@ -98,7 +100,10 @@ test('a slot waiting out its backoff after a health failure counts until its nex
   w.unhealthy(r.id);
   w.pass();
   assert.equal(w.slot(a!.slot)!.nextAttemptAt > w.now, true, 'slot 1 waits out a backoff');
-  assert.equal(w.live().some((t) => t.slot === a!.slot), false);
+  assert.equal(
+    w.live().some((t) => t.slot === a!.slot),
+    false,
+  );
   // Everything else fails now: only one more may go (budget 2: slot 1 waiting is one).
   for (const t of w.live()) w.unhealthy(t.id);
   w.pass();
@@ -145,7 +150,9 @@ for (const seed of [1, 7, 42, 1234, 99_991]) {
       const down = Math.floor(step / 15) % 2 === 0;
       if (step === 120 || step === 200) {
         replicas = step === 120 ? 9 : 6; // scale up during the outage, then back down
-        w.service('web', replicas, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, delayMs: 500, maxDelayMs: 4000 } });
+        w.service('web', replicas, 'warren-test:latest', {
+          restart: { ...RESTART_DEFAULTS, delayMs: 500, maxDelayMs: 4000 },
+        });
       }
       for (const t of w.live()) {
         const h = w.health.get(t.id);
@@ -162,7 +169,8 @@ for (const seed of [1, 7, 42, 1234, 99_991]) {
       const out = slotsWithoutHealthyTask(w, replicas).length;
       const budget = replacementBudget({ replicas, maxReplacing: 0 });
       // Scaling down can shrink the budget below what is already out: then it must not grow.
-      if (out > budget) assert.ok(step >= 200 && out <= previous, `step ${step}: ${out} slots out for health, budget ${budget}`);
+      if (out > budget)
+        assert.ok(step >= 200 && out <= previous, `step ${step}: ${out} slots out for health, budget ${budget}`);
       previous = out;
       worst = Math.max(worst, out);
       // Held tasks are never stopped.

@@ -17,7 +17,9 @@ const control = definition['warren.v1.ControlService'] as unknown as Record<stri
 
 function overTheWire(spec: ServiceSpec): ServiceSpec {
   const create = control.CreateService!;
-  const received = create.requestDeserialize(create.requestSerialize({ spec: specToWire(spec) })) as { spec: Parameters<typeof specFromWire>[0] };
+  const received = create.requestDeserialize(create.requestSerialize({ spec: specToWire(spec) })) as {
+    spec: Parameters<typeof specFromWire>[0];
+  };
   return specFromWire(received.spec);
 }
 
@@ -30,17 +32,46 @@ const full: ServiceSpec = {
   network: 'host',
   stopTimeoutMs: 2500,
   health: {
-    startup: { handler: { kind: 'tcp', port: 8080 }, intervalMs: 100, timeoutMs: 50, retries: 30, successThreshold: 1, startPeriodMs: 0 },
+    startup: {
+      handler: { kind: 'tcp', port: 8080 },
+      intervalMs: 100,
+      timeoutMs: 50,
+      retries: 30,
+      successThreshold: 1,
+      startPeriodMs: 0,
+    },
     liveness: {
-      handler: { kind: 'http', path: '/health', port: 8080, scheme: 'https', headers: [{ name: 'X-A', value: 'b:c' }], statusMin: 200, statusMax: 299 },
+      handler: {
+        kind: 'http',
+        path: '/health',
+        port: 8080,
+        scheme: 'https',
+        headers: [{ name: 'X-A', value: 'b:c' }],
+        statusMin: 200,
+        statusMax: 299,
+      },
       intervalMs: 2000,
       timeoutMs: 1000,
       retries: 2,
       successThreshold: 1,
       startPeriodMs: 5000,
     },
-    readiness: { handler: { kind: 'grpc', port: 50051, service: 'app' }, intervalMs: 500, timeoutMs: 200, retries: 1, successThreshold: 2, startPeriodMs: 0 },
-    check: { handler: { kind: 'exec', command: ['/bin/sh', '-c', 'test -f /ok'] }, intervalMs: 30_000, timeoutMs: 10_000, retries: 3, successThreshold: 1, startPeriodMs: 0 },
+    readiness: {
+      handler: { kind: 'grpc', port: 50051, service: 'app' },
+      intervalMs: 500,
+      timeoutMs: 200,
+      retries: 1,
+      successThreshold: 2,
+      startPeriodMs: 0,
+    },
+    check: {
+      handler: { kind: 'exec', command: ['/bin/sh', '-c', 'test -f /ok'] },
+      intervalMs: 30_000,
+      timeoutMs: 10_000,
+      retries: 3,
+      successThreshold: 1,
+      startPeriodMs: 0,
+    },
   },
   restart: { delayMs: 250, maxDelayMs: 4000, maxAttempts: 5, windowMs: 60_000 },
   maxReplacing: 2,
@@ -75,7 +106,9 @@ test('each restart field keeps its own zero while the others keep their values',
 
 test('a spec from a client that sets nothing gets the defaults', () => {
   const create = control.CreateService!;
-  const received = create.requestDeserialize(create.requestSerialize({ spec: { name: 'x', image: 'i' } })) as { spec: Parameters<typeof specFromWire>[0] };
+  const received = create.requestDeserialize(create.requestSerialize({ spec: { name: 'x', image: 'i' } })) as {
+    spec: Parameters<typeof specFromWire>[0];
+  };
   const spec = specFromWire(received.spec);
   assert.deepEqual(spec.restart, RESTART_DEFAULTS);
   assert.equal(spec.stopTimeoutMs, SPEC_DEFAULTS.stopTimeoutMs);
@@ -130,6 +163,8 @@ test('a task and its health records survive the wire from manager to worker', ()
 /** A task encoded and decoded as one element of a ListTasks answer. */
 function taskOverTheWire(message: ReturnType<typeof taskToWire>): ReturnType<typeof taskFromWire> {
   const list = control.ListTasks!;
-  const decoded = list.responseDeserialize(list.responseSerialize({ tasks: [message] })) as { tasks: Array<Parameters<typeof taskFromWire>[0]> };
+  const decoded = list.responseDeserialize(list.responseSerialize({ tasks: [message] })) as {
+    tasks: Array<Parameters<typeof taskFromWire>[0]>;
+  };
   return taskFromWire(decoded.tasks[0]!);
 }

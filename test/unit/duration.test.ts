@@ -16,7 +16,8 @@ test('parseDuration names the flag and the value in its error', () => {
   for (const bad of ['', 'abc', '10x', '5s3', '-1s', 's']) {
     assert.throws(
       () => parseDuration(bad, '--stop-timeout'),
-      (err: unknown) => err instanceof ValidationError && err.field === '--stop-timeout' && err.message.includes(JSON.stringify(bad)),
+      (err: unknown) =>
+        err instanceof ValidationError && err.field === '--stop-timeout' && err.message.includes(JSON.stringify(bad)),
       bad,
     );
   }

@@ -37,7 +37,18 @@ test('a phase starts as starting', () => {
 
 test('rule 3: retries counted failures in a row turn a phase unhealthy; successThreshold successes turn it healthy', () => {
   const probe = tcp({ intervalMs: 1000, retries: 3, successThreshold: 2 });
-  const r = feed(probe, ['success', 'success', 'failure', 'failure', 'success', 'failure', 'failure', 'failure', 'success', 'success']);
+  const r = feed(probe, [
+    'success',
+    'success',
+    'failure',
+    'failure',
+    'success',
+    'failure',
+    'failure',
+    'failure',
+    'success',
+    'success',
+  ]);
   assert.deepEqual(r.transitions, [
     { at: 1000, to: 'healthy' },
     { at: 7000, to: 'unhealthy' },
@@ -51,9 +62,16 @@ test('unknown outcomes are recorded, never counted, and neither count nor reset 
   const probe = tcp({ retries: 2 });
   const r = feed(probe, ['failure', 'unknown', 'unknown', 'failure']);
   assert.deepEqual(r.counted, [true, false, false, true]);
-  assert.deepEqual(r.transitions.map((t) => t.to), ['unhealthy'], 'the unknowns did not break the failure streak');
+  assert.deepEqual(
+    r.transitions.map((t) => t.to),
+    ['unhealthy'],
+    'the unknowns did not break the failure streak',
+  );
   const s = feed(tcp({ successThreshold: 2 }), ['success', 'unknown', 'success']);
-  assert.deepEqual(s.transitions.map((t) => t.to), ['healthy']);
+  assert.deepEqual(
+    s.transitions.map((t) => t.to),
+    ['healthy'],
+  );
   const u = feed(tcp({ retries: 1 }), ['unknown', 'unknown', 'unknown', 'unknown']);
   assert.equal(u.state.status, 'starting', 'unknown alone never decides');
 });
@@ -69,7 +87,10 @@ test('rule 2: the first success ends the start period', () => {
   const probe = tcp({ intervalMs: 1000, retries: 2, startPeriodMs: 60_000 });
   const r = feed(probe, ['success', 'failure', 'failure']);
   assert.deepEqual(r.counted, [true, true, true]);
-  assert.deepEqual(r.transitions.map((t) => t.to), ['healthy', 'unhealthy']);
+  assert.deepEqual(
+    r.transitions.map((t) => t.to),
+    ['healthy', 'unhealthy'],
+  );
 });
 
 test('the start period is measured from the container start, not from the first probe', () => {
@@ -83,15 +104,24 @@ test('the start period is measured from the container start, not from the first 
 
 test('rule 7: --health-* is one check feeding liveness and readiness; explicit phases win over it', () => {
   const check = tcp();
-  assert.deepEqual(probeRuns({ check }).map((r) => [r.name, r.phases]), [['check', ['liveness', 'readiness']]]);
+  assert.deepEqual(
+    probeRuns({ check }).map((r) => [r.name, r.phases]),
+    [['check', ['liveness', 'readiness']]],
+  );
   const liveness = tcp({ intervalMs: 5000 });
-  assert.deepEqual(probeRuns({ check, liveness }).map((r) => [r.name, r.phases]), [
-    ['liveness', ['liveness']],
-    ['check', ['readiness']],
-  ]);
+  assert.deepEqual(
+    probeRuns({ check, liveness }).map((r) => [r.name, r.phases]),
+    [
+      ['liveness', ['liveness']],
+      ['check', ['readiness']],
+    ],
+  );
   const startup = tcp();
   const readiness = tcp();
-  assert.deepEqual(probeRuns({ startup, liveness, readiness }).map((r) => r.name), ['startup', 'liveness', 'readiness']);
+  assert.deepEqual(
+    probeRuns({ startup, liveness, readiness }).map((r) => r.name),
+    ['startup', 'liveness', 'readiness'],
+  );
   assert.deepEqual(probeRuns({}), []);
 });
 
@@ -100,11 +130,20 @@ test('rule 8: task health is none without probes, startup while it has not passe
   assert.equal(taskHealth({}, {}), 'none');
   assert.equal(taskHealth({ check: tcp() }, {}), 'starting');
   assert.equal(taskHealth({ check: tcp() }, { liveness: st('healthy'), readiness: st('healthy') }), 'healthy');
-  assert.equal(taskHealth({ startup: tcp(), liveness: tcp() }, { startup: st('starting'), liveness: st('healthy') }), 'starting');
+  assert.equal(
+    taskHealth({ startup: tcp(), liveness: tcp() }, { startup: st('starting'), liveness: st('healthy') }),
+    'starting',
+  );
   assert.equal(taskHealth({ startup: tcp(), liveness: tcp() }, { startup: st('unhealthy') }), 'unhealthy');
-  assert.equal(taskHealth({ startup: tcp(), liveness: tcp() }, { startup: st('healthy'), liveness: st('unhealthy') }), 'unhealthy');
+  assert.equal(
+    taskHealth({ startup: tcp(), liveness: tcp() }, { startup: st('healthy'), liveness: st('unhealthy') }),
+    'unhealthy',
+  );
   assert.equal(taskHealth({ readiness: tcp() }, { readiness: st('unhealthy') }), 'unhealthy');
-  assert.equal(taskHealth({ liveness: tcp(), readiness: tcp() }, { liveness: st('healthy'), readiness: st('unhealthy') }), 'healthy');
+  assert.equal(
+    taskHealth({ liveness: tcp(), readiness: tcp() }, { liveness: st('healthy'), readiness: st('unhealthy') }),
+    'healthy',
+  );
 });
 
 test('rule 6: a task is ready when running and its readiness is healthy, or it has no readiness probe', () => {
@@ -114,23 +153,40 @@ test('rule 6: a task is ready when running and its readiness is healthy, or it h
   assert.equal(taskReady({ readiness: tcp() }, {}, true), false, 'not ready before readiness turns healthy');
   assert.equal(taskReady({ readiness: tcp() }, { readiness: st('healthy') }, true), true);
   assert.equal(taskReady({ readiness: tcp() }, { readiness: st('healthy') }, false), false);
-  assert.equal(taskReady({ liveness: tcp() }, { liveness: st('unhealthy') }, true), true, 'liveness does not decide readiness');
+  assert.equal(
+    taskReady({ liveness: tcp() }, { liveness: st('unhealthy') }, true),
+    true,
+    'liveness does not decide readiness',
+  );
   assert.equal(taskReady({ startup: tcp() }, { startup: st('starting') }, true), false, 'not before startup passes');
   assert.equal(taskReady({ startup: tcp() }, { startup: st('healthy') }, true), true);
 });
 
 test('failure reasons say what the check saw', () => {
   const at = { at: 0, durationMs: 3, counted: true };
-  assert.equal(probeFailureReason('liveness', 'http', { ...at, outcome: 'failure', code: 500, output: 'oops' }), 'liveness probe failed: HTTP 500');
-  assert.equal(probeFailureReason('startup', 'exec', { ...at, outcome: 'failure', code: 1, output: '\nnot ready yet\n' }), 'startup probe failed: exit code 1: not ready yet');
-  assert.equal(describeResult('tcp', { ...at, outcome: 'failure', output: 'connection refused' }), 'connection refused');
+  assert.equal(
+    probeFailureReason('liveness', 'http', { ...at, outcome: 'failure', code: 500, output: 'oops' }),
+    'liveness probe failed: HTTP 500',
+  );
+  assert.equal(
+    probeFailureReason('startup', 'exec', { ...at, outcome: 'failure', code: 1, output: '\nnot ready yet\n' }),
+    'startup probe failed: exit code 1: not ready yet',
+  );
+  assert.equal(
+    describeResult('tcp', { ...at, outcome: 'failure', output: 'connection refused' }),
+    'connection refused',
+  );
   assert.equal(describeResult('exec', { ...at, outcome: 'failure', code: 2, output: '' }), 'exit code 2');
 });
 
 test('rule 1: first runs after a worker restart are spread over an interval, the same way every time', () => {
   const offsets = Array.from({ length: 200 }, (_, i) => spreadOffset(`task${i}/liveness`, 10_000));
   assert.ok(offsets.every((o) => o >= 0 && o < 10_000));
-  assert.deepEqual(offsets, Array.from({ length: 200 }, (_, i) => spreadOffset(`task${i}/liveness`, 10_000)), 'deterministic');
+  assert.deepEqual(
+    offsets,
+    Array.from({ length: 200 }, (_, i) => spreadOffset(`task${i}/liveness`, 10_000)),
+    'deterministic',
+  );
   const buckets = new Set(offsets.map((o) => Math.floor(o / 1000)));
   assert.equal(buckets.size, 10, 'spread over the whole interval');
 });

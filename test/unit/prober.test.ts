@@ -1,17 +1,57 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { PROBE_DEFAULTS, spreadOffset, type HealthSpec, type Probe, type ProbeHandler, type Task, RESTART_DEFAULTS } from '@warren/core';
+import {
+  PROBE_DEFAULTS,
+  spreadOffset,
+  type HealthSpec,
+  type Probe,
+  type ProbeHandler,
+  type Task,
+  RESTART_DEFAULTS,
+} from '@warren/core';
 import { Prober, TimerHeap, type PhaseUpdate } from '@warren/worker';
 
 const logger = pino({ level: 'silent' });
 const exec = (name: string): ProbeHandler => ({ kind: 'exec', command: [name] });
-const probe = (name: string, over: Partial<Probe> = {}): Probe => ({ handler: exec(name), ...PROBE_DEFAULTS, intervalMs: 1000, ...over });
+const probe = (name: string, over: Partial<Probe> = {}): Probe => ({
+  handler: exec(name),
+  ...PROBE_DEFAULTS,
+  intervalMs: 1000,
+  ...over,
+});
 
 function task(id: string, health: HealthSpec): Task {
   return {
-    id, serviceId: 's', serviceName: 'web', slot: 1, nodeId: 'n', desiredState: 'running', state: 'running', message: '', error: '', containerId: 'c', address: '', startedAt: 0, replacing: false, held: false, createdAt: 0, updatedAt: 0,
-    spec: { name: 'web', image: 'i', replicas: 1, command: [], env: [], network: 'bridge', stopTimeoutMs: 0, health, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [] },
+    id,
+    serviceId: 's',
+    serviceName: 'web',
+    slot: 1,
+    nodeId: 'n',
+    desiredState: 'running',
+    state: 'running',
+    message: '',
+    error: '',
+    containerId: 'c',
+    address: '',
+    startedAt: 0,
+    replacing: false,
+    held: false,
+    createdAt: 0,
+    updatedAt: 0,
+    spec: {
+      name: 'web',
+      image: 'i',
+      replicas: 1,
+      command: [],
+      env: [],
+      network: 'bridge',
+      stopTimeoutMs: 0,
+      health,
+      restart: RESTART_DEFAULTS,
+      maxReplacing: 0,
+      mounts: [],
+    },
   };
 }
 
@@ -60,14 +100,24 @@ test('first run at once; the next starts one interval after the previous ended; 
   const h = harness({ slow: { durationMs: 300 } });
   h.prober.add(task('t1', { check: probe('slow') }), { containerId: 'c', address: '127.0.0.1' }, 0);
   await advance(3000);
-  assert.deepEqual(h.starts.map((s) => s.at), [0, 1300, 2600]);
+  assert.deepEqual(
+    h.starts.map((s) => s.at),
+    [0, 1300, 2600],
+  );
   assert.equal(h.maxConcurrent(), 1);
 
   const slower = harness({ stuck: { durationMs: 2500 } });
-  slower.prober.add(task('t2', { check: probe('stuck', { intervalMs: 100 }) }), { containerId: 'c', address: '127.0.0.1' }, 0);
+  slower.prober.add(
+    task('t2', { check: probe('stuck', { intervalMs: 100 }) }),
+    { containerId: 'c', address: '127.0.0.1' },
+    0,
+  );
   await advance(6000);
   assert.equal(slower.maxConcurrent(), 1, 'a run longer than the interval delays the next, never overlaps it');
-  assert.deepEqual(slower.starts.map((s) => s.at - 3000), [0, 2600, 5200]);
+  assert.deepEqual(
+    slower.starts.map((s) => s.at - 3000),
+    [0, 2600, 5200],
+  );
   h.prober.stop();
   slower.prober.stop();
 });
@@ -77,7 +127,8 @@ test('adopted containers: first runs are spread over one interval, deterministic
   t.after(() => mock.timers.reset());
   const h = harness();
   const ids = Array.from({ length: 20 }, (_, i) => `task${i}`);
-  for (const id of ids) h.prober.add(task(id, { check: probe(id) }), { containerId: 'c', address: '127.0.0.1' }, 0, { adopted: true });
+  for (const id of ids)
+    h.prober.add(task(id, { check: probe(id) }), { containerId: 'c', address: '127.0.0.1' }, 0, { adopted: true });
   await advance(1000);
   const firstRuns = new Map<string, number>();
   for (const s of h.starts) if (!firstRuns.has(s.name)) firstRuns.set(s.name, s.at);
@@ -91,7 +142,11 @@ test('startup gates liveness and readiness; startup never runs again after passi
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
   t.after(() => mock.timers.reset());
   const h = harness({ start: { outcomes: ['failure', 'failure', 'success'] } });
-  h.prober.add(task('t', { startup: probe('start', { retries: 10 }), liveness: probe('live'), readiness: probe('ready') }), { containerId: 'c', address: '127.0.0.1' }, 0);
+  h.prober.add(
+    task('t', { startup: probe('start', { retries: 10 }), liveness: probe('live'), readiness: probe('ready') }),
+    { containerId: 'c', address: '127.0.0.1' },
+    0,
+  );
   await advance(5500);
   const at = (name: string) => h.starts.filter((s) => s.name === name).map((s) => s.at);
   assert.deepEqual(at('start'), [0, 1000, 2000]);
@@ -111,7 +166,14 @@ test('an unhealthy probe keeps running (a held task may recover); a removed task
   await advance(3000);
   assert.equal(h.starts.filter((s) => s.name === 'live').length, 5, 'liveness goes on after turning unhealthy');
   assert.equal(h.starts.filter((s) => s.name === 'ready').length, 2, 'nothing after removal');
-  assert.deepEqual(h.updates.filter((u) => u.transition).map((u) => [u.phase, u.state.status]), [['readiness', 'healthy'], ['liveness', 'unhealthy'], ['liveness', 'healthy']]);
+  assert.deepEqual(
+    h.updates.filter((u) => u.transition).map((u) => [u.phase, u.state.status]),
+    [
+      ['readiness', 'healthy'],
+      ['liveness', 'unhealthy'],
+      ['liveness', 'healthy'],
+    ],
+  );
   assert.equal(h.prober.has('t'), true);
   assert.equal(h.prober.has('u'), false);
   h.prober.stop();
@@ -121,10 +183,26 @@ test('known health seeds the state machine (a worker restart does not reset it)'
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
   t.after(() => mock.timers.reset());
   const h = harness();
-  const known = { status: 'healthy' as const, successStreak: 40, failureStreak: 0, everSucceeded: true, lastTransitionAt: 5, lastTransitionFrom: 'starting' as const };
-  h.prober.add(task('t', { startup: probe('start'), liveness: probe('live') }), { containerId: 'c', address: '127.0.0.1' }, 0, { known: { startup: known, liveness: known } });
+  const known = {
+    status: 'healthy' as const,
+    successStreak: 40,
+    failureStreak: 0,
+    everSucceeded: true,
+    lastTransitionAt: 5,
+    lastTransitionFrom: 'starting' as const,
+  };
+  h.prober.add(
+    task('t', { startup: probe('start'), liveness: probe('live') }),
+    { containerId: 'c', address: '127.0.0.1' },
+    0,
+    { known: { startup: known, liveness: known } },
+  );
   await advance(10);
-  assert.deepEqual(h.starts.map((s) => s.name), ['live'], 'startup had passed: it does not run again');
+  assert.deepEqual(
+    h.starts.map((s) => s.name),
+    ['live'],
+    'startup had passed: it does not run again',
+  );
   assert.equal(h.updates[0]!.state.successStreak, 41);
   assert.equal(h.updates[0]!.transition, false);
   h.prober.stop();
@@ -134,8 +212,17 @@ test('the timer heap fires in time order, ties in scheduling order, and skips ca
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
   t.after(() => mock.timers.reset());
   const fired: string[] = [];
-  const heap = new TimerHeap<string>(() => Date.now(), (item) => fired.push(item));
-  for (const [at, item] of [[50, 'c'], [10, 'a'], [30, 'b1'], [30, 'b2'], [70, 'gone']] as const) {
+  const heap = new TimerHeap<string>(
+    () => Date.now(),
+    (item) => fired.push(item),
+  );
+  for (const [at, item] of [
+    [50, 'c'],
+    [10, 'a'],
+    [30, 'b1'],
+    [30, 'b2'],
+    [70, 'gone'],
+  ] as const) {
     const entry = heap.schedule(at, item);
     if (item === 'gone') heap.cancel(entry);
   }

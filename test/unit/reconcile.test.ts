@@ -3,14 +3,16 @@ import assert from 'node:assert/strict';
 import { RESTART_DEFAULTS } from '@warren/core';
 import { World } from '../helpers/reconcile-world.js';
 
-
 test('one task per slot, assigned at once to a ready node; a second pass changes nothing', () => {
   const w = new World();
   w.service('web', 3);
   const actions = w.pass();
   assert.equal(actions.length, 3);
   assert.ok(actions.every((a) => a.type === 'create' && a.task.state === 'assigned' && a.task.nodeId === 'n1'));
-  assert.deepEqual(w.live().map((t) => t.slot), [1, 2, 3]);
+  assert.deepEqual(
+    w.live().map((t) => t.slot),
+    [1, 2, 3],
+  );
   assert.deepEqual(w.pass(), []);
 });
 
@@ -30,7 +32,10 @@ test('a failed task is replaced in its slot in the same pass, and kept as histor
   assert.equal(created?.task.slot, first!.slot);
   assert.equal(created?.task.createdAt, w.now);
   assert.equal(w.live().length, 2);
-  assert.ok(w.tasks.some((t) => t.id === first!.id), 'the failed task stays in history');
+  assert.ok(
+    w.tasks.some((t) => t.id === first!.id),
+    'the failed task stays in history',
+  );
 });
 
 test('complete and rejected tasks are replaced too; a slot never gets two live tasks', () => {
@@ -57,7 +62,13 @@ test('history keeps the newest ended tasks of a slot, five by default', () => {
   }
   const ended = w.tasks.filter((t) => t.desiredState === 'shutdown');
   assert.equal(ended.length, 5);
-  assert.deepEqual(ended.map((t) => t.error).sort(), ['attempt 3', 'attempt 4', 'attempt 5', 'attempt 6', 'attempt 7']);
+  assert.deepEqual(ended.map((t) => t.error).sort(), [
+    'attempt 3',
+    'attempt 4',
+    'attempt 5',
+    'attempt 6',
+    'attempt 7',
+  ]);
 });
 
 test('scaling down shuts down the highest slots; once stopped their tasks are deleted', () => {
@@ -67,14 +78,26 @@ test('scaling down shuts down the highest slots; once stopped their tasks are de
   for (const t of w.live()) w.observe(t.id, { state: 'running' });
   w.service('web', 2);
   const actions = w.pass();
-  assert.deepEqual(actions.map((a) => [a.type, a.task.slot, a.task.desiredState]), [
-    ['update', 3, 'shutdown'],
-    ['update', 4, 'shutdown'],
-  ]);
+  assert.deepEqual(
+    actions.map((a) => [a.type, a.task.slot, a.task.desiredState]),
+    [
+      ['update', 3, 'shutdown'],
+      ['update', 4, 'shutdown'],
+    ],
+  );
   for (const t of w.tasks.filter((t) => t.slot > 2)) w.observe(t.id, { state: 'shutdown' });
   const cleanup = w.pass();
-  assert.deepEqual(cleanup.map((a) => [a.type, a.task.slot]), [['delete', 3], ['delete', 4]]);
-  assert.deepEqual(w.live().map((t) => t.slot), [1, 2]);
+  assert.deepEqual(
+    cleanup.map((a) => [a.type, a.task.slot]),
+    [
+      ['delete', 3],
+      ['delete', 4],
+    ],
+  );
+  assert.deepEqual(
+    w.live().map((t) => t.slot),
+    [1, 2],
+  );
 });
 
 test('a removed service: running tasks are told to stop, tasks that never ran end at once, ended tasks are deleted', () => {
@@ -156,7 +179,10 @@ test('backoff: the first replacement of a slot is immediate, then delays double 
   assert.deepEqual(delays, [0, 1000, 2000, 3000, 3000]);
   assert.equal(w.slot(1)!.failures, 5);
   const delayed = w.events.filter((e) => e.type === 'replacement-delayed');
-  assert.deepEqual(delayed.map((e) => e.data?.delayMs), [1000, 2000, 3000, 3000]);
+  assert.deepEqual(
+    delayed.map((e) => e.data?.delayMs),
+    [1000, 2000, 3000, 3000],
+  );
   assert.equal(w.types().filter((t) => t === 'task-replaced').length, 5);
 });
 
@@ -189,7 +215,19 @@ test('a slot healthy for the restart window is forgiven: the next failure is rep
 
 test('with checks, forgiveness counts from when the task turned healthy, not from its start', () => {
   const w = new World();
-  w.service('web', 1, 'warren-test:latest', { restart: { ...RESTART_DEFAULTS, windowMs: 10_000 }, health: { check: { handler: { kind: 'tcp', port: 1 }, intervalMs: 1000, timeoutMs: 1000, retries: 1, successThreshold: 1, startPeriodMs: 0 } } });
+  w.service('web', 1, 'warren-test:latest', {
+    restart: { ...RESTART_DEFAULTS, windowMs: 10_000 },
+    health: {
+      check: {
+        handler: { kind: 'tcp', port: 1 },
+        intervalMs: 1000,
+        timeoutMs: 1000,
+        retries: 1,
+        successThreshold: 1,
+        startPeriodMs: 0,
+      },
+    },
+  });
   w.pass();
   w.observe(w.live()[0]!.id, { state: 'failed' });
   w.pass();
@@ -252,7 +290,10 @@ test('the replacement budget: at most a third of the replicas are replaced for h
   assert.equal(w.live().filter((t) => t.held && t.state === 'running').length, 4, 'four keep running, held');
   assert.equal(w.types().filter((t) => t === 'replacement-held').length, 4);
   assert.ok(w.types().includes('correlated-failure'));
-  assert.match(w.events.find((e) => e.type === 'correlated-failure')!.reason, /6 of 6 tasks .* shared dependency may be down; 4 replacements held back/);
+  assert.match(
+    w.events.find((e) => e.type === 'correlated-failure')!.reason,
+    /6 of 6 tasks .* shared dependency may be down; 4 replacements held back/,
+  );
 
   // Nothing more while the replacements are not healthy, however often the loop runs.
   w.now += 5000;
@@ -331,7 +372,7 @@ test('tasks of a down node are orphaned and replaced on another node at once, wi
   assert.equal(orphan.error, 'node a is down');
   const successor = w.live().find((t) => t.slot === onA.slot)!;
   assert.equal(successor.nodeId, 'n2');
-  assert.equal(w.slot(onA.slot)?.failures ?? 0, 0, 'not the task\'s fault: no failure counted');
+  assert.equal(w.slot(onA.slot)?.failures ?? 0, 0, "not the task's fault: no failure counted");
   assert.deepEqual(w.types().slice(-2), ['task-orphaned', 'task-replaced']);
 });
 
@@ -353,7 +394,18 @@ test('drain: a successor starts elsewhere first; the old task stops only once it
     { id: 'n1', name: 'a', ready: true, images: ['warren-test:latest'] },
     { id: 'n2', name: 'b', ready: true, images: ['warren-test:latest'] },
   ];
-  w.service('web', 2, 'warren-test:latest', { health: { check: { handler: { kind: 'tcp', port: 1 }, intervalMs: 1000, timeoutMs: 1000, retries: 1, successThreshold: 1, startPeriodMs: 0 } } });
+  w.service('web', 2, 'warren-test:latest', {
+    health: {
+      check: {
+        handler: { kind: 'tcp', port: 1 },
+        intervalMs: 1000,
+        timeoutMs: 1000,
+        retries: 1,
+        successThreshold: 1,
+        startPeriodMs: 0,
+      },
+    },
+  });
   w.pass();
   for (const t of w.live()) {
     w.run(t.id);
@@ -374,7 +426,13 @@ test('drain: a successor starts elsewhere first; the old task stops only once it
   assert.equal(w.live().filter((t) => t.slot === onA.slot).length, 2, 'nor before it is healthy');
   w.healthy(successor.id);
   w.pass();
-  assert.deepEqual(w.live().filter((t) => t.slot === onA.slot).map((t) => t.id), [successor.id]);
+  assert.deepEqual(
+    w
+      .live()
+      .filter((t) => t.slot === onA.slot)
+      .map((t) => t.id),
+    [successor.id],
+  );
   assert.ok(w.types().includes('task-drained'));
   assert.ok(w.live().every((t) => t.nodeId === 'n2'));
 });
@@ -393,7 +451,11 @@ test('no health verdict is acted on for a node whose worker cannot reach its eng
   assert.ok(!w.types().includes('replacement-held'));
   w.nodes = [{ ...w.nodes[0]!, engineTrouble: false }];
   w.pass();
-  assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 1, 'once it answers again, verdicts count (within the budget)');
+  assert.equal(
+    w.tasks.filter((t) => t.state === 'failed').length,
+    1,
+    'once it answers again, verdicts count (within the budget)',
+  );
 });
 
 test('nothing is placed on a node whose engine does not answer', () => {

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROBE_DEFAULTS, RESTART_DEFAULTS, ValidationError, hasImage, normalizeImageRef, validateServiceSpec, type ServiceSpec } from '@warren/core';
+import {
+  PROBE_DEFAULTS,
+  RESTART_DEFAULTS,
+  ValidationError,
+  hasImage,
+  normalizeImageRef,
+  validateServiceSpec,
+  type ServiceSpec,
+} from '@warren/core';
 
 const good: ServiceSpec = {
   name: 'web',

@@ -8,7 +8,19 @@ import { Store } from '@warren/manager';
 
 const service = (id: string, name: string): Service => ({
   id,
-  spec: { name, image: 'warren-test:latest', replicas: 1, command: [], env: [], network: 'bridge', stopTimeoutMs: 10_000, health: {}, restart: RESTART_DEFAULTS, maxReplacing: 0, mounts: [] },
+  spec: {
+    name,
+    image: 'warren-test:latest',
+    replicas: 1,
+    command: [],
+    env: [],
+    network: 'bridge',
+    stopTimeoutMs: 10_000,
+    health: {},
+    restart: RESTART_DEFAULTS,
+    maxReplacing: 0,
+    mounts: [],
+  },
   createdAt: 1,
   updatedAt: 1,
 });
@@ -19,7 +31,13 @@ test('the store persists across reopen, and a mutation that throws writes nothin
   const store = await Store.open(dir);
   const seen: number[] = [];
   store.onCommit((changes) => seen.push(changes.length));
-  await store.mutate(() => ({ changes: [{ kind: 'putService', service: service('s1', 'web') }, { kind: 'putMeta', key: 'join-token', value: 'x' }], result: undefined }));
+  await store.mutate(() => ({
+    changes: [
+      { kind: 'putService', service: service('s1', 'web') },
+      { kind: 'putMeta', key: 'join-token', value: 'x' },
+    ],
+    result: undefined,
+  }));
   await assert.rejects(
     store.mutate((view) => {
       if (view.serviceByName('web')) throw new AlreadyExistsError('service', 'web');
@@ -31,7 +49,10 @@ test('the store persists across reopen, and a mutation that throws writes nothin
   await store.close();
 
   const reopened = await Store.open(dir);
-  assert.deepEqual([...reopened.services()].map((s) => s.id), ['s1']);
+  assert.deepEqual(
+    [...reopened.services()].map((s) => s.id),
+    ['s1'],
+  );
   assert.equal(reopened.serviceByName('web')?.id, 's1');
   assert.equal(reopened.meta('join-token'), 'x');
   await reopened.close();
@@ -48,7 +69,10 @@ test('mutations run one at a time, so check-then-write cannot race', async (t) =
       return { changes: [{ kind: 'putService', service: service(id, 'web') }], result: id };
     });
   const results = await Promise.allSettled([create('a'), create('b'), create('c')]);
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'rejected'],
+  );
   assert.equal([...store.services()].length, 1);
   await store.close();
 });

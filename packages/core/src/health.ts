@@ -45,7 +45,14 @@ export function isPhaseStatus(value: string): value is PhaseStatus {
 }
 
 export function initialPhaseState(now: number): PhaseState {
-  return { status: 'starting', successStreak: 0, failureStreak: 0, everSucceeded: false, lastTransitionAt: now, lastTransitionFrom: '' };
+  return {
+    status: 'starting',
+    successStreak: 0,
+    failureStreak: 0,
+    everSucceeded: false,
+    lastTransitionAt: now,
+    lastTransitionFrom: '',
+  };
 }
 
 export interface Applied {
@@ -64,23 +71,50 @@ export interface Applied {
  * - `retries` counted failures in a row turn the phase unhealthy; `successThreshold` successes
  *   in a row turn it healthy
  */
-export function applyResult(state: PhaseState, probe: Pick<Probe, 'retries' | 'successThreshold' | 'startPeriodMs'>, containerStartedAt: number, raw: Omit<ProbeResult, 'counted'>): Applied {
+export function applyResult(
+  state: PhaseState,
+  probe: Pick<Probe, 'retries' | 'successThreshold' | 'startPeriodMs'>,
+  containerStartedAt: number,
+  raw: Omit<ProbeResult, 'counted'>,
+): Applied {
   if (raw.outcome === 'unknown') return { state, result: { ...raw, counted: false } };
   if (raw.outcome === 'success') {
     const successStreak = state.successStreak + 1;
     const next: PhaseState = { ...state, successStreak, failureStreak: 0, everSucceeded: true };
-    return settle(state, next, successStreak >= probe.successThreshold ? 'healthy' : undefined, { ...raw, counted: true }, raw.at);
+    return settle(
+      state,
+      next,
+      successStreak >= probe.successThreshold ? 'healthy' : undefined,
+      { ...raw, counted: true },
+      raw.at,
+    );
   }
   const inStartPeriod = !state.everSucceeded && raw.at - containerStartedAt < probe.startPeriodMs;
   if (inStartPeriod) return { state, result: { ...raw, counted: false } };
   const failureStreak = state.failureStreak + 1;
   const next: PhaseState = { ...state, failureStreak, successStreak: 0 };
-  return settle(state, next, failureStreak >= probe.retries ? 'unhealthy' : undefined, { ...raw, counted: true }, raw.at);
+  return settle(
+    state,
+    next,
+    failureStreak >= probe.retries ? 'unhealthy' : undefined,
+    { ...raw, counted: true },
+    raw.at,
+  );
 }
 
-function settle(before: PhaseState, next: PhaseState, to: PhaseStatus | undefined, result: ProbeResult, at: number): Applied {
+function settle(
+  before: PhaseState,
+  next: PhaseState,
+  to: PhaseStatus | undefined,
+  result: ProbeResult,
+  at: number,
+): Applied {
   if (to === undefined || to === before.status) return { state: next, result };
-  return { state: { ...next, status: to, lastTransitionAt: at, lastTransitionFrom: before.status }, result, transition: { from: before.status, to } };
+  return {
+    state: { ...next, status: to, lastTransitionAt: at, lastTransitionFrom: before.status },
+    result,
+    transition: { from: before.status, to },
+  };
 }
 
 /** A probe to run and the phases its results feed. */
@@ -101,10 +135,12 @@ export function probeRuns(health: HealthSpec): ProbeRun[] {
   if (health.startup) runs.push({ name: 'startup', probe: health.startup, phases: ['startup'] });
   const liveness = health.liveness ?? health.check;
   const readiness = health.readiness ?? health.check;
-  if (liveness && liveness === readiness) runs.push({ name: 'check', probe: liveness, phases: ['liveness', 'readiness'] });
+  if (liveness && liveness === readiness)
+    runs.push({ name: 'check', probe: liveness, phases: ['liveness', 'readiness'] });
   else {
     if (liveness) runs.push({ name: health.liveness ? 'liveness' : 'check', probe: liveness, phases: ['liveness'] });
-    if (readiness) runs.push({ name: health.readiness ? 'readiness' : 'check', probe: readiness, phases: ['readiness'] });
+    if (readiness)
+      runs.push({ name: health.readiness ? 'readiness' : 'check', probe: readiness, phases: ['readiness'] });
   }
   return runs;
 }
@@ -161,7 +197,12 @@ export type ProbeKind = Probe['handler']['kind'];
 
 /** A result in a few words: `HTTP 500`, `exit code 1: not ready`, `timed out after 1s`. */
 export function describeResult(kind: ProbeKind, result: ProbeResult): string {
-  const firstLine = result.output.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 120) ?? '';
+  const firstLine =
+    result.output
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim()
+      .slice(0, 120) ?? '';
   if (result.code !== undefined) {
     if (kind === 'http') return `HTTP ${result.code}`;
     if (kind === 'exec') return firstLine ? `exit code ${result.code}: ${firstLine}` : `exit code ${result.code}`;
@@ -201,7 +242,9 @@ export function taskHealthView(health: HealthSpec, records: TaskHealthRecords): 
     return { status, failing, wasHealthy };
   }
   const deciding = records.liveness ?? records.startup ?? records.readiness;
-  return status === 'healthy' && deciding ? { status, healthySince: deciding.lastTransitionAt, wasHealthy } : { status, wasHealthy };
+  return status === 'healthy' && deciding
+    ? { status, healthySince: deciding.lastTransitionAt, wasHealthy }
+    : { status, wasHealthy };
 }
 
 export interface TaskHealthSummary {

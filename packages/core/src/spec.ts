@@ -48,7 +48,15 @@ export interface HttpHeader {
 }
 
 export type ProbeHandler =
-  | { kind: 'http'; path: string; port: number; scheme: 'http' | 'https'; headers: HttpHeader[]; statusMin: number; statusMax: number }
+  | {
+      kind: 'http';
+      path: string;
+      port: number;
+      scheme: 'http' | 'https';
+      headers: HttpHeader[];
+      statusMin: number;
+      statusMax: number;
+    }
   | { kind: 'tcp'; port: number }
   | { kind: 'exec'; command: string[] }
   | { kind: 'grpc'; port: number; service: string };
@@ -110,7 +118,11 @@ const MIN_PROBE_PERIOD_MS = 10;
 
 export function validateServiceName(name: string): string {
   if (!SERVICE_NAME.test(name)) {
-    throw new ValidationError('service name', name, 'use 1-63 letters, digits, "-" or "_", starting with a letter or digit');
+    throw new ValidationError(
+      'service name',
+      name,
+      'use 1-63 letters, digits, "-" or "_", starting with a letter or digit',
+    );
   }
   return name;
 }
@@ -151,17 +163,32 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
     throw new ValidationError('--stop-timeout', `${spec.stopTimeoutMs}ms`, 'must be between 0s and 1h');
   }
   const r = spec.restart;
-  for (const [flag, ms] of [['--restart-delay', r.delayMs], ['--restart-max-delay', r.maxDelayMs], ['--restart-window', r.windowMs]] as const) {
-    if (!Number.isFinite(ms) || ms < 0 || ms > 86_400_000) throw new ValidationError(flag, `${ms}ms`, 'must be between 0s and 24h');
+  for (const [flag, ms] of [
+    ['--restart-delay', r.delayMs],
+    ['--restart-max-delay', r.maxDelayMs],
+    ['--restart-window', r.windowMs],
+  ] as const) {
+    if (!Number.isFinite(ms) || ms < 0 || ms > 86_400_000)
+      throw new ValidationError(flag, `${ms}ms`, 'must be between 0s and 24h');
   }
-  if (r.maxDelayMs < r.delayMs) throw new ValidationError('--restart-max-delay', `${r.maxDelayMs}ms`, 'must not be shorter than --restart-delay');
-  if (!Number.isInteger(r.maxAttempts) || r.maxAttempts < 0) throw new ValidationError('--restart-max-attempts', r.maxAttempts, 'must be a whole number (0: no limit)');
+  if (r.maxDelayMs < r.delayMs)
+    throw new ValidationError('--restart-max-delay', `${r.maxDelayMs}ms`, 'must not be shorter than --restart-delay');
+  if (!Number.isInteger(r.maxAttempts) || r.maxAttempts < 0)
+    throw new ValidationError('--restart-max-attempts', r.maxAttempts, 'must be a whole number (0: no limit)');
   if (!Number.isInteger(spec.maxReplacing) || spec.maxReplacing < 0 || spec.maxReplacing > MAX_REPLICAS) {
-    throw new ValidationError('--max-replacing', spec.maxReplacing, `must be a whole number from 1 to ${MAX_REPLICAS} (0: one third of the replicas)`);
+    throw new ValidationError(
+      '--max-replacing',
+      spec.maxReplacing,
+      `must be a whole number from 1 to ${MAX_REPLICAS} (0: one third of the replicas)`,
+    );
   }
   for (const m of spec.mounts) {
     if (!m.source.startsWith('/') || !m.target.startsWith('/') || /[,:]/.test(m.source + m.target)) {
-      throw new ValidationError('--mount', `source=${m.source},target=${m.target}`, 'source and target must be absolute paths without "," or ":"');
+      throw new ValidationError(
+        '--mount',
+        `source=${m.source},target=${m.target}`,
+        'source and target must be absolute paths without "," or ":"',
+      );
     }
   }
   for (const phase of ['startup', 'liveness', 'readiness', 'check'] as const) {
@@ -180,12 +207,20 @@ function validateProbe(probe: Probe, prefix: string): void {
     throw new ValidationError(`${prefix}-${h.kind}`, `port=${h.port}`, 'port must be 1-65535');
   }
   if (h.kind === 'http') {
-    if (!h.path.startsWith('/')) throw new ValidationError(`${prefix}-http`, `path=${h.path}`, 'path must start with "/"');
+    if (!h.path.startsWith('/'))
+      throw new ValidationError(`${prefix}-http`, `path=${h.path}`, 'path must start with "/"');
     if (!(h.statusMin >= 100 && h.statusMin <= h.statusMax && h.statusMax <= 599)) {
-      throw new ValidationError(`${prefix}-http`, `status=${h.statusMin}-${h.statusMax}`, 'status must be a range within 100-599');
+      throw new ValidationError(
+        `${prefix}-http`,
+        `status=${h.statusMin}-${h.statusMax}`,
+        'status must be a range within 100-599',
+      );
     }
   }
-  for (const [flag, ms] of [['interval', probe.intervalMs], ['timeout', probe.timeoutMs]] as const) {
+  for (const [flag, ms] of [
+    ['interval', probe.intervalMs],
+    ['timeout', probe.timeoutMs],
+  ] as const) {
     if (!Number.isFinite(ms) || ms < MIN_PROBE_PERIOD_MS) {
       throw new ValidationError(`${prefix}-${flag}`, `${ms}ms`, `must be at least ${MIN_PROBE_PERIOD_MS}ms`);
     }
@@ -193,7 +228,11 @@ function validateProbe(probe: Probe, prefix: string): void {
   if (!Number.isFinite(probe.startPeriodMs) || probe.startPeriodMs < 0) {
     throw new ValidationError(`${prefix}-start-period`, `${probe.startPeriodMs}ms`, 'must not be negative');
   }
-  for (const [flag, n] of [['retries', probe.retries], ['success-threshold', probe.successThreshold]] as const) {
-    if (!Number.isInteger(n) || n < 1) throw new ValidationError(`${prefix}-${flag}`, n, 'must be a whole number of at least 1');
+  for (const [flag, n] of [
+    ['retries', probe.retries],
+    ['success-threshold', probe.successThreshold],
+  ] as const) {
+    if (!Number.isInteger(n) || n < 1)
+      throw new ValidationError(`${prefix}-${flag}`, n, 'must be a whole number of at least 1');
   }
 }

@@ -15,13 +15,31 @@ import type { ServiceSpec } from './spec.js';
  * - rejected: the worker could not create the container (a bad image, command, network)
  * - orphaned: its node went down and another node took its slot (set by the manager)
  */
-export const TASK_STATES = ['new', 'pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'rejected', 'orphaned'] as const;
+export const TASK_STATES = [
+  'new',
+  'pending',
+  'assigned',
+  'starting',
+  'running',
+  'complete',
+  'failed',
+  'shutdown',
+  'rejected',
+  'orphaned',
+] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned']);
 
 /** The states a worker may report; the rest are the manager's. */
-export const WORKER_STATES: ReadonlySet<TaskState> = new Set(['starting', 'running', 'complete', 'failed', 'shutdown', 'rejected']);
+export const WORKER_STATES: ReadonlySet<TaskState> = new Set([
+  'starting',
+  'running',
+  'complete',
+  'failed',
+  'shutdown',
+  'rejected',
+]);
 
 export type DesiredState = 'running' | 'shutdown';
 

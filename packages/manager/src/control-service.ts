@@ -10,9 +10,9 @@ import {
   type Service,
   type Task,
 } from '@warren/core';
-import { VERSION, eventToWire, serviceToWire, specFromWire, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
-import * as grpc from '@grpc/grpc-js';
+import { VERSION, serviceToWire, specFromWire, taskToWire, unaryHandler, type wire } from '@warren/api';
 import { endpointsOf, replacementState } from './endpoints.js';
+import { watchHandlers } from './control-watch.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { Change, NodeRecord, Store, StoreView } from './store.js';
 
@@ -30,13 +30,6 @@ export interface ControlDeps {
 export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHandlers {
   const { store, sessions, now, newId, logger, startedAt } = deps;
 
-  const findService = (view: StoreView, ref: string): Service => {
-    if (ref === '') throw new ValidationError('service name', ref, 'is required');
-    const service = view.serviceByName(ref) ?? view.service(ref);
-    if (!service) throw new NotFoundError('service', ref);
-    return service;
-  };
-
   const nodeName = (id: string): string => (id === '' ? '' : (store.node(id)?.name ?? id));
 
   const findNode = (view: StoreView, ref: string): NodeRecord => {
@@ -47,7 +40,8 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
 
   const nodeToWire = (n: NodeRecord, withHistory: boolean): wire.Node => {
     let tasks = 0;
-    for (const t of store.tasks()) if (t.nodeId === n.id && t.desiredState === 'running' && !isTerminal(t.state)) tasks++;
+    for (const t of store.tasks())
+      if (t.nodeId === n.id && t.desiredState === 'running' && !isTerminal(t.state)) tasks++;
     const engine = sessions.engine(n.id);
     return {
       id: n.id,
@@ -75,16 +69,31 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       const spec = validateServiceSpec(specFromWire(req.spec));
       const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id));
       if (ready.length > 0 && !ready.some((n) => hasImage(n.images, spec.image))) {
-        throw new ValidationError('--image', spec.image, 'no such image on any ready node (Warren never pulls: build or load it on the nodes first)');
+        throw new ValidationError(
+          '--image',
+          spec.image,
+          'no such image on any ready node (Warren never pulls: build or load it on the nodes first)',
+        );
       }
       const service = await store.mutate((view) => {
         if (view.serviceByName(spec.name)) throw new AlreadyExistsError('service', spec.name);
         const t = now();
         const created: Service = { id: newId(), spec, createdAt: t, updatedAt: t };
-        const event: Change = { kind: 'event', event: { type: 'service-created', serviceId: created.id, service: spec.name, reason: `${spec.replicas} replicas of ${spec.image}` } };
+        const event: Change = {
+          kind: 'event',
+          event: {
+            type: 'service-created',
+            serviceId: created.id,
+            service: spec.name,
+            reason: `${spec.replicas} replicas of ${spec.image}`,
+          },
+        };
         return { changes: [{ kind: 'putService', service: created }, event], result: created };
       });
-      logger.info({ service: spec.name, id: service.id, replicas: spec.replicas, image: spec.image }, 'service created');
+      logger.info(
+        { service: spec.name, id: service.id, replicas: spec.replicas, image: spec.image },
+        'service created',
+      );
       return serviceToWire(service);
     }),
 
@@ -92,16 +101,26 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       const services = [...store.services()].sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
       const running = new Map<string, number>();
       for (const t of store.tasks()) {
-        if (t.state === 'running' && t.desiredState === 'running') running.set(t.serviceId, (running.get(t.serviceId) ?? 0) + 1);
+        if (t.state === 'running' && t.desiredState === 'running')
+          running.set(t.serviceId, (running.get(t.serviceId) ?? 0) + 1);
       }
       return {
-        services: services.map((s) => ({ service: serviceToWire(s), running: running.get(s.id) ?? 0, desired: s.spec.replicas })),
+        services: services.map((s) => ({
+          service: serviceToWire(s),
+          running: running.get(s.id) ?? 0,
+          desired: s.spec.replicas,
+        })),
       };
     }),
 
     InspectService: unaryHandler('InspectService', logger, async (req: { name: string }) => {
       const service = findService(store, req.name);
-      return { service: serviceToWire(service), tasks: tasksOf(service), endpoints: endpointsOf(store, service), ...replacementState(store, service) };
+      return {
+        service: serviceToWire(service),
+        tasks: tasksOf(service),
+        endpoints: endpointsOf(store, service),
+        ...replacementState(store, service),
+      };
     }),
 
     GetEndpoints: unaryHandler('GetEndpoints', logger, async (req: { name: string }) => {
@@ -109,56 +128,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       return { service: service.spec.name, endpoints: endpointsOf(store, service), atMs: now() };
     }),
 
-    WatchEndpoints: (call: grpc.ServerWritableStream<{ name: string }, wire.EndpointsMessage>) => {
-      let service: Service;
-      try {
-        service = findService(store, call.request.name);
-      } catch (err) {
-        call.emit('error', toServiceError(err));
-        return;
-      }
-      let last = '';
-      const send = (): void => {
-        const endpoints = endpointsOf(store, service);
-        const key = JSON.stringify(endpoints);
-        if (key === last) return;
-        last = key;
-        call.write({ service: service.spec.name, endpoints, atMs: now() });
-      };
-      send();
-      const unsubscribe = store.onCommit((changes) => {
-        const touches = changes.some(
-          (c) => (c.kind === 'putTask' || c.kind === 'deleteTask' ? c.task.serviceId === service.id : c.kind === 'putHealth' ? store.task(c.taskId)?.serviceId === service.id : false),
-        );
-        if (!touches) return;
-        if (!store.service(service.id)) {
-          unsubscribe();
-          call.end();
-        } else send();
-      });
-      call.on('cancelled', unsubscribe);
-      call.on('close', unsubscribe);
-    },
-
-    WatchEvents: (call: grpc.ServerWritableStream<wire.WatchEventsRequestOut, wire.EventWire>) => {
-      const { service, sinceMs, untilMs } = call.request;
-      const wanted = (e: { service: string; at: number }): boolean => (service === '' || e.service === service) && (untilMs === 0 || e.at <= untilMs);
-      if (sinceMs > 0) for (const e of store.events()) if (e.at >= sinceMs && wanted(e)) call.write(eventToWire(e));
-      if (untilMs > 0 && untilMs <= now()) {
-        call.end();
-        return;
-      }
-      const unsubscribe = store.onCommit((_changes, events) => {
-        for (const e of events) if (wanted(e)) call.write(eventToWire(e));
-      });
-      const until = untilMs > 0 ? setTimeout(() => call.end(), untilMs - now()) : undefined;
-      const done = (): void => {
-        clearTimeout(until);
-        unsubscribe();
-      };
-      call.on('cancelled', done);
-      call.on('close', done);
-    },
+    ...watchHandlers(store, now, (ref) => findService(store, ref)),
 
     ListTasks: unaryHandler('ListTasks', logger, async (req: { service: string }) => {
       return { tasks: tasksOf(findService(store, req.service)) };
@@ -169,7 +139,15 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       const service = await store.mutate((view) => {
         const found = findService(view, req.name);
         const scaled: Service = { ...found, spec: { ...found.spec, replicas: req.replicas }, updatedAt: now() };
-        const event: Change = { kind: 'event', event: { type: 'service-scaled', serviceId: found.id, service: found.spec.name, reason: `${found.spec.replicas} → ${req.replicas} replicas` } };
+        const event: Change = {
+          kind: 'event',
+          event: {
+            type: 'service-scaled',
+            serviceId: found.id,
+            service: found.spec.name,
+            reason: `${found.spec.replicas} → ${req.replicas} replicas`,
+          },
+        };
         return { changes: [{ kind: 'putService', service: scaled }, event], result: scaled };
       });
       logger.info({ service: service.spec.name, replicas: req.replicas }, 'service scaled');
@@ -179,7 +157,10 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
     RemoveService: unaryHandler('RemoveService', logger, async (req: { name: string }) => {
       const service = await store.mutate((view) => {
         const found = findService(view, req.name);
-        const event: Change = { kind: 'event', event: { type: 'service-removed', serviceId: found.id, service: found.spec.name, reason: 'removed' } };
+        const event: Change = {
+          kind: 'event',
+          event: { type: 'service-removed', serviceId: found.id, service: found.spec.name, reason: 'removed' },
+        };
         return { changes: [{ kind: 'deleteService', service: found }, event], result: found };
       });
       logger.info({ service: service.spec.name, id: service.id }, 'service removed');
@@ -191,28 +172,65 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       return { nodes: nodes.map((n) => nodeToWire(n, false)) };
     }),
 
-    InspectNode: unaryHandler('InspectNode', logger, async (req: { name: string }) => nodeToWire(findNode(store, req.name), true)),
+    InspectNode: unaryHandler('InspectNode', logger, async (req: { name: string }) =>
+      nodeToWire(findNode(store, req.name), true),
+    ),
 
-    SetNodeAvailability: unaryHandler('SetNodeAvailability', logger, async (req: { name: string; availability: string }) => {
-      if (req.availability !== 'active' && req.availability !== 'drain') throw new ValidationError('availability', req.availability, 'use active or drain');
-      const availability = req.availability;
-      const node = await store.mutate((view) => {
-        const found = findNode(view, req.name);
-        if ((found.availability ?? 'active') === availability) return { changes: [], result: found };
-        const at = now();
-        const reason = availability === 'drain' ? 'drained by the operator: tasks move to other nodes' : 'activated by the operator';
-        const updated: NodeRecord = { ...found, availability, history: [...(found.history ?? []), { at, status: availability, reason }].slice(-20) };
-        const event: Change = { kind: 'event', event: { type: availability === 'drain' ? 'node-drain' : 'node-active', serviceId: '', service: '', nodeId: found.id, reason: `${found.name}: ${reason}` } };
-        return { changes: [{ kind: 'putNode', node: updated }, event], result: updated };
-      });
-      logger.info({ node: node.name, availability }, 'node availability');
-      return nodeToWire(node, true);
-    }),
+    SetNodeAvailability: unaryHandler(
+      'SetNodeAvailability',
+      logger,
+      async (req: { name: string; availability: string }) => {
+        if (req.availability !== 'active' && req.availability !== 'drain')
+          throw new ValidationError('availability', req.availability, 'use active or drain');
+        const availability = req.availability;
+        const node = await store.mutate((view) => {
+          const found = findNode(view, req.name);
+          if ((found.availability ?? 'active') === availability) return { changes: [], result: found };
+          const at = now();
+          const reason =
+            availability === 'drain'
+              ? 'drained by the operator: tasks move to other nodes'
+              : 'activated by the operator';
+          const updated: NodeRecord = {
+            ...found,
+            availability,
+            history: [...(found.history ?? []), { at, status: availability, reason }].slice(-20),
+          };
+          const event: Change = {
+            kind: 'event',
+            event: {
+              type: availability === 'drain' ? 'node-drain' : 'node-active',
+              serviceId: '',
+              service: '',
+              nodeId: found.id,
+              reason: `${found.name}: ${reason}`,
+            },
+          };
+          return { changes: [{ kind: 'putNode', node: updated }, event], result: updated };
+        });
+        logger.info({ node: node.name, availability }, 'node availability');
+        return nodeToWire(node, true);
+      },
+    ),
 
     Version: unaryHandler('Version', logger, async (): Promise<wire.VersionInfo> => {
-      return { version: VERSION, nodeVersion: process.version, os: process.platform, arch: process.arch, startedAtMs: startedAt };
+      return {
+        version: VERSION,
+        nodeVersion: process.version,
+        os: process.platform,
+        arch: process.arch,
+        startedAtMs: startedAt,
+      };
     }),
   };
+}
+
+/** A service by name or id; NOT_FOUND when there is none. */
+function findService(view: StoreView, ref: string): Service {
+  if (ref === '') throw new ValidationError('service name', ref, 'is required');
+  const service = view.serviceByName(ref) ?? view.service(ref);
+  if (!service) throw new NotFoundError('service', ref);
+  return service;
 }
 
 function bySlotNewestFirst(a: Task, b: Task): number {

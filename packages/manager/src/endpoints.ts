@@ -1,4 +1,11 @@
-import { isTerminal, replacementBudget, slotsOutForHealth, taskHealthView, taskReady, type Service } from '@warren/core';
+import {
+  isTerminal,
+  replacementBudget,
+  slotsOutForHealth,
+  taskHealthView,
+  taskReady,
+  type Service,
+} from '@warren/core';
 import type { wire } from '@warren/api';
 import type { StoreView } from './store.js';
 
@@ -9,7 +16,12 @@ import type { StoreView } from './store.js';
 export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] {
   return view
     .tasksOfService(service.id)
-    .filter((t) => t.desiredState === 'running' && t.address !== '' && taskReady(t.spec.health, view.health(t.id), t.state === 'running'))
+    .filter(
+      (t) =>
+        t.desiredState === 'running' &&
+        t.address !== '' &&
+        taskReady(t.spec.health, view.health(t.id), t.state === 'running'),
+    )
     .sort((a, b) => a.slot - b.slot)
     .map((t) => ({ taskId: t.id, slot: t.slot, nodeId: t.nodeId, address: t.address }));
 }
@@ -20,12 +32,20 @@ export function replacementState(view: StoreView, service: Service) {
   const ofService = [...view.slots()].filter((s) => s.serviceId === service.id);
   const slots = ofService.filter((s) => s.slot <= service.spec.replicas && (s.failures > 0 || s.gaveUp));
   // The reconciler's own count: slots without a running task because of health.
-  const out = slotsOutForHealth(service.spec, ofService, live, (t) => taskHealthView(t.spec.health, view.health(t.id)));
+  const out = slotsOutForHealth(service.spec, ofService, live, (t) =>
+    taskHealthView(t.spec.health, view.health(t.id)),
+  );
   const state = view.serviceState(service.id);
   return {
     slots: slots
       .sort((a, b) => a.slot - b.slot)
-      .map((s) => ({ slot: s.slot, failures: s.failures, nextAttemptAtMs: s.nextAttemptAt, gaveUp: s.gaveUp, lastReason: s.lastReason })),
+      .map((s) => ({
+        slot: s.slot,
+        failures: s.failures,
+        nextAttemptAtMs: s.nextAttemptAt,
+        gaveUp: s.gaveUp,
+        lastReason: s.lastReason,
+      })),
     correlatedFailure: state?.correlated ?? false,
     correlatedSinceMs: state?.correlated ? state.since : 0,
     replacementBudget: replacementBudget(service.spec),

@@ -1,5 +1,14 @@
 import type { Logger } from 'pino';
-import { RESULTS_KEPT, describeResult, probeRuns, specPhases, type EventDraft, type HealthSpec, type Phase, type PhaseRecord } from '@warren/core';
+import {
+  RESULTS_KEPT,
+  describeResult,
+  probeRuns,
+  specPhases,
+  type EventDraft,
+  type HealthSpec,
+  type Phase,
+  type PhaseRecord,
+} from '@warren/core';
 import { phaseFromWire, type wire } from '@warren/api';
 import type { Change, Store } from './store.js';
 
@@ -57,23 +66,45 @@ export class HealthIngest {
             for (const update of batch.updates) {
               const task = view.task(update.taskId);
               const incoming = update.phase ? phaseFromWire(update.phase) : undefined;
-              if (!task || task.nodeId !== nodeId || !incoming || !phasesOf(task.spec.health).includes(incoming.phase)) {
+              if (
+                !task ||
+                task.nodeId !== nodeId ||
+                !incoming ||
+                !phasesOf(task.spec.health).includes(incoming.phase)
+              ) {
                 rejected++;
                 continue;
               }
               const key = `${task.id}/${incoming.phase}`;
               const pending = records.get(key);
               const known = pending?.record ?? view.health(task.id)[incoming.phase];
-              const fresh = incoming.results.slice(-MAX_RESULTS_PER_UPDATE).map((r) => ({ ...r, output: r.output.slice(0, OUTPUT_KEPT) }));
+              const fresh = incoming.results
+                .slice(-MAX_RESULTS_PER_UPDATE)
+                .map((r) => ({ ...r, output: r.output.slice(0, OUTPUT_KEPT) }));
               this.resultsIngested += fresh.length;
               const { phase, ...state } = incoming;
-              const record: PhaseRecord = { ...state, results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT) };
+              const record: PhaseRecord = {
+                ...state,
+                results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT),
+              };
               records.set(key, { taskId: task.id, phase, record, added: (pending?.added ?? 0) + fresh.length });
               if (update.transition) {
                 const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
                 const last = fresh.at(-1);
-                const reason = `${phase} ${record.lastTransitionFrom || 'starting'} → ${record.status}${last ? `: ${describeResult(kind, last)}` : ''}`;
-                this.logger.info({ service: task.serviceName, slot: task.slot, task: task.id, phase, from: record.lastTransitionFrom, to: record.status, at: record.lastTransitionAt }, 'health transition');
+                const change = `${phase} ${record.lastTransitionFrom || 'starting'} → ${record.status}`;
+                const reason = last ? `${change}: ${describeResult(kind, last)}` : change;
+                this.logger.info(
+                  {
+                    service: task.serviceName,
+                    slot: task.slot,
+                    task: task.id,
+                    phase,
+                    from: record.lastTransitionFrom,
+                    to: record.status,
+                    at: record.lastTransitionAt,
+                  },
+                  'health transition',
+                );
                 events.push({
                   type: 'health-transition',
                   serviceId: task.serviceId,
@@ -89,7 +120,13 @@ export class HealthIngest {
             return rejected;
           });
           const changes: Change[] = [
-            ...[...records.values()].map(({ taskId, phase, record, added }): Change => ({ kind: 'putHealth', taskId, phase, record, added })),
+            ...[...records.values()].map(({ taskId, phase, record, added }): Change => ({
+              kind: 'putHealth',
+              taskId,
+              phase,
+              record,
+              added,
+            })),
             ...events.map((event): Change => ({ kind: 'event', event })),
           ];
           return { changes, result: rejectedPerBatch };

@@ -70,33 +70,73 @@ export class Manager {
     const storeDir = join(options.dataDir, 'store');
     await mkdir(storeDir, { recursive: true });
     const store = await Store.open(storeDir).catch((err: unknown) => {
-      throw new FailedPreconditionError(`cannot open the store in ${storeDir} (is another manager using this data dir?): ${(err as Error).message}`);
+      throw new FailedPreconditionError(
+        `cannot open the store in ${storeDir} (is another manager using this data dir?): ${(err as Error).message}`,
+      );
     });
     let token = store.meta('join-token');
     if (token === undefined) {
       const fresh = newJoinToken();
-      await store.mutate(() => ({ changes: [{ kind: 'putMeta', key: 'join-token', value: fresh }], result: undefined }));
+      await store.mutate(() => ({
+        changes: [{ kind: 'putMeta', key: 'join-token', value: fresh }],
+        result: undefined,
+      }));
       token = fresh;
     }
 
     const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000, options.nodeDownAfter ?? 3);
-    const reconciler = new ReconcilerLoop(store, sessions, now, newId, options.logger.child({ component: 'reconciler' }));
+    const reconciler = new ReconcilerLoop(
+      store,
+      sessions,
+      now,
+      newId,
+      options.logger.child({ component: 'reconciler' }),
+    );
     const health = new HealthIngest(store, now, options.logger.child({ component: 'health' }));
     const startedAt = now();
-    const monitor = new NodeMonitor(store, sessions, now, startedAt, () => reconciler.trigger(), options.logger.child({ component: 'nodes' }));
+    const monitor = new NodeMonitor(
+      store,
+      sessions,
+      now,
+      startedAt,
+      () => reconciler.trigger(),
+      options.logger.child({ component: 'nodes' }),
+    );
     const streams = { health: 0 };
     const server = new grpc.Server();
     // grpc.health.v1 on the gRPC port, following the daemon's own health.
-    const grpcHealth = new HealthImplementation({ '': 'SERVING', 'warren.v1.ControlService': 'SERVING', 'warren.v1.WorkerService': 'SERVING' });
+    const grpcHealth = new HealthImplementation({
+      '': 'SERVING',
+      'warren.v1.ControlService': 'SERVING',
+      'warren.v1.WorkerService': 'SERVING',
+    });
     grpcHealth.addToServer(server);
     const proto = warrenProto();
     server.addService(
       proto.ControlService.service,
-      controlServiceHandlers({ store, sessions, now, newId, startedAt, logger: options.logger.child({ component: 'control' }) }),
+      controlServiceHandlers({
+        store,
+        sessions,
+        now,
+        newId,
+        startedAt,
+        logger: options.logger.child({ component: 'control' }),
+      }),
     );
     server.addService(
       proto.WorkerService.service,
-      workerServiceHandlers({ store, sessions, token, now, newId, onNodeChange: () => reconciler.trigger(), onConnect: () => monitor.check(), health, streams, logger: options.logger.child({ component: 'workers' }) }),
+      workerServiceHandlers({
+        store,
+        sessions,
+        token,
+        now,
+        newId,
+        onNodeChange: () => reconciler.trigger(),
+        onConnect: () => monitor.check(),
+        health,
+        streams,
+        logger: options.logger.child({ component: 'workers' }),
+      }),
     );
 
     const listen = options.listen ?? DEFAULT_MANAGER_ADDRESS;
@@ -123,7 +163,9 @@ export class Manager {
         critical: true,
         check: async () => {
           const age = now() - (reconciler.lastPassAt || startedAt);
-          return age <= intervalMs * 5 ? { status: 'healthy', message: `last pass ${age} ms ago` } : { status: 'unhealthy', message: `no pass for ${age} ms` };
+          return age <= intervalMs * 5
+            ? { status: 'healthy', message: `last pass ${age} ms ago` }
+            : { status: 'unhealthy', message: `no pass for ${age} ms` };
         },
       },
       {
@@ -131,7 +173,9 @@ export class Manager {
         critical: false,
         check: async () => {
           const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id)).length;
-          return ready > 0 ? { status: 'healthy', message: `${ready} ready` } : { status: 'degraded', message: 'no worker connected: nothing can be scheduled' };
+          return ready > 0
+            ? { status: 'healthy', message: `${ready} ready` }
+            : { status: 'degraded', message: 'no worker connected: nothing can be scheduled' };
         },
       },
     ];
@@ -148,7 +192,9 @@ export class Manager {
     } catch (err) {
       server.forceShutdown();
       await store.close();
-      throw new FailedPreconditionError(`cannot serve HTTP on ${httpListen}: ${(err as Error).message}`, { cause: err });
+      throw new FailedPreconditionError(`cannot serve HTTP on ${httpListen}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const manager = new Manager(address, token, server, store, sessions, reconciler, logger, grpcHealth, http);
     store.onCommit((changes) => {
@@ -159,7 +205,16 @@ export class Manager {
     reconciler.run(intervalMs, manager.#abort.signal);
     monitor.run(manager.#abort.signal);
     reconciler.trigger();
-    logger.info({ address, http: http.address, dataDir: options.dataDir, services: [...store.services()].length, tasks: [...store.tasks()].length }, 'manager started');
+    logger.info(
+      {
+        address,
+        http: http.address,
+        dataDir: options.dataDir,
+        services: [...store.services()].length,
+        tasks: [...store.tasks()].length,
+      },
+      'manager started',
+    );
     return manager;
   }
 
@@ -177,7 +232,9 @@ export class Manager {
     };
     for (const change of changes) {
       if (change.kind === 'putTask' && change.task.nodeId !== '') {
-        forNode(change.task.nodeId).tasks.push(taskToWire(change.task, this.store.node(change.task.nodeId)?.name, this.store.health(change.task.id)));
+        forNode(change.task.nodeId).tasks.push(
+          taskToWire(change.task, this.store.node(change.task.nodeId)?.name, this.store.health(change.task.id)),
+        );
       } else if (change.kind === 'deleteTask' && change.task.nodeId !== '') {
         forNode(change.task.nodeId).removedTaskIds.push(change.task.id);
       }
@@ -190,7 +247,8 @@ export class Manager {
     if (this.#state !== 'running') return;
     this.#state = 'stopping';
     this.logger.info('manager stopping');
-    for (const service of ['', 'warren.v1.ControlService', 'warren.v1.WorkerService']) this.grpcHealth.setStatus(service, 'NOT_SERVING');
+    for (const service of ['', 'warren.v1.ControlService', 'warren.v1.WorkerService'])
+      this.grpcHealth.setStatus(service, 'NOT_SERVING');
     this.#abort.abort();
     await this.http.stop();
     this.sessions.closeAll();

@@ -9,7 +9,13 @@ import type { Store } from './store.js';
  * The manager's Prometheus metrics. Labels are bounded: services, health states, event types,
  * causes — never task ids.
  */
-export function managerMetrics(deps: { store: Store; sessions: NodeSessions; health: HealthIngest; reconciler: ReconcilerLoop; streams: { health: number } }): Registry {
+export function managerMetrics(deps: {
+  store: Store;
+  sessions: NodeSessions;
+  health: HealthIngest;
+  reconciler: ReconcilerLoop;
+  streams: { health: number };
+}): Registry {
   const { store, sessions, health, reconciler } = deps;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -69,12 +75,23 @@ export function managerMetrics(deps: { store: Store; sessions: NodeSessions; hea
       this.inc(health.resultsIngested);
     },
   });
-  const events = new Counter({ name: 'warren_events_total', help: 'Events, by type (replacements, backoff, budget holds, transitions …)', labelNames: ['type'] as const, registers });
-  const replacements = new Counter({ name: 'warren_replacements_total', help: 'Tasks replaced, by cause (health, exited)', labelNames: ['cause'] as const, registers });
+  const events = new Counter({
+    name: 'warren_events_total',
+    help: 'Events, by type (replacements, backoff, budget holds, transitions …)',
+    labelNames: ['type'] as const,
+    registers,
+  });
+  const replacements = new Counter({
+    name: 'warren_replacements_total',
+    help: 'Tasks replaced, by cause (health, exited)',
+    labelNames: ['cause'] as const,
+    registers,
+  });
   store.onCommit((_changes, committed) => {
     for (const e of committed) {
       events.inc({ type: e.type });
-      if (e.type === 'task-replaced') replacements.inc({ cause: / probe failed: /.test(e.reason) ? 'health' : 'exited' });
+      if (e.type === 'task-replaced')
+        replacements.inc({ cause: / probe failed: /.test(e.reason) ? 'health' : 'exited' });
     }
   });
   new Counter({
@@ -86,7 +103,12 @@ export function managerMetrics(deps: { store: Store; sessions: NodeSessions; hea
       this.inc(reconciler.passes);
     },
   });
-  const duration = new Histogram({ name: 'warren_reconcile_duration_seconds', help: 'Reconciler pass duration', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers });
+  const duration = new Histogram({
+    name: 'warren_reconcile_duration_seconds',
+    help: 'Reconciler pass duration',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers,
+  });
   reconciler.onPass = (seconds) => duration.observe(seconds);
   return registry;
 }

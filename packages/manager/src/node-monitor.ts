@@ -25,7 +25,10 @@ export class NodeMonitor {
 
   run(signal: AbortSignal): void {
     const every = Math.max(50, Math.min(250, this.sessions.heartbeatIntervalMs / 4));
-    const timer = setInterval(() => void this.check().catch((err: unknown) => this.logger.error({ err }, 'node check failed')), every);
+    const timer = setInterval(
+      () => void this.check().catch((err: unknown) => this.logger.error({ err }, 'node check failed')),
+      every,
+    );
     signal.addEventListener('abort', () => clearInterval(timer), { once: true });
   }
 
@@ -48,16 +51,44 @@ export class NodeMonitor {
         }
         if (reason) {
           const status = alive ? 'ready' : 'down';
-          next = { ...node, status, lastSeenAt: this.sessions.lastSeenAt(node.id) ?? node.lastSeenAt, history: [...(node.history ?? []), { at: now, status, reason }].slice(-HISTORY_KEPT) };
-          changes.push({ kind: 'event', event: { type: status === 'ready' ? 'node-ready' : 'node-down', serviceId: '', service: '', nodeId: node.id, reason: `${node.name}: ${reason}` } });
+          next = {
+            ...node,
+            status,
+            lastSeenAt: this.sessions.lastSeenAt(node.id) ?? node.lastSeenAt,
+            history: [...(node.history ?? []), { at: now, status, reason }].slice(-HISTORY_KEPT),
+          };
+          changes.push({
+            kind: 'event',
+            event: {
+              type: status === 'ready' ? 'node-ready' : 'node-down',
+              serviceId: '',
+              service: '',
+              nodeId: node.id,
+              reason: `${node.name}: ${reason}`,
+            },
+          });
           this.logger[status === 'ready' ? 'info' : 'warn']({ node: node.name, reason }, `node ${status}`);
         }
         if (alive && this.#engine.get(node.id) !== engine.ok && (this.#engine.has(node.id) || !engine.ok)) {
           const status = engine.ok ? 'engine ok' : 'degraded';
-          const why = engine.ok ? 'the Docker engine answers again' : `the worker cannot reach its Docker engine: ${engine.message}`;
+          const why = engine.ok
+            ? 'the Docker engine answers again'
+            : `the worker cannot reach its Docker engine: ${engine.message}`;
           const base = next ?? node;
-          next = { ...base, history: [...(base.history ?? []), { at: now, status, reason: why }].slice(-HISTORY_KEPT) };
-          changes.push({ kind: 'event', event: { type: 'node-degraded', serviceId: '', service: '', nodeId: node.id, reason: `${node.name}: ${why}` } });
+          next = {
+            ...base,
+            history: [...(base.history ?? []), { at: now, status, reason: why }].slice(-HISTORY_KEPT),
+          };
+          changes.push({
+            kind: 'event',
+            event: {
+              type: 'node-degraded',
+              serviceId: '',
+              service: '',
+              nodeId: node.id,
+              reason: `${node.name}: ${why}`,
+            },
+          });
           this.logger[engine.ok ? 'info' : 'warn']({ node: node.name }, why);
         }
         if (alive) this.#engine.set(node.id, engine.ok);

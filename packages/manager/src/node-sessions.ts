@@ -30,7 +30,12 @@ export class NodeSessions {
   /** Makes `stream` the node's stream. A previous stream (a worker that restarted) is ended. */
   attach(nodeId: string, stream: AssignmentStream): void {
     const previous = this.#sessions.get(nodeId);
-    this.#sessions.set(nodeId, { stream, lastSeenAt: this.now(), engineOk: previous?.engineOk ?? true, engineMessage: previous?.engineMessage ?? '' });
+    this.#sessions.set(nodeId, {
+      stream,
+      lastSeenAt: this.now(),
+      engineOk: previous?.engineOk ?? true,
+      engineMessage: previous?.engineMessage ?? '',
+    });
     if (previous?.stream && previous.stream !== stream) previous.stream.end();
   }
 
@@ -43,7 +48,12 @@ export class NodeSessions {
   }
 
   heartbeat(nodeId: string, engine?: { ok: boolean; message: string }): void {
-    const session = this.#sessions.get(nodeId) ?? { stream: undefined, lastSeenAt: 0, engineOk: true, engineMessage: '' };
+    const session = this.#sessions.get(nodeId) ?? {
+      stream: undefined,
+      lastSeenAt: 0,
+      engineOk: true,
+      engineMessage: '',
+    };
     session.lastSeenAt = this.now();
     if (engine) {
       session.engineOk = engine.ok;
@@ -54,7 +64,9 @@ export class NodeSessions {
 
   isAlive(nodeId: string): boolean {
     const session = this.#sessions.get(nodeId);
-    return session !== undefined && this.now() - session.lastSeenAt <= this.heartbeatIntervalMs * this.missedHeartbeats;
+    return (
+      session !== undefined && this.now() - session.lastSeenAt <= this.heartbeatIntervalMs * this.missedHeartbeats
+    );
   }
 
   isReady(nodeId: string): boolean {

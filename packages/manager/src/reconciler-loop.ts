@@ -91,9 +91,12 @@ export class ReconcilerLoop {
         now: this.now(),
         newId: this.newId,
       });
-      for (const e of plan.events) this.logger.info({ service: e.service, slot: e.slot, task: e.taskId, type: e.type }, e.reason);
+      for (const e of plan.events)
+        this.logger.info({ service: e.service, slot: e.slot, task: e.taskId, type: e.type }, e.reason);
       const changes: Change[] = [
-        ...plan.actions.map((a): Change => (a.type === 'delete' ? { kind: 'deleteTask', task: a.task } : { kind: 'putTask', task: a.task })),
+        ...plan.actions.map((a): Change =>
+          a.type === 'delete' ? { kind: 'deleteTask', task: a.task } : { kind: 'putTask', task: a.task },
+        ),
         ...plan.slots.map((state): Change => ({ kind: 'putSlot', state })),
         ...plan.deletedSlots.map((s): Change => ({ kind: 'deleteSlot', ...s })),
         ...plan.serviceStates.map((state): Change => ({ kind: 'putServiceState', state })),
@@ -110,9 +113,12 @@ export class ReconcilerLoop {
     if (this.#stopped || at >= this.#wakeAt) return;
     clearTimeout(this.#wakeTimer);
     this.#wakeAt = at;
-    this.#wakeTimer = setTimeout(() => {
-      this.#wakeAt = Infinity;
-      this.trigger();
-    }, Math.max(0, at - this.now()));
+    this.#wakeTimer = setTimeout(
+      () => {
+        this.#wakeAt = Infinity;
+        this.trigger();
+      },
+      Math.max(0, at - this.now()),
+    );
   }
 }

@@ -1,11 +1,8 @@
 import { Level } from 'level';
 import {
   EVENTS_KEPT,
-  PHASES,
-  RESULTS_KEPT,
   type EventDraft,
   type Phase,
-  type PhaseRecord,
   type PhaseState,
   type ProbeResult,
   type Service,
@@ -15,22 +12,15 @@ import {
   type TaskHealthRecords,
   type WarrenEvent,
 } from '@warren/core';
+import { encodeChange, eventKey } from './store-layout.js';
+import type { Change, CommitListener, NodeRecord, StoreView } from './store-types.js';
+
+export type { Change, CommitListener, NodeRecord, StoreView } from './store-types.js';
 
 /**
  * The manager's state in LevelDB, with an in-memory mirror for reads.
  *
- * Keys (UTF-8 strings) and values (JSON):
- *   service:<id>  → Service      the desired state the user asked for
- *   task:<id>     → Task         one per replica slot and attempt, live and ended (history)
- *   node:<id>     → NodeRecord   every worker that ever registered
- *   health:<task id>:<phase> → PhaseState + ring position   a phase's state
- *   result:<task id>:<phase>:<0-9> → ProbeResult  its last 10 results, a ring: each result is
- *                                written once, so an update costs a small state and its new
- *                                results, not the whole history. Both deleted with their task.
- *   slot:<service id>:<slot> → SlotState     failures in a row, backoff, given up
- *   svcstate:<service id>    → ServiceState  correlated failure flag
- *   event:<seq, 16 digits>   → WarrenEvent   the newest 10,000 events, in order
- *   meta:<name>   → string       e.g. meta:join-token
+ * Its keys and values: store-layout.ts.
  *
  * The manager is the only writer. All writes go through `mutate`, one at a time: a mutation
  * reads the current state, returns the changes it wants, and those are written as one atomic
@@ -38,61 +28,6 @@ import {
  * cannot interleave with another request, and a crash leaves either all of a mutation or none.
  * Service names are unique; the name index lives only in memory, rebuilt at open.
  */
-
-export interface NodeRecord {
-  id: string;
-  name: string;
-  hostname: string;
-  registeredAt: number;
-  lastSeenAt: number;
-  /** Image tags and ids on the node, as last reported. */
-  images: string[];
-  /** `drain`: tasks move away and none are placed here. */
-  availability: 'active' | 'drain';
-  /** As declared by the node monitor. */
-  status: 'ready' | 'down';
-  /** Status changes, newest last (the last 20). */
-  history: Array<{ at: number; status: string; reason: string }>;
-}
-
-export type Change =
-  | { kind: 'putService'; service: Service }
-  | { kind: 'deleteService'; service: Service }
-  | { kind: 'putTask'; task: Task }
-  | { kind: 'deleteTask'; task: Task }
-  | { kind: 'putNode'; node: NodeRecord }
-  /** `record` holds the last results; `added` of them are new and get written. */
-  | { kind: 'putHealth'; taskId: string; phase: Phase; record: PhaseRecord; added: number }
-  | { kind: 'putSlot'; state: SlotState }
-  | { kind: 'deleteSlot'; serviceId: string; slot: number }
-  | { kind: 'putServiceState'; state: ServiceState }
-  | { kind: 'deleteServiceState'; serviceId: string }
-  /** Numbered and stamped by the store when the batch is written. */
-  | { kind: 'event'; event: EventDraft }
-  | { kind: 'putMeta'; key: string; value: string };
-
-export interface StoreView {
-  services(): Iterable<Service>;
-  service(id: string): Service | undefined;
-  serviceByName(name: string): Service | undefined;
-  tasks(): Iterable<Task>;
-  task(id: string): Task | undefined;
-  tasksOfService(serviceId: string): Task[];
-  tasksOfNode(nodeId: string): Task[];
-  /** The health the manager knows of a task, per phase. */
-  health(taskId: string): TaskHealthRecords;
-  slots(): Iterable<SlotState>;
-  serviceStates(): Iterable<ServiceState>;
-  serviceState(serviceId: string): ServiceState | undefined;
-  /** Kept events, oldest first. */
-  events(): readonly WarrenEvent[];
-  nodes(): Iterable<NodeRecord>;
-  node(id: string): NodeRecord | undefined;
-  nodeByName(name: string): NodeRecord | undefined;
-  meta(key: string): string | undefined;
-}
-
-export type CommitListener = (changes: readonly Change[], events: readonly WarrenEvent[]) => void;
 
 export class Store implements StoreView {
   readonly #db: Level<string, unknown>;
@@ -149,18 +84,27 @@ export class Store implements StoreView {
     } else if (kind === 'result') {
       const [taskId, phase] = id.split(':') as [string, Phase];
       const records = this.#health.get(taskId) ?? {};
-      const record = records[phase] ?? { status: 'starting', successStreak: 0, failureStreak: 0, everSucceeded: false, lastTransitionAt: 0, lastTransitionFrom: '', results: [] };
+      const record = records[phase] ?? {
+        status: 'starting',
+        successStreak: 0,
+        failureStreak: 0,
+        everSucceeded: false,
+        lastTransitionAt: 0,
+        lastTransitionFrom: '',
+        results: [],
+      };
       record.results.push(value as ProbeResult);
       this.#health.set(taskId, { ...records, [phase]: record });
-    }
-    else if (kind === 'meta') this.#meta.set(id, value as string);
+    } else if (kind === 'meta') this.#meta.set(id, value as string);
   }
 
   /**
    * Runs `fn` alone against the current state and writes what it returns atomically.
    * If `fn` throws, nothing is written and the error is passed on.
    */
-  mutate<T>(fn: (view: StoreView) => { changes: Change[]; result: T } | Promise<{ changes: Change[]; result: T }>): Promise<T> {
+  mutate<T>(
+    fn: (view: StoreView) => { changes: Change[]; result: T } | Promise<{ changes: Change[]; result: T }>,
+  ): Promise<T> {
     const run = async (): Promise<T> => {
       const { changes, result } = await fn(this);
       if (changes.length > 0) await this.#commit(changes);
@@ -172,56 +116,17 @@ export class Store implements StoreView {
   }
 
   async #commit(changes: Change[]): Promise<void> {
-    type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
     const at = Date.now();
     const events: WarrenEvent[] = [];
-    const ops = changes.flatMap((c): Op | Op[] => {
-      switch (c.kind) {
-        case 'event': {
-          const event: WarrenEvent = { ...c.event, seq: this.#nextSeq + events.length, at };
-          events.push(event);
-          return { type: 'put', key: eventKey(event.seq), value: event };
-        }
-        case 'putSlot':
-          return { type: 'put', key: `slot:${c.state.serviceId}:${c.state.slot}`, value: c.state };
-        case 'deleteSlot':
-          return { type: 'del', key: `slot:${c.serviceId}:${c.slot}` };
-        case 'putServiceState':
-          return { type: 'put', key: `svcstate:${c.state.serviceId}`, value: c.state };
-        case 'deleteServiceState':
-          return { type: 'del', key: `svcstate:${c.serviceId}` };
-        case 'putService':
-          return { type: 'put' as const, key: `service:${c.service.id}`, value: c.service };
-        case 'deleteService':
-          return { type: 'del' as const, key: `service:${c.service.id}` };
-        case 'putTask':
-          return { type: 'put' as const, key: `task:${c.task.id}`, value: c.task };
-        case 'deleteTask':
-          return [
-            { type: 'del', key: `task:${c.task.id}` },
-            ...PHASES.flatMap((p): Op[] => [{ type: 'del', key: `health:${c.task.id}:${p}` }, ...RING.map((n): Op => ({ type: 'del', key: `result:${c.task.id}:${p}:${n}` }))]),
-          ];
-        case 'putHealth': {
-          const ringKey = `${c.taskId}:${c.phase}`;
-          let ring = this.#ring.get(ringKey) ?? 0;
-          const { results, ...state } = c.record;
-          const ops: Op[] = results.slice(results.length - Math.min(c.added, results.length)).map((result): Op => {
-            const op: Op = { type: 'put', key: `result:${ringKey}:${ring}`, value: result };
-            ring = (ring + 1) % RESULTS_KEPT;
-            return op;
-          });
-          this.#ring.set(ringKey, ring);
-          ops.push({ type: 'put', key: `health:${ringKey}`, value: { ...state, ring } });
-          return ops;
-        }
-        case 'putNode':
-          return { type: 'put' as const, key: `node:${c.node.id}`, value: c.node };
-        case 'putMeta':
-          return { type: 'put' as const, key: `meta:${c.key}`, value: c.value };
-      }
-    });
+    const stamp = (draft: EventDraft): WarrenEvent => {
+      const event: WarrenEvent = { ...draft, seq: this.#nextSeq + events.length, at };
+      events.push(event);
+      return event;
+    };
+    const ops = changes.flatMap((c) => encodeChange(c, this.#ring, stamp));
     const overflow = this.#events.length + events.length - EVENTS_KEPT;
-    for (const old of overflow > 0 ? this.#events.slice(0, overflow) : []) ops.push({ type: 'del', key: eventKey(old.seq) });
+    for (const old of overflow > 0 ? this.#events.slice(0, overflow) : [])
+      ops.push({ type: 'del', key: eventKey(old.seq) });
     // A chained batch: the same atomic write, without the array form's per-operation
     // preparation (measured: about 4 times the operations per second).
     const batch = this.#db.batch();
@@ -231,7 +136,8 @@ export class Store implements StoreView {
     }
     await batch.write({ sync: true });
     this.#nextSeq += events.length;
-    if (events.length > 0) this.#events = overflow > 0 ? [...this.#events.slice(overflow), ...events] : [...this.#events, ...events];
+    if (events.length > 0)
+      this.#events = overflow > 0 ? [...this.#events.slice(overflow), ...events] : [...this.#events, ...events];
     for (const c of changes) {
       if (c.kind === 'putService') {
         const before = this.#services.get(c.service.id);
@@ -245,7 +151,8 @@ export class Store implements StoreView {
       else if (c.kind === 'deleteTask') {
         this.#tasks.delete(c.task.id);
         this.#health.delete(c.task.id);
-      } else if (c.kind === 'putHealth') this.#health.set(c.taskId, { ...this.#health.get(c.taskId), [c.phase]: c.record });
+      } else if (c.kind === 'putHealth')
+        this.#health.set(c.taskId, { ...this.#health.get(c.taskId), [c.phase]: c.record });
       else if (c.kind === 'putNode') this.#nodes.set(c.node.id, c.node);
       else if (c.kind === 'putSlot') this.#slots.set(slotKey(c.state), c.state);
       else if (c.kind === 'deleteSlot') this.#slots.delete(slotKey(c));
@@ -330,9 +237,3 @@ export class Store implements StoreView {
 function slotKey(s: { serviceId: string; slot: number }): string {
   return `${s.serviceId}/${s.slot}`;
 }
-
-function eventKey(seq: number): string {
-  return `event:${String(seq).padStart(16, '0')}`;
-}
-
-const RING = Array.from({ length: RESULTS_KEPT }, (_, n) => n);

@@ -68,7 +68,11 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
     Register: unaryHandler('Register', logger, async (req: wire.RegisterRequestOut) => {
       checkToken(req.token);
       if (!NODE_NAME.test(req.name)) {
-        throw new ValidationError('--name', req.name, 'use 1-63 letters, digits, ".", "-" or "_", starting with a letter or digit');
+        throw new ValidationError(
+          '--name',
+          req.name,
+          'use 1-63 letters, digits, ".", "-" or "_", starting with a letter or digit',
+        );
       }
       const images = checkImages(req.images);
       const node = await store.mutate((view) => {
@@ -76,21 +80,35 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         const existing = view.nodeByName(req.name);
         const record: NodeRecord = existing
           ? { ...existing, hostname: req.hostname, images, lastSeenAt: t }
-          : { id: newId(), name: req.name, hostname: req.hostname, registeredAt: t, lastSeenAt: t, images, availability: 'active', status: 'down', history: [] };
+          : {
+              id: newId(),
+              name: req.name,
+              hostname: req.hostname,
+              registeredAt: t,
+              lastSeenAt: t,
+              images,
+              availability: 'active',
+              status: 'down',
+              history: [],
+            };
         return { changes: [{ kind: 'putNode', node: record }], result: record };
       });
       logger.info({ node: node.name, id: node.id }, 'worker registered');
       return { nodeId: node.id, heartbeatIntervalMs: sessions.heartbeatIntervalMs };
     }),
 
-    Heartbeat: unaryHandler('Heartbeat', logger, async (req: { nodeId: string; engineUnreachable: boolean; engineMessage: string }, call) => {
-      authenticate(call.metadata);
-      findNode(req.nodeId);
-      const wasReady = sessions.isReady(req.nodeId);
-      sessions.heartbeat(req.nodeId, { ok: !req.engineUnreachable, message: req.engineMessage.slice(0, 300) });
-      if (!wasReady && sessions.isReady(req.nodeId)) deps.onNodeChange();
-      return { heartbeatIntervalMs: sessions.heartbeatIntervalMs };
-    }),
+    Heartbeat: unaryHandler(
+      'Heartbeat',
+      logger,
+      async (req: { nodeId: string; engineUnreachable: boolean; engineMessage: string }, call) => {
+        authenticate(call.metadata);
+        findNode(req.nodeId);
+        const wasReady = sessions.isReady(req.nodeId);
+        sessions.heartbeat(req.nodeId, { ok: !req.engineUnreachable, message: req.engineMessage.slice(0, 300) });
+        if (!wasReady && sessions.isReady(req.nodeId)) deps.onNodeChange();
+        return { heartbeatIntervalMs: sessions.heartbeatIntervalMs };
+      },
+    ),
 
     Assignments: (call: grpc.ServerWritableStream<{ nodeId: string }, wire.AssignmentsMessage>) => {
       let node: NodeRecord;
@@ -128,13 +146,16 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       if (!isTaskState(state) || !WORKER_STATES.has(state)) {
         throw new ValidationError('state', state, `a worker reports one of ${[...WORKER_STATES].join(', ')}`);
       }
-      if (req.message.length > MAX_TEXT || req.error.length > MAX_TEXT) throw new ValidationError('message', '…', `at most ${MAX_TEXT} characters`);
+      if (req.message.length > MAX_TEXT || req.error.length > MAX_TEXT)
+        throw new ValidationError('message', '…', `at most ${MAX_TEXT} characters`);
       await store.mutate((view) => {
         const task = view.task(req.taskId);
         if (!task) throw new NotFoundError('task', req.taskId);
-        if (task.nodeId !== req.nodeId) throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
+        if (task.nodeId !== req.nodeId)
+          throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
         if (task.state === state) return { changes: [], result: undefined };
-        if (!canAdvance(task.state, state)) throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
+        if (!canAdvance(task.state, state))
+          throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
         const t = now();
         const updated: Task = {
           ...task,
@@ -147,14 +168,43 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
           updatedAt: t,
         };
         if (req.hasExitCode) updated.exitCode = req.exitCode;
-        const at = { serviceId: task.serviceId, service: task.serviceName, taskId: task.id, slot: task.slot, nodeId: task.nodeId };
+        const at = {
+          serviceId: task.serviceId,
+          service: task.serviceName,
+          taskId: task.id,
+          slot: task.slot,
+          nodeId: task.nodeId,
+        };
         const events: Change[] = [];
-        if (state === 'running') events.push({ kind: 'event', event: { ...at, type: 'task-running', reason: `running${updated.address ? ` at ${updated.address}` : ''}` } });
+        if (state === 'running')
+          events.push({
+            kind: 'event',
+            event: {
+              ...at,
+              type: 'task-running',
+              reason: `running${updated.address ? ` at ${updated.address}` : ''}`,
+            },
+          });
         if ((state === 'failed' || state === 'rejected') && task.desiredState === 'running') {
-          events.push({ kind: 'event', event: { ...at, type: 'task-failed', reason: req.error || state, ...(req.hasExitCode ? { data: { exitCode: req.exitCode } } : {}) } });
+          events.push({
+            kind: 'event',
+            event: {
+              ...at,
+              type: 'task-failed',
+              reason: req.error || state,
+              ...(req.hasExitCode ? { data: { exitCode: req.exitCode } } : {}),
+            },
+          });
         }
         logger.info(
-          { service: task.serviceName, slot: task.slot, task: task.id, state, error: req.error || undefined, exitCode: req.hasExitCode ? req.exitCode : undefined },
+          {
+            service: task.serviceName,
+            slot: task.slot,
+            task: task.id,
+            state,
+            error: req.error || undefined,
+            exitCode: req.hasExitCode ? req.exitCode : undefined,
+          },
           'task state',
         );
         return { changes: [{ kind: 'putTask', task: updated }, ...events], result: undefined };
@@ -194,16 +244,20 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       call.on('error', () => undefined);
     },
 
-    UpdateNodeImages: unaryHandler('UpdateNodeImages', logger, async (req: { nodeId: string; images: string[] }, call) => {
-      authenticate(call.metadata);
-      const images = checkImages(req.images);
-      await store.mutate((view) => {
-        const node = view.node(req.nodeId);
-        if (!node) throw new NotFoundError('node', req.nodeId);
-        return { changes: [{ kind: 'putNode', node: { ...node, images } }], result: undefined };
-      });
-      deps.onNodeChange();
-      return {};
-    }),
+    UpdateNodeImages: unaryHandler(
+      'UpdateNodeImages',
+      logger,
+      async (req: { nodeId: string; images: string[] }, call) => {
+        authenticate(call.metadata);
+        const images = checkImages(req.images);
+        await store.mutate((view) => {
+          const node = view.node(req.nodeId);
+          if (!node) throw new NotFoundError('node', req.nodeId);
+          return { changes: [{ kind: 'putNode', node: { ...node, images } }], result: undefined };
+        });
+        deps.onNodeChange();
+        return {};
+      },
+    ),
   };
 }

@@ -52,7 +52,7 @@ export function nodeCommand(): Command {
     });
   node
     .command('inspect')
-    .description("show a node and the history of its status")
+    .description('show a node and the history of its status')
     .argument('<name>', 'node name or id')
     .addOption(formatOption())
     .action(async (name: string, o: { format?: string }, cmd: Command) => {

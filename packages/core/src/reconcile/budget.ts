@@ -28,7 +28,9 @@ export function slotsOutForHealth(
 
 /** A live task its slot counts on: running, and healthy now or earlier in its life (or without checks). */
 export function holdsItsSlot(task: Task, health: TaskHealthView): boolean {
-  return task.state === 'running' && (health.status === 'none' || health.status === 'healthy' || health.wasHealthy === true);
+  return (
+    task.state === 'running' && (health.status === 'none' || health.status === 'healthy' || health.wasHealthy === true)
+  );
 }
 
 /**
@@ -37,7 +39,12 @@ export function holdsItsSlot(task: Task, health: TaskHealthView): boolean {
  * replacement that never got healthy), otherwise it keeps running, held. Verdicts from a node
  * that cannot reach its engine are not trusted: nothing there is replaced for health.
  */
-export function applyHealthVerdicts(b: PlanBuilder, service: Service, live: () => Task[], nodesById: ReadonlyMap<string, NodeView>): void {
+export function applyHealthVerdicts(
+  b: PlanBuilder,
+  service: Service,
+  live: () => Task[],
+  nodesById: ReadonlyMap<string, NodeView>,
+): void {
   const { spec } = service;
   const base = { serviceId: service.id, service: spec.name };
   const budget = replacementBudget(spec);
@@ -49,7 +56,13 @@ export function applyHealthVerdicts(b: PlanBuilder, service: Service, live: () =
     const out = outForHealth(b, service, live());
     const at = { ...base, taskId: task.id, slot: task.slot, nodeId: task.nodeId };
     if (out.has(task.slot) || out.size < budget) {
-      b.update(task, { state: 'failed', desiredState: 'shutdown', error: failing.reason, message: `${failing.phase} check failed`, held: false });
+      b.update(task, {
+        state: 'failed',
+        desiredState: 'shutdown',
+        error: failing.reason,
+        message: `${failing.phase} check failed`,
+        held: false,
+      });
       b.event({ ...at, type: 'task-failed', reason: failing.reason });
       recordFailure(b, service, task, failing.reason, true);
     } else if (!b.current(task).held) {
@@ -58,17 +71,28 @@ export function applyHealthVerdicts(b: PlanBuilder, service: Service, live: () =
       b.event({ ...at, type: 'replacement-held', reason, data: { budget, inFlight: out.size } });
     }
   }
-  for (const task of live().filter((t) => t.held && !b.healthOf(t).failing)) b.update(task, { held: false, message: 'running' });
+  for (const task of live().filter((t) => t.held && !b.healthOf(t).failing))
+    b.update(task, { held: false, message: 'running' });
 }
 
 /** The service's slots out for health, as this pass has left them so far. */
 export function outForHealth(b: PlanBuilder, service: Service, live: readonly Task[]): Set<number> {
   const slots = new Set([...b.slotNumbers(service.id), ...live.map((t) => t.slot)]);
-  return slotsOutForHealth(service.spec, [...slots].map((n) => b.slotOf(service.id, n)), live, (t) => b.healthOf(t));
+  return slotsOutForHealth(
+    service.spec,
+    [...slots].map((n) => b.slotOf(service.id, n)),
+    live,
+    (t) => b.healthOf(t),
+  );
 }
 
 /** Correlated failure: half or more of the tasks failing their checks together (held, or their slot out). */
-export function detectCorrelatedFailure(b: PlanBuilder, service: Service, live: readonly Task[], known: boolean): void {
+export function detectCorrelatedFailure(
+  b: PlanBuilder,
+  service: Service,
+  live: readonly Task[],
+  known: boolean,
+): void {
   const { spec } = service;
   const held = live.filter((t) => t.held).length;
   const failing = held + outForHealth(b, service, live).size;
@@ -81,9 +105,15 @@ export function detectCorrelatedFailure(b: PlanBuilder, service: Service, live: 
       ? {
           ...base,
           type: 'correlated-failure',
-          reason: `${failing} of ${spec.replicas} tasks are failing their health checks together: a shared dependency may be down; ${held} replacements held back`,
+          reason:
+            `${failing} of ${spec.replicas} tasks are failing their health checks together: ` +
+            `a shared dependency may be down; ${held} replacements held back`,
           data: { failing, replicas: spec.replicas, held },
         }
-      : { ...base, type: 'correlated-failure-cleared', reason: 'fewer than half of the tasks are failing their health checks' },
+      : {
+          ...base,
+          type: 'correlated-failure-cleared',
+          reason: 'fewer than half of the tasks are failing their health checks',
+        },
   );
 }

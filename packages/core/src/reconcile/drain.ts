@@ -23,14 +23,27 @@ export function drainSlot(
   if (newest && !older && draining(newest) && placeable(service.spec.image, newest.nodeId)) {
     const task = newTask(service, slot, b.input.newId(), b.now, false);
     b.create(task);
-    b.event({ ...base, type: 'task-created', taskId: task.id, slot, reason: `successor of ${newest.id}, whose node is draining` });
+    b.event({
+      ...base,
+      type: 'task-created',
+      taskId: task.id,
+      slot,
+      reason: `successor of ${newest.id}, whose node is draining`,
+    });
     return true;
   }
   if (newest && older && draining(older) && !draining(newest) && live.length === 2) {
     const h = b.healthOf(newest).status;
     if (newest.state === 'running' && (h === 'none' || h === 'healthy')) {
       b.stop(older, `drained: ${newest.id} took over`);
-      b.event({ ...base, type: 'task-drained', taskId: older.id, slot, nodeId: older.nodeId, reason: `its successor ${newest.id} runs elsewhere` });
+      b.event({
+        ...base,
+        type: 'task-drained',
+        taskId: older.id,
+        slot,
+        nodeId: older.nodeId,
+        reason: `its successor ${newest.id} runs elsewhere`,
+      });
     }
     return true;
   }

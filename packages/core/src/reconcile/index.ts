@@ -60,7 +60,8 @@ export function reconcile(input: ReconcileInput): Plan {
     for (const slot of slots) {
       const tasks = bySlot.get(slot) ?? [];
       if (slot > spec.replicas) {
-        for (const task of tasks.filter((t) => t.desiredState === 'running')) b.stop(task, `scaled down to ${spec.replicas}`);
+        for (const task of tasks.filter((t) => t.desiredState === 'running'))
+          b.stop(task, `scaled down to ${spec.replicas}`);
         if (b.hasSlotRecord(service.id, slot)) b.plan.deletedSlots.push({ serviceId: service.id, slot });
       } else endTasks(b, service, tasks);
     }
@@ -83,4 +84,3 @@ export function reconcile(input: ReconcileInput): Plan {
   schedule(b);
   return b.build();
 }
-

@@ -15,13 +15,20 @@ export function orphanTasksOfDownNodes(
 ): void {
   for (const task of b.input.tasks) {
     const node = nodesById.get(task.nodeId);
-    if (!node?.down || task.desiredState !== 'running' || isTerminal(task.state) || !servicesById.has(task.serviceId)) continue;
+    if (!node?.down || task.desiredState !== 'running' || isTerminal(task.state) || !servicesById.has(task.serviceId))
+      continue;
     if (!placeable(task.spec.image, node.id)) {
       const message = `node ${node.name} is down; no other node can take it`;
       if (task.message !== message) b.update(task, { message });
       continue;
     }
-    b.update(task, { state: 'orphaned', desiredState: 'shutdown', error: `node ${node.name} is down`, message: 'orphaned', held: false });
+    b.update(task, {
+      state: 'orphaned',
+      desiredState: 'shutdown',
+      error: `node ${node.name} is down`,
+      message: 'orphaned',
+      held: false,
+    });
     b.event({
       type: 'task-orphaned',
       serviceId: task.serviceId,

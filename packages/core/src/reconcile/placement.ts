@@ -22,7 +22,9 @@ export function schedule(b: PlanBuilder): void {
   const changedById = new Map(changed.map((t) => [t.id, t]));
   const known = new Set(b.input.tasks.map((t) => t.id));
   const tasks = [...b.input.tasks.map((t) => changedById.get(t.id) ?? t), ...changed.filter((t) => !known.has(t.id))];
-  const pending = tasks.filter((t) => t.state === 'pending' && t.desiredState === 'running').sort((x, y) => x.slot - y.slot);
+  const pending = tasks
+    .filter((t) => t.state === 'pending' && t.desiredState === 'running')
+    .sort((x, y) => x.slot - y.slot);
   if (pending.length === 0) return;
 
   const load = new Map<string, number>();
@@ -41,7 +43,11 @@ export function schedule(b: PlanBuilder): void {
       if (task.message !== message) b.update(task, { message });
       continue;
     }
-    const score = (n: NodeView): [number, number, string] => [serviceLoad.get(key(n.id, task.serviceId)) ?? 0, load.get(n.id) ?? 0, n.name];
+    const score = (n: NodeView): [number, number, string] => [
+      serviceLoad.get(key(n.id, task.serviceId)) ?? 0,
+      load.get(n.id) ?? 0,
+      n.name,
+    ];
     const node = candidates.reduce((best, n) => (compareScore(score(n), score(best)) < 0 ? n : best));
     b.update(task, { state: 'assigned', nodeId: node.id, message: `assigned to ${node.name}` });
     count({ nodeId: node.id, serviceId: task.serviceId });

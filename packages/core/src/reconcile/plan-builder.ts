@@ -10,7 +10,14 @@ const NO_HEALTH: TaskHealthView = { status: 'none' };
  */
 export class PlanBuilder {
   readonly now: number;
-  readonly plan: Plan = { actions: [], slots: [], deletedSlots: [], serviceStates: [], deletedServiceStates: [], events: [] };
+  readonly plan: Plan = {
+    actions: [],
+    slots: [],
+    deletedSlots: [],
+    serviceStates: [],
+    deletedServiceStates: [],
+    events: [],
+  };
   readonly #actions = new Map<string, Action>();
   readonly #slotPuts = new Map<string, SlotState>();
   readonly #knownSlots: Map<string, SlotState>;
@@ -48,14 +55,17 @@ export class PlanBuilder {
 
   /** Tells a task to shut down; one that never reached a node has nothing to stop and ends here. */
   stop(task: Task, message: string): void {
-    if (task.state === 'new' || task.state === 'pending') this.update(task, { desiredState: 'shutdown', state: 'shutdown', message });
+    if (task.state === 'new' || task.state === 'pending')
+      this.update(task, { desiredState: 'shutdown', state: 'shutdown', message });
     else this.update(task, { desiredState: 'shutdown', message });
   }
 
   /** Tasks this pass creates for a service (and slot). */
   created(serviceId: string, slot?: number): Task[] {
     return [...this.#actions.values()]
-      .filter((a) => a.type === 'create' && a.task.serviceId === serviceId && (slot === undefined || a.task.slot === slot))
+      .filter(
+        (a) => a.type === 'create' && a.task.serviceId === serviceId && (slot === undefined || a.task.slot === slot),
+      )
       .map((a) => a.task);
   }
 
@@ -104,7 +114,16 @@ function slotKey(serviceId: string, slot: number): string {
 }
 
 function emptySlot(serviceId: string, slot: number): SlotState {
-  return { serviceId, slot, failures: 0, lastFailureAt: 0, nextAttemptAt: 0, healthFailure: false, gaveUp: false, lastReason: '' };
+  return {
+    serviceId,
+    slot,
+    failures: 0,
+    lastFailureAt: 0,
+    nextAttemptAt: 0,
+    healthFailure: false,
+    gaveUp: false,
+    lastReason: '',
+  };
 }
 
 export function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {

@@ -16,14 +16,34 @@ export function recordFailure(b: PlanBuilder, service: Service, task: Task, reas
   const gaveUp = r.maxAttempts > 0 && failures > r.maxAttempts;
   const delayMs = failures === 1 ? 0 : backoffDelay({ initialMs: r.delayMs, maxMs: r.maxDelayMs }, failures - 2);
   const nextAttemptAt = b.now + delayMs;
-  b.putSlot({ ...before, failures, lastFailureAt: b.now, nextAttemptAt, healthFailure: viaHealth, gaveUp, lastReason: reason });
-  const at = { serviceId: service.id, service: service.spec.name, taskId: task.id, slot: task.slot, nodeId: task.nodeId };
+  b.putSlot({
+    ...before,
+    failures,
+    lastFailureAt: b.now,
+    nextAttemptAt,
+    healthFailure: viaHealth,
+    gaveUp,
+    lastReason: reason,
+  });
+  const at = {
+    serviceId: service.id,
+    service: service.spec.name,
+    taskId: task.id,
+    slot: task.slot,
+    nodeId: task.nodeId,
+  };
   if (gaveUp) {
-    const why = `slot ${task.slot} failed ${failures} times in a row (--restart-max-attempts ${r.maxAttempts}): not replaced again`;
+    const limit = `--restart-max-attempts ${r.maxAttempts}`;
+    const why = `slot ${task.slot} failed ${failures} times in a row (${limit}): not replaced again`;
     b.event({ ...at, type: 'restart-limit-reached', reason: why });
   } else if (delayMs > 0) {
     const why = `failure ${failures} in a row: next attempt in ${delayMs} ms`;
-    b.event({ ...at, type: 'replacement-delayed', reason: why, data: { attempt: failures, delayMs, dueAt: nextAttemptAt } });
+    b.event({
+      ...at,
+      type: 'replacement-delayed',
+      reason: why,
+      data: { attempt: failures, delayMs, dueAt: nextAttemptAt },
+    });
   }
 }
 
@@ -40,7 +60,13 @@ export function endTasks(b: PlanBuilder, service: Service, tasks: readonly Task[
  * An empty slot gets a new task unless it gave up or waits out a backoff; a slot whose task
  * stays running (and healthy, if it has checks) for --restart-window is forgiven its failures.
  */
-export function fillOrForgive(b: PlanBuilder, service: Service, slot: number, tasks: readonly Task[], live: readonly Task[]): void {
+export function fillOrForgive(
+  b: PlanBuilder,
+  service: Service,
+  slot: number,
+  tasks: readonly Task[],
+  live: readonly Task[],
+): void {
   const base = { serviceId: service.id, service: service.spec.name };
   const state = b.slotOf(service.id, slot);
   if (live.length === 0) {
@@ -72,7 +98,14 @@ export function fillOrForgive(b: PlanBuilder, service: Service, slot: number, ta
     return;
   }
   b.putSlot({ ...state, failures: 0, nextAttemptAt: 0, healthFailure: false, gaveUp: false });
-  b.event({ ...base, type: 'backoff-reset', taskId: task.id, slot, nodeId: task.nodeId, reason: `healthy for ${windowMs} ms (--restart-window)` });
+  b.event({
+    ...base,
+    type: 'backoff-reset',
+    taskId: task.id,
+    slot,
+    nodeId: task.nodeId,
+    reason: `healthy for ${windowMs} ms (--restart-window)`,
+  });
 }
 
 /** Since when a task has run without trouble: its start without checks, else since it turned healthy (0: not). */
@@ -82,8 +115,17 @@ function healthyRunSince(task: Task, h: TaskHealthView): number {
 }
 
 /** History: the newest ended tasks of each slot are kept for `service ps`; none above the replica count. */
-export function trimHistory(b: PlanBuilder, slot: number, wanted: boolean, tasks: readonly Task[], limit: number): void {
-  const ended = tasks.map((t) => b.current(t)).filter((t) => t.desiredState === 'shutdown' && isTerminal(t.state)).sort(newestFirst);
+export function trimHistory(
+  b: PlanBuilder,
+  slot: number,
+  wanted: boolean,
+  tasks: readonly Task[],
+  limit: number,
+): void {
+  const ended = tasks
+    .map((t) => b.current(t))
+    .filter((t) => t.desiredState === 'shutdown' && isTerminal(t.state))
+    .sort(newestFirst);
   for (const task of wanted ? ended.slice(limit) : ended) b.remove(task);
 }
 

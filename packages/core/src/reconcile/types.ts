@@ -66,10 +66,7 @@ export interface ReconcileInput {
   historyLimit?: number;
 }
 
-export type Action =
-  | { type: 'create'; task: Task }
-  | { type: 'update'; task: Task }
-  | { type: 'delete'; task: Task };
+export type Action = { type: 'create'; task: Task } | { type: 'update'; task: Task } | { type: 'delete'; task: Task };
 
 export interface Plan {
   actions: Action[];

@@ -1,0 +1,66 @@
+import type {
+  EventDraft,
+  Phase,
+  PhaseRecord,
+  Service,
+  ServiceState,
+  SlotState,
+  Task,
+  TaskHealthRecords,
+  WarrenEvent,
+} from '@warren/core';
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  hostname: string;
+  registeredAt: number;
+  lastSeenAt: number;
+  /** Image tags and ids on the node, as last reported. */
+  images: string[];
+  /** `drain`: tasks move away and none are placed here. */
+  availability: 'active' | 'drain';
+  /** As declared by the node monitor. */
+  status: 'ready' | 'down';
+  /** Status changes, newest last (the last 20). */
+  history: Array<{ at: number; status: string; reason: string }>;
+}
+
+export type Change =
+  | { kind: 'putService'; service: Service }
+  | { kind: 'deleteService'; service: Service }
+  | { kind: 'putTask'; task: Task }
+  | { kind: 'deleteTask'; task: Task }
+  | { kind: 'putNode'; node: NodeRecord }
+  /** `record` holds the last results; `added` of them are new and get written. */
+  | { kind: 'putHealth'; taskId: string; phase: Phase; record: PhaseRecord; added: number }
+  | { kind: 'putSlot'; state: SlotState }
+  | { kind: 'deleteSlot'; serviceId: string; slot: number }
+  | { kind: 'putServiceState'; state: ServiceState }
+  | { kind: 'deleteServiceState'; serviceId: string }
+  /** Numbered and stamped by the store when the batch is written. */
+  | { kind: 'event'; event: EventDraft }
+  | { kind: 'putMeta'; key: string; value: string };
+
+export interface StoreView {
+  services(): Iterable<Service>;
+  service(id: string): Service | undefined;
+  serviceByName(name: string): Service | undefined;
+  tasks(): Iterable<Task>;
+  task(id: string): Task | undefined;
+  tasksOfService(serviceId: string): Task[];
+  tasksOfNode(nodeId: string): Task[];
+  /** The health the manager knows of a task, per phase. */
+  health(taskId: string): TaskHealthRecords;
+  slots(): Iterable<SlotState>;
+  serviceStates(): Iterable<ServiceState>;
+  serviceState(serviceId: string): ServiceState | undefined;
+  /** Kept events, oldest first. */
+  events(): readonly WarrenEvent[];
+  nodes(): Iterable<NodeRecord>;
+  node(id: string): NodeRecord | undefined;
+  nodeByName(name: string): NodeRecord | undefined;
+  meta(key: string): string | undefined;
+}
+
+export type CommitListener = (changes: readonly Change[], events: readonly WarrenEvent[]) => void;
