@@ -7,13 +7,28 @@ import { createServer as createHttps } from 'node:https';
 import { createServer as createTcp, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type Docker from 'dockerode';
 import { Semaphore, execProbe, httpProbe, tcpProbe } from '@warren/worker';
 import type { ProbeHandler } from '@warren/core';
-import { TEST_IMAGE, docker } from '../helpers/cluster.js';
+import { TEST_IMAGE, docker, waitFor } from '../helpers/cluster.js';
 
 type Http = Extract<ProbeHandler, { kind: 'http' }>;
 const http = (port: number, over: Partial<Http> = {}): Http => ({ kind: 'http', path: '/health', port, scheme: 'http', headers: [], statusMin: 200, statusMax: 399, ...over });
 const local = { containerId: '', address: '127.0.0.1' };
+
+/** A container that sleeps, for exec probes; removed after the test. */
+async function sleeper(t: import('node:test').TestContext): Promise<Docker.Container> {
+  const container = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['sleep', '1000'], HostConfig: { Init: true }, Labels: { 'warren.test': 'handlers' } });
+  t.after(() => container.remove({ force: true }));
+  await container.start();
+  return container;
+}
+
+/** How many processes in the container run exactly `args` (read by the engine from the host, no exec). */
+async function running(container: Docker.Container, args: string): Promise<number> {
+  const top = (await container.top({ ps_args: '-o pid,args' })) as { Processes: string[][] };
+  return top.Processes.filter((row) => row.at(-1) === args).length;
+}
 
 async function listen(server: Server | ReturnType<typeof createHttp>): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -77,10 +92,8 @@ test('TCP probe: success on connect, failure when refused', async (t) => {
   assert.deepEqual(await tcpProbe({ kind: 'tcp', port: closedPort }, local, 1000), { outcome: 'failure', output: 'connection refused' });
 });
 
-test('exec probe: exit code and output; unknown when Docker cannot run it (not the task\'s fault)', async (t) => {
-  const container = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['sleep', '1000'], HostConfig: { Init: true }, Labels: { 'warren.test': 'handlers' } });
-  t.after(() => container.remove({ force: true }));
-  await container.start();
+test('exec probe: exit code and output; a hung check is killed with its children; unknown when Docker cannot run it', async (t) => {
+  const container = await sleeper(t);
   const limit = new Semaphore(2);
   const target = { containerId: container.id, address: '' };
   const run = (command: string[], timeoutMs = 2000) => execProbe(docker, limit, { kind: 'exec', command }, target, timeoutMs);
@@ -93,10 +106,100 @@ test('exec probe: exit code and output; unknown when Docker cannot run it (not t
   assert.deepEqual(await run(['/bin/sh', '-c', 'echo not ready; exit 3']), { outcome: 'failure', code: 3, output: 'not ready\n' });
   const long = await run(['/bin/sh', '-c', 'head -c 20000 /dev/zero | tr "\\0" y']);
   assert.equal(long.output.length, 4096, 'output capped at 4 KiB');
-  assert.deepEqual(await run(['sleep', '5'], 100), { outcome: 'failure', output: 'timed out after 100ms' });
+  // The timeout covers the engine's create and start too: generous, so a loaded engine still
+  // starts the check in time, which then sleeps far longer.
+  const hung = await run(['/bin/sh', '-c', 'sleep 901 & sleep 901'], 1500);
+  assert.deepEqual(hung, { outcome: 'failure', output: 'timed out after 1500ms' });
+  await waitFor('the hung check and its child killed', async () => (await running(container, 'sleep 901')) === 0, 10_000);
 
   await container.stop({ t: 0 });
   const stopped = await run(['true']);
   assert.equal(stopped.outcome, 'unknown');
   assert.match(stopped.output, /exec could not be started: .*not running/);
+});
+
+/**
+ * The real engine behind a thin wrapper that holds back its answers to exec create and start,
+ * as a loaded engine does, until `answer` resolves. `late: 'start-call'` holds back the start
+ * call itself (the process starts late), `'start-answer'` only its answer (the process runs
+ * while the probe waits), `'create'` the answer to create.
+ */
+function slowEngine(late: 'create' | 'start-call' | 'start-answer', answer: Promise<void>) {
+  const created: Array<{ exec: Docker.Exec; startCalls: number }> = [];
+  const engine = {
+    getContainer(id: string) {
+      const container = docker.getContainer(id);
+      return {
+        async exec(options: Docker.ExecCreateOptions) {
+          // The engine itself goes on, whatever the probe gave up on; only its answer is late.
+          const exec = await container.exec({ ...options, abortSignal: undefined });
+          const seen = { exec, startCalls: 0 };
+          created.push(seen);
+          if (late === 'create') await answer;
+          return {
+            id: exec.id,
+            inspect: (o?: Docker.ExecInspectOptions) => exec.inspect(o),
+            async start(o: Docker.ExecStartOptions) {
+              seen.startCalls++;
+              if (late === 'start-call') await answer;
+              const stream = await exec.start(o);
+              if (late === 'start-answer') await answer;
+              return stream;
+            },
+          };
+        },
+      };
+    },
+  };
+  return { engine: engine as unknown as Docker, created };
+}
+
+test('exec probe: a check the engine starts after the run gave up is killed; one created too late never starts', async (t) => {
+  const container = await sleeper(t);
+  const target = { containerId: container.id, address: '' };
+  const limit = new Semaphore(1);
+  for (const late of ['start-call', 'start-answer'] as const) {
+    let gaveUp!: () => void;
+    const { engine, created } = slowEngine(late, new Promise((resolve) => (gaveUp = resolve)));
+    const result = await execProbe(engine, limit, { kind: 'exec', command: ['sleep', '902'] }, target, 500);
+    gaveUp();
+    assert.deepEqual(result, { outcome: 'unknown', output: 'exec could not be started: the Docker engine did not start the exec within 500ms' }, late);
+    const [seen] = created;
+    assert.equal(seen?.startCalls, 1, late);
+    // It did run (an exit code) and was killed (SIGKILL: 128 + 9).
+    const info = await waitFor(`the late check exited (${late})`, async () => {
+      const i = await seen.exec.inspect();
+      return i.ExitCode !== null ? i : undefined;
+    }, 10_000);
+    assert.equal(info.ExitCode, 137, late);
+    await waitFor(`no late check left (${late})`, async () => (await running(container, 'sleep 902')) === 0, 10_000);
+  }
+
+  let gaveUp!: () => void;
+  const created = slowEngine('create', new Promise((resolve) => (gaveUp = resolve)));
+  const result = await execProbe(created.engine, limit, { kind: 'exec', command: ['sleep', '903'] }, target, 500);
+  assert.equal(result.outcome, 'unknown');
+  gaveUp();
+  // The create's late answer is handed on within a turn or two of the event loop; a start
+  // would follow at once.
+  for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(created.created[0]?.startCalls, 0, 'an exec created after the deadline is never started');
+  const info = await created.created[0]!.exec.inspect();
+  assert.equal(info.Running, false);
+  assert.equal(info.ExitCode, null);
+  assert.equal(await running(container, 'sleep 903'), 0);
+});
+
+test('exec probe: with timeouts too short for the engine, no run leaves its check behind', async (t) => {
+  const container = await sleeper(t);
+  const target = { containerId: container.id, address: '' };
+  const limit = new Semaphore(4);
+  // From shorter than the engine's create to long enough for a start: the deadline falls before
+  // the create, between create and start, during the start and while the check runs.
+  const timeouts = [1, 2, 5, 10, 15, 20, 30, 40, 60, 80, 100, 150].flatMap((ms) => [ms, ms]);
+  const results = await Promise.all(timeouts.map((ms) => execProbe(docker, limit, { kind: 'exec', command: ['sleep', '904'] }, target, ms)));
+  for (const [i, r] of results.entries()) {
+    assert.ok(r.outcome === 'unknown' || r.output === `timed out after ${timeouts[i]}ms`, JSON.stringify(r));
+  }
+  await waitFor('no check left running', async () => (await running(container, 'sleep 904')) === 0, 20_000);
 });
