@@ -33,8 +33,12 @@ export interface ManagerLinkOptions {
 
 /** Waits between registration attempts. */
 const REGISTER_RETRY = { initialMs: 100, maxMs: 5000 };
-/** The pause before following the assignment stream again after it ended. */
-const RECONNECT_PAUSE_MS = 100;
+/**
+ * Waits between assignment streams (the first after a stream ends is short); a stream that
+ * lasted `RECONNECT_RESET_AFTER_MS` starts them again from the first.
+ */
+const RECONNECT = { initialMs: 100, maxMs: 5000 };
+const RECONNECT_RESET_AFTER_MS = 5000;
 /** Image events come in bursts: the manager is told once they have been quiet this long. */
 const IMAGES_SETTLE_MS = 200;
 
@@ -140,17 +144,22 @@ export class ManagerLink {
   }
 
   async #followLoop(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(RECONNECT);
     let registered = true;
     while (!signal.aborted) {
+      let started = Date.now();
       try {
         if (!registered) await this.#register(signal, false);
         registered = false;
+        started = Date.now();
         await this.#follow(signal);
       } catch (err) {
         if (signal.aborted) return;
         this.options.logger.warn({ reason: (err as Error).message }, 'assignment stream failed');
       }
-      await sleep(RECONNECT_PAUSE_MS, undefined, { signal }).catch(() => undefined);
+      // A manager that takes the registration but ends every stream at once is not hammered.
+      if (Date.now() - started > RECONNECT_RESET_AFTER_MS) backoff.reset();
+      await backoff.wait(signal);
     }
   }
 
