@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import type { ContainerRuntime } from './runtime.js';
 
 /** How long the engine may take to answer a ping before the node reports it unreachable. */
@@ -24,6 +25,7 @@ export class EngineWatch {
   constructor(
     private readonly runtime: Pick<ContainerRuntime, 'ping'>,
     private readonly intervalMs: () => number,
+    private readonly logger: Logger,
   ) {}
 
   /** The engine's last answer to a ping (one that takes longer than its patience is none). */
@@ -34,10 +36,15 @@ export class EngineWatch {
   /** Pings until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      this.#state = await this.runtime
+      const state = await this.runtime
         .ping(AbortSignal.any([signal, AbortSignal.timeout(ENGINE_PATIENCE_MS)]))
         .then(() => ({ ok: true, message: '' }))
         .catch((err: unknown) => answerOf(err as Error));
+      if (signal.aborted) return;
+      // Only changes are logged: a hung engine is pinged every second.
+      if (this.#state.ok && !state.ok) this.logger.warn({ reason: state.message }, 'Docker engine unreachable');
+      else if (!this.#state.ok && state.ok) this.logger.info('Docker engine answers again');
+      this.#state = state;
       await sleep(Math.min(this.intervalMs(), ENGINE_PATIENCE_MS), undefined, { signal }).catch(() => undefined);
     }
   }

@@ -120,9 +120,10 @@ export class Worker {
         },
         changes: (tasks, removedTaskIds) => this.#executor.applyChanges(tasks, removedTaskIds),
       },
-      logger: this.#logger,
+      logger: logger.child({ component: 'manager-link' }),
     });
-    this.#engine = new EngineWatch(this.#runtime, () => this.#link.heartbeatIntervalMs);
+    const engineLogger = logger.child({ component: 'engine-watch' });
+    this.#engine = new EngineWatch(this.#runtime, () => this.#link.heartbeatIntervalMs, engineLogger);
     this.#containers = new ContainerWatch({
       runtime: this.#runtime,
       executor: this.#executor,
@@ -130,7 +131,7 @@ export class Worker {
       connected: () => this.state === 'running',
       onImageEvent: () => this.#link.imagesChanged(signal),
       sweepIntervalMs: options.sweepIntervalMs ?? 10_000,
-      logger: this.#logger,
+      logger: logger.child({ component: 'container-watch' }),
     });
   }
 
