@@ -137,32 +137,44 @@ export class Worker {
 
   /**
    * Starts the worker and resolves once it has registered. Rejects when Docker cannot be
-   * reached or the manager refuses the worker (wrong token, bad name); keeps trying while the
-   * manager cannot be reached.
+   * reached, the manager refuses the worker (wrong token, bad name) or an endpoint cannot
+   * listen, after releasing whatever it had opened; keeps trying while the manager cannot be
+   * reached.
    */
   static async start(options: WorkerOptions): Promise<Worker> {
     const worker = new Worker(options);
-    const signal = worker.#abort.signal;
     try {
-      await worker.#runtime.ping();
+      await worker.#start();
+    } catch (err) {
+      await worker.#close();
+      worker.#stopping = 'stopped';
+      throw err;
+    }
+    return worker;
+  }
+
+  async #start(): Promise<void> {
+    const signal = this.#abort.signal;
+    try {
+      await this.#runtime.ping();
     } catch (err) {
       throw new FailedPreconditionError(`cannot reach the Docker engine: ${(err as Error).message}`);
     }
-    await worker.#link.register(signal);
-    worker.#http = await worker.#startHttp();
-    worker.#grpcHealth.addToServer(worker.#grpcServer);
-    const grpcListen = options.grpc ?? '127.0.0.1:0';
+    await this.#link.register(signal);
+    const http = await this.#startHttp();
+    this.#http = http;
+    this.#grpcHealth.addToServer(this.#grpcServer);
+    const grpcListen = this.options.grpc ?? '127.0.0.1:0';
     try {
-      const port = await bindServer(worker.#grpcServer, grpcListen);
-      worker.#grpcAddress = `${grpcListen.slice(0, grpcListen.lastIndexOf(':'))}:${port}`;
+      const port = await bindServer(this.#grpcServer, grpcListen);
+      this.#grpcAddress = `${grpcListen.slice(0, grpcListen.lastIndexOf(':'))}:${port}`;
     } catch (err) {
-      await worker.stop();
-      throw new FailedPreconditionError(`cannot listen on ${grpcListen}: ${(err as Error).message}`);
+      const message = `cannot listen on ${grpcListen}: ${(err as Error).message}`;
+      throw new FailedPreconditionError(message, { cause: err });
     }
-    worker.#logger.info({ http: worker.#http.address, grpc: worker.#grpcAddress }, 'health endpoints');
-    worker.#health.start();
-    worker.#loops.push(worker.#link.run(signal), worker.#engine.run(signal), worker.#containers.run(signal));
-    return worker;
+    this.#logger.info({ http: http.address, grpc: this.#grpcAddress }, 'health endpoints');
+    this.#health.start();
+    this.#loops.push(this.#link.run(signal), this.#engine.run(signal), this.#containers.run(signal));
   }
 
   get nodeId(): string {
@@ -191,6 +203,13 @@ export class Worker {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = 'stopping';
+    await this.#close();
+    this.#stopping = 'stopped';
+    this.#logger.info('worker stopped');
+  }
+
+  /** Aborts the loops and closes the endpoints and the manager connection, whatever `start` got to. */
+  async #close(): Promise<void> {
     this.#grpcHealth.setStatus('', 'NOT_SERVING');
     this.#abort.abort();
     await this.#http?.stop();
@@ -199,8 +218,6 @@ export class Worker {
     await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();
     this.#client.close();
-    this.#stopping = 'stopped';
-    this.#logger.info('worker stopped');
   }
 
   /** /health and friends; grpc.health.v1 follows their status. */
