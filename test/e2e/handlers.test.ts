@@ -13,12 +13,26 @@ import type { ProbeHandler } from '@warren/core';
 import { TEST_IMAGE, docker, waitFor } from '../helpers/cluster.js';
 
 type Http = Extract<ProbeHandler, { kind: 'http' }>;
-const http = (port: number, over: Partial<Http> = {}): Http => ({ kind: 'http', path: '/health', port, scheme: 'http', headers: [], statusMin: 200, statusMax: 399, ...over });
+const http = (port: number, over: Partial<Http> = {}): Http => ({
+  kind: 'http',
+  path: '/health',
+  port,
+  scheme: 'http',
+  headers: [],
+  statusMin: 200,
+  statusMax: 399,
+  ...over,
+});
 const local = { containerId: '', address: '127.0.0.1' };
 
 /** A container that sleeps, for exec probes; removed after the test. */
 async function sleeper(t: import('node:test').TestContext): Promise<Docker.Container> {
-  const container = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['sleep', '1000'], HostConfig: { Init: true }, Labels: { 'warren.test': 'handlers' } });
+  const container = await docker.createContainer({
+    Image: TEST_IMAGE,
+    Cmd: ['sleep', '1000'],
+    HostConfig: { Init: true },
+    Labels: { 'warren.test': 'handlers' },
+  });
   t.after(() => container.remove({ force: true }));
   await container.start();
   return container;
@@ -56,7 +70,10 @@ test('HTTP probe: custom headers, Connection: close, status range, 10 KiB body c
   assert.equal(seen.connection, 'close');
 
   assert.equal((await httpProbe(http(port, { path: '/teapot' }), local, 1000)).outcome, 'failure');
-  assert.equal((await httpProbe(http(port, { path: '/teapot', statusMin: 400, statusMax: 499 }), local, 1000)).outcome, 'success');
+  assert.equal(
+    (await httpProbe(http(port, { path: '/teapot', statusMin: 400, statusMax: 499 }), local, 1000)).outcome,
+    'success',
+  );
   const big = await httpProbe(http(port, { path: '/big' }), local, 1000);
   assert.equal(big.output.length, 10 * 1024);
   const hung = await httpProbe(http(port, { path: '/hang' }), local, 150);
@@ -68,17 +85,45 @@ test('HTTP probe: custom headers, Connection: close, status range, 10 KiB body c
   const closed = createTcp();
   const closedPort = await listen(closed);
   await new Promise((r) => closed.close(r));
-  assert.deepEqual(await httpProbe(http(closedPort), local, 1000), { outcome: 'failure', output: 'connection refused' });
+  assert.deepEqual(await httpProbe(http(closedPort), local, 1000), {
+    outcome: 'failure',
+    output: 'connection refused',
+  });
 });
 
 test('HTTPS probe does not verify the certificate', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'warren-tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=warren-test'], { stdio: 'ignore' });
-  const server = createHttps({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('secure'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=warren-test',
+    ],
+    { stdio: 'ignore' },
+  );
+  const server = createHttps(
+    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    (_req, res) => res.end('secure'),
+  );
   const port = await listen(server as unknown as Server);
   t.after(() => server.close());
-  assert.deepEqual(await httpProbe(http(port, { scheme: 'https' }), local, 2000), { outcome: 'success', code: 200, output: 'secure' });
+  assert.deepEqual(await httpProbe(http(port, { scheme: 'https' }), local, 2000), {
+    outcome: 'success',
+    code: 200,
+    output: 'secure',
+  });
 });
 
 test('TCP probe: success on connect, failure when refused', async (t) => {
@@ -89,28 +134,40 @@ test('TCP probe: success on connect, failure when refused', async (t) => {
   const closed = createTcp();
   const closedPort = await listen(closed);
   await new Promise((r) => closed.close(r));
-  assert.deepEqual(await tcpProbe({ kind: 'tcp', port: closedPort }, local, 1000), { outcome: 'failure', output: 'connection refused' });
+  assert.deepEqual(await tcpProbe({ kind: 'tcp', port: closedPort }, local, 1000), {
+    outcome: 'failure',
+    output: 'connection refused',
+  });
 });
 
 test('exec probe: exit code and output; a hung check is killed with its children; unknown when Docker cannot run it', async (t) => {
   const container = await sleeper(t);
   const limit = new Semaphore(2);
   const target = { containerId: container.id, address: '' };
-  const run = (command: string[], timeoutMs = 2000) => execProbe(docker, limit, { kind: 'exec', command }, target, timeoutMs);
+  const run = (command: string[], timeoutMs = 2000) =>
+    execProbe(docker, limit, { kind: 'exec', command }, target, timeoutMs);
 
   const both = await run(['/bin/sh', '-c', 'echo out; echo err >&2; exit 0']);
   assert.equal(both.outcome, 'success');
   assert.equal(both.code, 0);
   // stdout and stderr travel separately: both are kept, in whichever order Docker sends them.
   assert.deepEqual(both.output.split('\n').filter(Boolean).sort(), ['err', 'out']);
-  assert.deepEqual(await run(['/bin/sh', '-c', 'echo not ready; exit 3']), { outcome: 'failure', code: 3, output: 'not ready\n' });
+  assert.deepEqual(await run(['/bin/sh', '-c', 'echo not ready; exit 3']), {
+    outcome: 'failure',
+    code: 3,
+    output: 'not ready\n',
+  });
   const long = await run(['/bin/sh', '-c', 'head -c 20000 /dev/zero | tr "\\0" y']);
   assert.equal(long.output.length, 4096, 'output capped at 4 KiB');
   // The timeout covers the engine's create and start too: generous, so a loaded engine still
   // starts the check in time, which then sleeps far longer.
   const hung = await run(['/bin/sh', '-c', 'sleep 901 & sleep 901'], 1500);
   assert.deepEqual(hung, { outcome: 'failure', output: 'timed out after 1500ms' });
-  await waitFor('the hung check and its child killed', async () => (await running(container, 'sleep 901')) === 0, 10_000);
+  await waitFor(
+    'the hung check and its child killed',
+    async () => (await running(container, 'sleep 901')) === 0,
+    10_000,
+  );
 
   await container.stop({ t: 0 });
   const stopped = await run(['true']);
@@ -163,14 +220,25 @@ test('exec probe: a check the engine starts after the run gave up is killed; one
     const { engine, created } = slowEngine(late, new Promise((resolve) => (gaveUp = resolve)));
     const result = await execProbe(engine, limit, { kind: 'exec', command: ['sleep', '902'] }, target, 500);
     gaveUp();
-    assert.deepEqual(result, { outcome: 'unknown', output: 'exec could not be started: the Docker engine did not start the exec within 500ms' }, late);
+    assert.deepEqual(
+      result,
+      {
+        outcome: 'unknown',
+        output: 'exec could not be started: the Docker engine did not start the exec within 500ms',
+      },
+      late,
+    );
     const [seen] = created;
     assert.equal(seen?.startCalls, 1, late);
     // It did run (an exit code) and was killed (SIGKILL: 128 + 9).
-    const info = await waitFor(`the late check exited (${late})`, async () => {
-      const i = await seen.exec.inspect();
-      return i.ExitCode !== null ? i : undefined;
-    }, 10_000);
+    const info = await waitFor(
+      `the late check exited (${late})`,
+      async () => {
+        const i = await seen.exec.inspect();
+        return i.ExitCode !== null ? i : undefined;
+      },
+      10_000,
+    );
     assert.equal(info.ExitCode, 137, late);
     await waitFor(`no late check left (${late})`, async () => (await running(container, 'sleep 902')) === 0, 10_000);
   }
@@ -197,7 +265,9 @@ test('exec probe: with timeouts too short for the engine, no run leaves its chec
   // From shorter than the engine's create to long enough for a start: the deadline falls before
   // the create, between create and start, during the start and while the check runs.
   const timeouts = [1, 2, 5, 10, 15, 20, 30, 40, 60, 80, 100, 150].flatMap((ms) => [ms, ms]);
-  const results = await Promise.all(timeouts.map((ms) => execProbe(docker, limit, { kind: 'exec', command: ['sleep', '904'] }, target, ms)));
+  const results = await Promise.all(
+    timeouts.map((ms) => execProbe(docker, limit, { kind: 'exec', command: ['sleep', '904'] }, target, ms)),
+  );
   for (const [i, r] of results.entries()) {
     assert.ok(r.outcome === 'unknown' || r.output === `timed out after ${timeouts[i]}ms`, JSON.stringify(r));
   }

@@ -103,9 +103,7 @@ export class HealthReporter {
         if (!this.signal.aborted) this.logger.debug({ reason: (err as Error).message }, 'health stream ended');
       });
       // Whatever was not acknowledged goes again, before anything newer.
-      const unacked = [...this.#inFlight.keys()]
-        .sort((a, b) => a - b)
-        .flatMap((seq) => this.#inFlight.get(seq)!);
+      const unacked = [...this.#inFlight.keys()].sort((a, b) => a - b).flatMap((seq) => this.#inFlight.get(seq)!);
       this.#inFlight.clear();
       if (unacked.length > 0) {
         this.#pending = [...unacked, ...this.#pending];

@@ -126,7 +126,10 @@ export class ContainerRuntime {
     try {
       const container = this.docker.getContainer(containerId);
       const raw = (await container.logs({ stdout: true, stderr: true, tail: 5, follow: false })) as Buffer;
-      const lines = demuxDockerStream(raw).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const lines = demuxDockerStream(raw)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
       const last = lines.at(-1) ?? '';
       return last.length > max ? `${last.slice(0, max)}…` : last;
     } catch {
@@ -200,7 +203,6 @@ async function* lines(stream: Readable): AsyncGenerator<string> {
     }
   }
 }
-
 
 /** Docker's own words for a failure ("No such image: foo:latest"), without the HTTP framing. */
 export function dockerMessage(err: unknown): string {

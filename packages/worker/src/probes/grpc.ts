@@ -25,25 +25,21 @@ export function grpcProbe(h: GrpcHandler, target: ProbeTarget, timeoutMs: number
   });
   return new Promise<ProbeOutcome>((resolve) => {
     const deadline = Date.now() + timeoutMs;
-    (client as unknown as { check: HealthCheck }).check(
-      { service: h.service },
-      { deadline },
-      (err, res) => {
-        if (err) {
-          if (err.code === grpc.status.DEADLINE_EXCEEDED) resolve(timedOut(timeoutMs));
-          else {
-            const output =
-              err.code === grpc.status.NOT_FOUND
-                ? `service "${h.service}" unknown to the server`
-                : err.details || grpc.status[err.code];
-            resolve({ outcome: 'failure', output });
-          }
-          return;
+    (client as unknown as { check: HealthCheck }).check({ service: h.service }, { deadline }, (err, res) => {
+      if (err) {
+        if (err.code === grpc.status.DEADLINE_EXCEEDED) resolve(timedOut(timeoutMs));
+        else {
+          const output =
+            err.code === grpc.status.NOT_FOUND
+              ? `service "${h.service}" unknown to the server`
+              : err.details || grpc.status[err.code];
+          resolve({ outcome: 'failure', output });
         }
-        const status = res?.status ?? 'UNKNOWN';
-        const outcome = status === 'SERVING' ? 'success' : 'failure';
-        resolve({ outcome, code: SERVING_STATUS[status] ?? 0, output: status });
-      },
-    );
+        return;
+      }
+      const status = res?.status ?? 'UNKNOWN';
+      const outcome = status === 'SERVING' ? 'success' : 'failure';
+      resolve({ outcome, code: SERVING_STATUS[status] ?? 0, output: status });
+    });
   }).finally(() => client.close());
 }
