@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, docker, waitFor, type CliResult } from '../helpers/cluster.js';
+import { ROOT, docker, runToEnd, waitFor, type CliResult } from '../helpers/cluster.js';
 
 /** A port that was free a moment ago (the cluster under test binds it next). */
 async function freePort(): Promise<number> {
@@ -23,23 +23,7 @@ async function freePort(): Promise<number> {
 
 /** `npx --no-install warren ARGS` from the repository root, as the README says. */
 function npxWarren(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['--no-install', 'warren', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runToEnd('npx', ['--no-install', 'warren', ...args], env, 60_000);
 }
 
 test('npm start, then npx warren from the repository root: create, list, inspect, remove; Ctrl-C stops it', async (t) => {

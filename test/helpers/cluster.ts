@@ -122,8 +122,18 @@ export interface CliResult {
 
 /** Runs the CLI to completion. */
 export function runWarren(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runToEnd(process.execPath, [CLI, ...args], env);
+}
+
+/** Runs a command from the repository root to completion (killed after `timeoutMs`). */
+export function runToEnd(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,7 +142,7 @@ export function runWarren(args: string[], env: Record<string, string> = {}): Pro
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
