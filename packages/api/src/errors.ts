@@ -59,9 +59,6 @@ export class AddressInUseError extends Error {
 export function addressInUse(err: unknown): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     if (e instanceof AddressInUseError) return e.address;
-    // A wrapper that kept only the message (the worker's `cannot listen on …: <message>`).
-    const match = /(\S+) is already in use$/.exec(e.message);
-    if (match) return match[1];
   }
   return undefined;
 }
