@@ -144,10 +144,10 @@ test('a TLS registry with a login: pulled over TLS; without credentials the engi
   assert.ok(!existsSync(join(CERTS_D, registry.host)), 'stop() removed its certs.d entry');
 });
 
-test('a stopped registry: "connection refused", HTTP 500 from the engine', async (t) => {
+test('a registry that is down: "connection refused", HTTP 500 from the engine; restarted, it serves again', async (t) => {
   const registry = await start();
   const pushed = await pushImage(registry, 'app', 'v1');
-  await registry.stop();
+  await registry.kill();
   const err = await pullFails(pushed.ref);
   assert.equal(err.statusCode, 500);
   assert.equal(
@@ -155,4 +155,13 @@ test('a stopped registry: "connection refused", HTTP 500 from the engine', async
     `Get "http://${registry.host}/v2/": dial tcp ${registry.host}: connect: connection refused`,
   );
   t.diagnostic(err.message);
+
+  const host = registry.host;
+  await registry.restart();
+  assert.equal(registry.host, host);
+  pulled.push(pushed.ref);
+  assert.equal(await pullImage(pushed.ref), pushed.digest, 'the storage survived');
+
+  await registry.stop();
+  assert.match((await pullFails(pushed.ref.replace(':v1', ':v2'))).message, /connection refused/);
 });

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomFill } from 'node:crypto';
 import { rmdirSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, rmdir, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, open, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -161,31 +161,53 @@ export class Registry {
       config.push('auth:', '  htpasswd:', '    realm: warren-test', `    path: ${join(this.dir, 'htpasswd')}`);
     }
     await writeFile(join(this.dir, 'config.yml'), config.join('\n') + '\n');
+    await this.#serve('127.0.0.1:0');
+  }
 
-    this.#process = spawn('docker-registry', ['serve', join(this.dir, 'config.yml')], {
+  /** Runs `docker-registry serve` on `addr` until `GET /v2/` answers as it should. */
+  async #serve(addr: string): Promise<void> {
+    const from = this.stderr.length;
+    const proc = spawn('docker-registry', ['serve', join(this.dir, 'config.yml')], {
+      env: { ...process.env, REGISTRY_HTTP_ADDR: addr },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    this.#process = proc;
     const exited = new Promise<never>((_, reject) => {
-      this.#process.on('error', reject);
-      this.#process.on('exit', (code, signal) =>
-        reject(new Error(`docker-registry exited (${code ?? signal}) while starting: ${this.stderr}`)),
+      proc.on('error', reject);
+      proc.on('exit', (code, signal) =>
+        reject(new Error(`docker-registry exited (${code ?? signal}) while starting: ${this.stderr.slice(from)}`)),
       );
     });
     exited.catch(() => undefined);
-    this.#process.stdout!.on('data', (chunk: Buffer) => this.#access(chunk.toString()));
-    this.#process.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    proc.stdout!.on('data', (chunk: Buffer) => this.#access(chunk.toString()));
+    proc.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
 
     // With port 0 the registry logs the address it got: {"msg":"listening on 127.0.0.1:41234, tls",…}
     const listening = waitFor(
       'docker-registry to listen',
-      () => /"listening on (127\.0\.0\.1:\d+)(, tls)?"/.exec(this.stderr)?.[1],
+      () => /"listening on (127\.0\.0\.1:\d+)(, tls)?"/.exec(this.stderr.slice(from))?.[1],
       10_000,
       20,
     );
     this.host = await Promise.race([listening, exited]);
-    if (this.tls) await this.#trustCa();
+    if (this.tls && !this.#certsDir) await this.#trustCa();
     const ready = this.auth ? 401 : 200;
     await Promise.race([waitFor('GET /v2/ to answer', async () => (await this.#v2()) === ready, 10_000, 50), exited]);
+  }
+
+  /** Kills the registry process only: its port refuses connections until restart(). */
+  async kill(): Promise<void> {
+    const proc = this.#process;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGKILL');
+    await gone;
+  }
+
+  /** Serves again on the same address with the same storage (and CA, login, request log). */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.#serve(this.host);
   }
 
   #access(text: string): void {
@@ -219,30 +241,18 @@ export class Registry {
     const at = (name: string): string => join(this.dir, name);
     const ext = at('server.ext');
     await writeFile(ext, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    const steps = [
-      [
-        'req',
-        '-x509',
-        ...ec,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=warren test CA',
-        '-keyout',
-        at('ca.key'),
-        '-out',
-        at('ca.crt'),
-      ],
-      ['req', '-new', ...ec, '-subj', '/CN=127.0.0.1', '-keyout', at('server.key'), '-out', at('server.csr')],
-      ['x509', '-req', '-in', at('server.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial'].concat(
-        ['-days', '2', '-extfile', ext, '-out', at('server.crt')],
-      ),
-    ];
-    for (const args of steps) {
-      const res = await runToEnd('openssl', args);
-      if (res.code !== 0) throw new Error(`openssl ${args[0]} failed: ${res.stderr}`);
-    }
+    const openssl = async (command: string): Promise<void> => {
+      const res = await runToEnd('openssl', command.split(' '));
+      if (res.code !== 0) throw new Error(`openssl ${command} failed: ${res.stderr}`);
+    };
+    const newKey = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
+    // The temp dir's path has no spaces: mkdtemp under tmpdir(), random letters and digits.
+    await openssl(`req -x509 ${newKey} -days 2 -subj /CN=warren-test-CA -keyout ${at('ca.key')} -out ${at('ca.crt')}`);
+    await openssl(`req -new ${newKey} -subj /CN=127.0.0.1 -keyout ${at('server.key')} -out ${at('server.csr')}`);
+    await openssl(
+      `x509 -req -in ${at('server.csr')} -CA ${at('ca.crt')} -CAkey ${at('ca.key')} -CAcreateserial -days 2 ` +
+        `-extfile ${ext} -out ${at('server.crt')}`,
+    );
   }
 
   /** /etc/docker/certs.d/HOST/ca.crt, read by the engine at each request (no restart). */
@@ -256,12 +266,7 @@ export class Registry {
   /** Kills the registry and removes its storage, config, certificates and certs.d entry. */
   async stop(): Promise<void> {
     live.delete(this);
-    const proc = this.#process;
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const gone = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGKILL');
-      await gone;
-    }
+    await this.kill();
     if (this.#certsDir) await rm(this.#certsDir, { recursive: true, force: true });
     // Fails while another registry's CA is in it, as it should.
     if (madeCertsD)
@@ -339,8 +344,7 @@ export async function pushImage(
     }
     dockerfile.push('ENV PATH=/bin', 'CMD ["sh"]', `LABEL warren.test.marker=${marker}`);
     await writeFile(join(context, 'Dockerfile'), dockerfile.join('\n') + '\n');
-    // tmp (1777) only here: mkdtemp and mkdir honour the umask.
-    await runToEnd('chmod', ['1777', join(root, 'tmp')]);
+    await chmod(join(root, 'tmp'), 0o1777);
     // The classic builder: BuildKit would keep a build cache that removing the image leaves behind.
     const built = await runToEnd(
       'docker',
