@@ -321,6 +321,8 @@ test('the replacement budget: 6 replicas whose shared health file goes away are 
 });
 
 test('manager kill -9 during replacements: nothing lost or duplicated; backoff and health records carry on', async (t) => {
+  // Backoffs long enough (10 s after the 3rd failure) that a busy machine restarts the manager
+  // and reads the slot before the deadline passes.
   const c = await Cluster.create();
   t.after(() => c.destroy());
   await c.startWorker('w1');
@@ -331,9 +333,9 @@ test('manager kill -9 during replacements: nothing lost or duplicated; backoff a
     '--image',
     TEST_IMAGE,
     '--restart-delay',
-    '2s',
+    '5s',
     '--restart-max-delay',
-    '30s',
+    '60s',
     '--',
     'sh',
     '-c',
