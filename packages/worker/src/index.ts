@@ -9,3 +9,15 @@ export { tcpProbe } from './probes/tcp.js';
 export type { ProbeOutcome, ProbeTarget } from './probes/types.js';
 export { execProbe } from './probes/exec.js';
 export { Backoff } from './backoff.js';
+export {
+  ImagePuller,
+  PullError,
+  classifyPullError,
+  describeProgress,
+  PullProgressTracker,
+  type EnsuredImage,
+  type EnsureOptions,
+  type PullErrorKind,
+  type PullEvent,
+  type PullProgress,
+} from './image-puller.js';
