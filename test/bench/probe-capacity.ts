@@ -90,6 +90,7 @@ export async function probeCapacity(tasks: number, intervalMs: number, seconds: 
           restart: RESTART_DEFAULTS,
           maxReplacing: 0,
           mounts: [],
+          pull: 'missing',
         },
       };
       // adopted: first runs spread over one interval, as after a worker restart

@@ -23,9 +23,11 @@ test('bad flags exit 2 with one line naming what is wrong, and nothing is create
     [['service', 'create', 'bad.name', '--image', TEST_IMAGE], /service name "bad.name"/],
     [['service', 'create', 'web', '--image', TEST_IMAGE], /service "web" already exists/],
     [
-      ['service', 'create', 'api', '--image', 'no-such-image:1'],
-      /--image "no-such-image:1": no such image on any ready node/,
+      ['service', 'create', 'api', '--image', 'no-such-image:1', '--pull', 'never'],
+      /--image "no-such-image:1": no ready node has it, and --pull never forbids pulling it/,
     ],
+    [['service', 'create', 'api', '--image', TEST_IMAGE, '--pull', 'sometimes'], /--pull "sometimes": use one of/],
+    [['service', 'create', 'api', '--image', 'Web App:1'], /--image "Web App:1": not an image reference/],
     [
       ['service', 'create', 'api', '--image', TEST_IMAGE, '--env', 'NOVALUE'],
       /--env "NOVALUE": write it as KEY=VALUE/,

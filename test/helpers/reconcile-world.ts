@@ -42,6 +42,7 @@ export class World {
         restart: RESTART_DEFAULTS,
         maxReplacing: 0,
         mounts: [],
+        pull: 'missing',
         ...over,
       },
       createdAt: this.now,

@@ -76,6 +76,7 @@ const full: ServiceSpec = {
   restart: { delayMs: 250, maxDelayMs: 4000, maxAttempts: 5, windowMs: 60_000 },
   maxReplacing: 2,
   mounts: [{ source: '/srv/data', target: '/data', readonly: true }],
+  pull: 'always',
 };
 
 test('every field of a spec survives the wire unchanged', () => {

@@ -51,6 +51,7 @@ function task(id: string, health: HealthSpec): Task {
       restart: RESTART_DEFAULTS,
       maxReplacing: 0,
       mounts: [],
+      pull: 'missing',
     },
   };
 }

@@ -102,8 +102,8 @@ test('scaling down shuts down the highest slots; once stopped their tasks are de
 
 test('a removed service: running tasks are told to stop, tasks that never ran end at once, ended tasks are deleted', () => {
   const w = new World();
-  w.service('web', 1, 'missing:1');
-  w.pass(); // pending: no node has the image
+  w.service('web', 1, 'missing:1', { pull: 'never' });
+  w.pass(); // pending: no node has the image, and it may not be pulled
   w.service('api', 1);
   w.pass();
   w.observe(w.live('svc-api')[0]!.id, { state: 'running' });
@@ -119,7 +119,7 @@ test('a removed service: running tasks are told to stop, tasks that never ran en
   assert.deepEqual(w.tasks, []);
 });
 
-test('scheduling spreads a service over nodes, then balances total load, and only uses ready nodes with the image', () => {
+test('scheduling spreads a service over nodes, then balances total load; with --pull never only nodes with the image', () => {
   const w = new World();
   w.nodes = [
     { id: 'n1', name: 'a', ready: true, images: ['warren-test:latest'] },
@@ -127,19 +127,23 @@ test('scheduling spreads a service over nodes, then balances total load, and onl
     { id: 'n3', name: 'c', ready: false, images: ['warren-test:latest'] },
     { id: 'n4', name: 'd', ready: true, images: [] },
   ];
-  w.service('web', 4);
+  w.service('web', 4, 'warren-test:latest', { pull: 'never' });
   w.pass();
-  const perNode = (id: string) => w.live().filter((t) => t.nodeId === id).length;
+  const perNode = (id: string, service = 'svc-web') => w.live(service).filter((t) => t.nodeId === id).length;
   assert.deepEqual([perNode('n1'), perNode('n2'), perNode('n3'), perNode('n4')], [2, 2, 0, 0]);
-  w.service('api', 1);
+  w.service('api', 1, 'warren-test:latest', { pull: 'never' });
   w.pass();
   assert.ok(['n1', 'n2'].includes(w.live('svc-api')[0]!.nodeId));
+  // A node that may pull the image takes tasks too: the least loaded first.
+  w.service('pulled', 3);
+  w.pass();
+  assert.deepEqual([perNode('n1', 'svc-pulled'), perNode('n2', 'svc-pulled'), perNode('n4', 'svc-pulled')], [1, 1, 1]);
 });
 
 test('without a suitable node a task waits as pending and says why; it is placed when a node comes', () => {
   const w = new World();
   w.nodes = [{ id: 'n1', name: 'a', ready: true, images: [] }];
-  w.service('web', 1);
+  w.service('web', 1, 'warren-test:latest', { pull: 'never' });
   w.pass();
   assert.equal(w.live()[0]!.state, 'pending');
   assert.equal(w.live()[0]!.message, 'no ready node has image warren-test:latest');

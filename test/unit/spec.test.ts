@@ -22,6 +22,7 @@ const good: ServiceSpec = {
   restart: RESTART_DEFAULTS,
   maxReplacing: 0,
   mounts: [],
+  pull: 'missing',
 };
 
 function rejects(change: Partial<ServiceSpec>, field: string): void {

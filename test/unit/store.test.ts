@@ -20,6 +20,7 @@ const service = (id: string, name: string): Service => ({
     restart: RESTART_DEFAULTS,
     maxReplacing: 0,
     mounts: [],
+    pull: 'missing',
   },
   createdAt: 1,
   updatedAt: 1,

@@ -1,20 +1,17 @@
 /**
  * Domain ↔ wire. The domain types (packages/core) are complete and typed; wire messages have
  * proto3 zero values for "unset". Every message from the network goes through a `*FromWire`
- * function, which applies defaults; validation is core's `validateServiceSpec`.
+ * function, which applies defaults; validation is core's `validateServiceSpec`. Health specs,
+ * phases and results convert in convert-health.ts.
  */
-import type { HealthSpec, Phase, PhaseRecord, PhaseState, Probe, ProbeHandler, ProbeResult } from '@warren/core';
-import type { Service, ServiceSpec, Task, TaskHealthRecords, WarrenEvent } from '@warren/core';
-import { PROBE_DEFAULTS, RESTART_DEFAULTS, SPEC_DEFAULTS } from '@warren/core';
-import { isPhase, isPhaseStatus, taskHealth, taskReady } from '@warren/core';
+import type { Phase, RegistryAuth, Service, ServiceSpec, Task, TaskHealthRecords, WarrenEvent } from '@warren/core';
+import { RESTART_DEFAULTS, SPEC_DEFAULTS, taskHealth, taskReady } from '@warren/core';
+import { healthFromWire, healthSpecFromWire, healthSpecToWire, phaseToWire } from './convert-health.js';
 import type { Event as WireEvent } from './generated/warren/v1/Event.js';
-import type { PhaseHealth, PhaseHealth__Output as PhaseHealthOut } from './generated/warren/v1/PhaseHealth.js';
 import type {
-  ProbeResult as WireResult,
-  ProbeResult__Output as WireResultOut,
-} from './generated/warren/v1/ProbeResult.js';
-import type { HealthSpec__Output as WireHealthOut } from './generated/warren/v1/HealthSpec.js';
-import type { Probe as WireProbe, Probe__Output as WireProbeOut } from './generated/warren/v1/Probe.js';
+  RegistryAuth as WireAuth,
+  RegistryAuth__Output as WireAuthOut,
+} from './generated/warren/v1/RegistryAuth.js';
 import type { Service as WireService } from './generated/warren/v1/Service.js';
 import type {
   ServiceSpec as WireSpec,
@@ -22,14 +19,7 @@ import type {
 } from './generated/warren/v1/ServiceSpec.js';
 import type { Task as WireTask, Task__Output as WireTaskOut } from './generated/warren/v1/Task.js';
 
-const PHASES = ['startup', 'liveness', 'readiness', 'check'] as const;
-
 export function specToWire(spec: ServiceSpec): WireSpec {
-  const health: Record<string, WireProbe> = {};
-  for (const phase of PHASES) {
-    const probe = spec.health[phase];
-    if (probe) health[phase] = probeToWire(probe);
-  }
   return {
     name: spec.name,
     image: spec.image,
@@ -38,7 +28,7 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     env: spec.env,
     network: spec.network,
     stopTimeoutMs: spec.stopTimeoutMs,
-    health,
+    health: healthSpecToWire(spec.health),
     restart: {
       delayMs: spec.restart.delayMs,
       maxDelayMs: spec.restart.maxDelayMs,
@@ -47,6 +37,7 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     },
     maxReplacing: spec.maxReplacing,
     mounts: spec.mounts,
+    pull: spec.pull,
   };
 }
 
@@ -70,6 +61,7 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     },
     maxReplacing: w.maxReplacing ?? 0,
     mounts: (w.mounts ?? []).map((m) => ({ source: m.source, target: m.target, readonly: m.readonly })),
+    pull: (w.pull || SPEC_DEFAULTS.pull) as ServiceSpec['pull'],
   };
 }
 
@@ -86,69 +78,15 @@ function optional<K extends string>(
   return typeof value === 'number' ? value : undefined;
 }
 
-function healthSpecFromWire(wire: WireHealthOut | null | undefined): HealthSpec {
-  const health: HealthSpec = {};
-  for (const phase of PHASES) {
-    const probe = wire?.[phase];
-    if (probe) health[phase] = probeFromWire(probe);
-  }
-  return health;
-}
-
-function probeToWire(probe: Probe): WireProbe {
-  const h = probe.handler;
-  const timing = {
-    intervalMs: probe.intervalMs,
-    timeoutMs: probe.timeoutMs,
-    retries: probe.retries,
-    successThreshold: probe.successThreshold,
-    startPeriodMs: probe.startPeriodMs,
-  };
-  switch (h.kind) {
-    case 'http': {
-      const { path, port, scheme, headers, statusMin, statusMax } = h;
-      return { ...timing, http: { path, port, scheme, headers, statusMin, statusMax } };
-    }
-    case 'tcp':
-      return { ...timing, tcp: { port: h.port } };
-    case 'exec':
-      return { ...timing, exec: { command: h.command } };
-    case 'grpc':
-      return { ...timing, grpc: { port: h.port, service: h.service } };
-  }
-}
-
-function probeFromWire(w: WireProbeOut): Probe {
-  let handler: ProbeHandler;
-  if (w.http) {
-    handler = {
-      kind: 'http',
-      path: w.http.path || '/',
-      port: w.http.port,
-      scheme: w.http.scheme === 'https' ? 'https' : 'http',
-      headers: w.http.headers.map((x) => ({ name: x.name, value: x.value })),
-      statusMin: w.http.statusMin || 200,
-      statusMax: w.http.statusMax || 399,
-    };
-  } else if (w.tcp) handler = { kind: 'tcp', port: w.tcp.port };
-  else if (w.grpc) handler = { kind: 'grpc', port: w.grpc.port, service: w.grpc.service };
-  else handler = { kind: 'exec', command: w.exec?.command ?? [] };
-  return {
-    handler,
-    intervalMs: w.intervalMs || PROBE_DEFAULTS.intervalMs,
-    timeoutMs: w.timeoutMs || PROBE_DEFAULTS.timeoutMs,
-    retries: w.retries || PROBE_DEFAULTS.retries,
-    successThreshold: w.successThreshold || PROBE_DEFAULTS.successThreshold,
-    startPeriodMs: w.startPeriodMs || PROBE_DEFAULTS.startPeriodMs,
-  };
-}
-
-export function serviceToWire(service: Service): WireService {
+/** A service as the CLI sees it: whether credentials are kept is said, the credentials never are. */
+export function serviceToWire(service: Service, hasRegistryAuth = false): WireService {
   return {
     id: service.id,
     spec: specToWire(service.spec),
     createdAtMs: service.createdAt,
     updatedAtMs: service.updatedAt,
+    imageNote: service.imageNote ?? '',
+    registryAuth: hasRegistryAuth,
   };
 }
 
@@ -210,71 +148,6 @@ export function taskFromWire(w: WireTaskOut): AssignedTask {
   };
 }
 
-export function phaseToWire(phase: Phase, state: PhaseState, results: readonly ProbeResult[]): PhaseHealth {
-  return {
-    phase,
-    status: state.status,
-    successStreak: state.successStreak,
-    failureStreak: state.failureStreak,
-    everSucceeded: state.everSucceeded,
-    lastTransitionAtMs: state.lastTransitionAt,
-    lastTransitionFrom: state.lastTransitionFrom,
-    results: results.map(resultToWire),
-  };
-}
-
-/** A phase as received, or undefined when its phase or status is not one Warren knows. */
-export function phaseFromWire(w: PhaseHealthOut): (PhaseRecord & { phase: Phase }) | undefined {
-  if (!isPhase(w.phase) || !isPhaseStatus(w.status)) return undefined;
-  const from = w.lastTransitionFrom;
-  return {
-    phase: w.phase,
-    status: w.status,
-    successStreak: Math.max(0, w.successStreak),
-    failureStreak: Math.max(0, w.failureStreak),
-    everSucceeded: w.everSucceeded,
-    lastTransitionAt: w.lastTransitionAtMs,
-    lastTransitionFrom: isPhaseStatus(from) ? from : '',
-    results: w.results.map(resultFromWire),
-  };
-}
-
-/** The phases of a task sent by the manager, as the worker's prober seeds them. */
-export function healthFromWire(phases: readonly PhaseHealthOut[]): TaskHealthRecords {
-  const records: TaskHealthRecords = {};
-  for (const w of phases) {
-    const received = phaseFromWire(w);
-    if (!received) continue;
-    const { phase, ...record } = received;
-    records[phase] = record;
-  }
-  return records;
-}
-
-function resultToWire(r: ProbeResult): WireResult {
-  return {
-    atMs: r.at,
-    durationMs: r.durationMs,
-    outcome: r.outcome,
-    hasCode: r.code !== undefined,
-    code: r.code ?? 0,
-    output: r.output,
-    counted: r.counted,
-  };
-}
-
-function resultFromWire(w: WireResultOut): ProbeResult {
-  const outcome = w.outcome === 'success' || w.outcome === 'failure' ? w.outcome : 'unknown';
-  return {
-    at: w.atMs,
-    durationMs: Math.max(0, w.durationMs),
-    outcome,
-    ...(w.hasCode ? { code: w.code } : {}),
-    output: w.output,
-    counted: w.counted,
-  };
-}
-
 export function eventToWire(e: WarrenEvent): WireEvent {
   return {
     seq: e.seq,
@@ -288,4 +161,14 @@ export function eventToWire(e: WarrenEvent): WireEvent {
     reason: e.reason,
     data: Object.fromEntries(Object.entries(e.data ?? {}).map(([k, v]) => [k, String(v)])),
   };
+}
+
+export function registryAuthToWire(auth: RegistryAuth): WireAuth {
+  return { username: auth.username, password: auth.password, serverAddress: auth.serverAddress };
+}
+
+/** Credentials as received, or undefined when none were sent. */
+export function registryAuthFromWire(w: WireAuthOut | null | undefined): RegistryAuth | undefined {
+  if (!w || (w.username === '' && w.password === '')) return undefined;
+  return { username: w.username, password: w.password, serverAddress: w.serverAddress };
 }

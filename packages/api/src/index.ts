@@ -28,9 +28,8 @@ export {
 } from './errors.js';
 export {
   eventToWire,
-  healthFromWire,
-  phaseFromWire,
-  phaseToWire,
+  registryAuthFromWire,
+  registryAuthToWire,
   serviceToWire,
   specFromWire,
   specToWire,
@@ -38,6 +37,7 @@ export {
   taskToWire,
   type AssignedTask,
 } from './convert.js';
+export { healthFromWire, phaseFromWire, phaseToWire } from './convert-health.js';
 export type * as wire from './wire.js';
 export {
   DaemonHttp,

@@ -28,7 +28,10 @@ export type {
 } from './generated/warren/v1/ListServicesResponse.js';
 export type { ListTasksResponse__Output as ListTasksResponseOut } from './generated/warren/v1/ListTasksResponse.js';
 export type { ListNodesResponse__Output as ListNodesResponseOut } from './generated/warren/v1/ListNodesResponse.js';
-export type { CreateServiceRequest } from './generated/warren/v1/CreateServiceRequest.js';
+export type {
+  CreateServiceRequest,
+  CreateServiceRequest__Output as CreateServiceRequestOut,
+} from './generated/warren/v1/CreateServiceRequest.js';
 export type { ScaleServiceRequest } from './generated/warren/v1/ScaleServiceRequest.js';
 export type { HealthBatch, HealthBatch__Output as HealthBatchOut } from './generated/warren/v1/HealthBatch.js';
 export type { HealthAck, HealthAck__Output as HealthAckOut } from './generated/warren/v1/HealthAck.js';
@@ -50,3 +53,13 @@ export type {
 } from './generated/warren/v1/WatchEventsRequest.js';
 export type { NodeTransition__Output as NodeTransitionOut } from './generated/warren/v1/NodeTransition.js';
 export type { VersionInfo, VersionInfo__Output as VersionInfoOut } from './generated/warren/v1/VersionInfo.js';
+export type {
+  RegistryAuth as RegistryAuthWire,
+  RegistryAuth__Output as RegistryAuthOut,
+} from './generated/warren/v1/RegistryAuth.js';
+export type { ServiceAuth, ServiceAuth__Output as ServiceAuthOut } from './generated/warren/v1/ServiceAuth.js';
+export type { ImageQuery, ImageQuery__Output as ImageQueryOut } from './generated/warren/v1/ImageQuery.js';
+export type {
+  ImageQueryAnswer,
+  ImageQueryAnswer__Output as ImageQueryAnswerOut,
+} from './generated/warren/v1/ImageQueryAnswer.js';

@@ -26,6 +26,8 @@ export interface CreateOptions {
   restartWindow?: string;
   maxReplacing?: string;
   mount: string[];
+  pull: string;
+  withRegistryAuth?: boolean;
   [healthFlag: string]: unknown;
 }
 
@@ -52,6 +54,7 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     },
     maxReplacing: count(o.maxReplacing, '--max-replacing', 0),
     mounts: o.mount.map(parseMount),
+    pull: o.pull as ServiceSpec['pull'],
   });
 }
 

@@ -1,7 +1,15 @@
 export * from './errors.js';
 export { parseDuration, formatDuration, formatAge } from './duration.js';
 export * from './spec.js';
-export { normalizeImageRef, hasImage } from './image.js';
+export {
+  normalizeImageRef,
+  hasImage,
+  isImageRef,
+  parseImageRef,
+  pinImageRef,
+  imageDigest,
+  type ImageRef,
+} from './image.js';
 export * from './task.js';
 export * from './events.js';
 export {

@@ -1,11 +1,17 @@
 import { ValidationError } from './errors.js';
+import { isImageRef } from './image.js';
 
 /** Defaults of a service spec, next to their names. */
 export const SPEC_DEFAULTS = {
   replicas: 1,
   network: 'bridge',
   stopTimeoutMs: 10_000,
+  pull: 'missing',
 } as const;
+
+/** When a worker pulls a task's image, as `docker run --pull`. */
+export const PULL_POLICIES = ['missing', 'always', 'never'] as const;
+export type PullPolicy = (typeof PULL_POLICIES)[number];
 
 export const PROBE_DEFAULTS = {
   intervalMs: 30_000,
@@ -95,6 +101,8 @@ export interface ServiceSpec {
   /** Tasks being replaced for health at once, at most; 0: one third of the replicas, at least 1. */
   maxReplacing: number;
   mounts: Mount[];
+  /** `missing` (default): pull when the node lacks the image; `always`: at every task start; `never`. */
+  pull: PullPolicy;
 }
 
 /** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
@@ -104,13 +112,22 @@ export function replacementBudget(spec: Pick<ServiceSpec, 'maxReplacing' | 'repl
 
 export interface Service {
   id: string;
+  /** `spec.image` is pinned to a digest (`name:tag@sha256:…`) when the manager could resolve one. */
   spec: ServiceSpec;
   createdAt: number;
   updatedAt: number;
+  /** Why the image is not pinned (the registry did not answer, no node could ask it); '' otherwise. */
+  imageNote?: string;
+}
+
+/** Credentials for a registry, as `--with-registry-auth` sends them. Never logged or shown. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  serverAddress: string;
 }
 
 const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
-const IMAGE_REF = /^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const MAX_STOP_TIMEOUT_MS = 3_600_000;
@@ -151,8 +168,12 @@ export function validateEnvEntry(entry: string): string {
  */
 export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
   validateServiceName(spec.name);
-  if (spec.image === '' || !IMAGE_REF.test(spec.image)) {
-    throw new ValidationError('--image', spec.image, 'not an image reference (like warren-test:latest)');
+  if (!isImageRef(spec.image)) {
+    const like = 'like redis:7 or 127.0.0.1:5000/team/web:v1, lower case, an optional @sha256: digest';
+    throw new ValidationError('--image', spec.image, `not an image reference (${like})`);
+  }
+  if (!(PULL_POLICIES as readonly string[]).includes(spec.pull)) {
+    throw new ValidationError('--pull', spec.pull, `use one of ${PULL_POLICIES.join(', ')}`);
   }
   validateReplicas(spec.replicas);
   spec.env.forEach(validateEnvEntry);
@@ -235,4 +256,19 @@ function validateProbe(probe: Probe, prefix: string): void {
     if (!Number.isInteger(n) || n < 1)
       throw new ValidationError(`${prefix}-${flag}`, n, 'must be a whole number of at least 1');
   }
+}
+
+/** Credentials as sent with --with-registry-auth: a user name, a password, short enough to be sane. */
+export function validateRegistryAuth(auth: RegistryAuth): RegistryAuth {
+  if (auth.username === '' || auth.username.length > 256 || auth.password.length > 4096) {
+    throw new ValidationError(
+      '--with-registry-auth',
+      '(credentials)',
+      'need a user name and a password of sane length',
+    );
+  }
+  if (auth.serverAddress.length > 512) {
+    throw new ValidationError('--with-registry-auth', auth.serverAddress, 'not a registry address');
+  }
+  return auth;
 }

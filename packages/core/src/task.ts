@@ -4,21 +4,24 @@ import type { ServiceSpec } from './spec.js';
  * Task states, in the order a task moves through them (as in Swarm). Observed state only ever
  * moves forward; the terminal states end a task for good.
  *
- *   new → pending → assigned → starting → running → complete | failed | shutdown | rejected | orphaned
+ *   new → pending → assigned → preparing → starting → running → complete | failed | shutdown | rejected | orphaned
  *
  * - pending:  waiting for a node
- * - assigned: a node has it; its worker creates the container
+ * - assigned: a node has it; its worker prepares it
+ * - preparing: its worker pulls the image (the message says how far: `pulling 42% of 35.1 MB`)
  * - starting: the container is created and being started
  * - complete: the container exited with code 0
  * - failed:   the container exited with another code, vanished, or failed its health check
  * - shutdown: stopped because the manager wanted it stopped
- * - rejected: the worker could not create the container (a bad image, command, network)
+ * - rejected: the worker could not pull the image or create the container (image not found, pull
+ *             access denied, registry unreachable, a bad command or network)
  * - orphaned: its node went down and another node took its slot (set by the manager)
  */
 export const TASK_STATES = [
   'new',
   'pending',
   'assigned',
+  'preparing',
   'starting',
   'running',
   'complete',
@@ -33,6 +36,7 @@ const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdow
 
 /** The states a worker may report; the rest are the manager's. */
 export const WORKER_STATES: ReadonlySet<TaskState> = new Set([
+  'preparing',
   'starting',
   'running',
   'complete',

@@ -3,16 +3,26 @@ import {
   AlreadyExistsError,
   NotFoundError,
   ValidationError,
-  hasImage,
   isTerminal,
   validateReplicas,
+  validateRegistryAuth,
   validateServiceSpec,
   type Service,
   type Task,
 } from '@warren/core';
-import { VERSION, serviceToWire, specFromWire, taskToWire, unaryHandler, type wire } from '@warren/api';
+import {
+  VERSION,
+  registryAuthFromWire,
+  serviceToWire,
+  specFromWire,
+  taskToWire,
+  unaryHandler,
+  type wire,
+} from '@warren/api';
 import { endpointsOf, replacementState } from './endpoints.js';
 import { watchHandlers } from './control-watch.js';
+import type { ImageQueries } from './image-queries.js';
+import { resolveImage } from './image-resolution.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { Change, NodeRecord, Store, StoreView } from './store.js';
 
@@ -24,6 +34,8 @@ export interface ControlDeps {
   logger: Logger;
   /** When this manager process started (ms), for Version. */
   startedAt: number;
+  /** Questions to nodes' engines: a new service's image is pinned through one. */
+  imageQueries: ImageQueries;
 }
 
 /** ControlService: what the CLI calls. Every request is validated before anything is written. */
@@ -65,20 +77,24 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       .map((t) => taskToWire(t, nodeName(t.nodeId), store.health(t.id)));
 
   return {
-    CreateService: unaryHandler('CreateService', logger, async (req: { spec: wire.ServiceSpecOut | null }) => {
-      const spec = validateServiceSpec(specFromWire(req.spec));
-      const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id));
-      if (ready.length > 0 && !ready.some((n) => hasImage(n.images, spec.image))) {
-        throw new ValidationError(
-          '--image',
-          spec.image,
-          'no such image on any ready node (Warren never pulls: build or load it on the nodes first)',
-        );
-      }
+    CreateService: unaryHandler('CreateService', logger, async (req: wire.CreateServiceRequestOut) => {
+      const asked = validateServiceSpec(specFromWire(req.spec));
+      const auth = registryAuthFromWire(req.registryAuth);
+      if (auth) validateRegistryAuth(auth);
+      if (store.serviceByName(asked.name)) throw new AlreadyExistsError('service', asked.name);
+      const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id) && sessions.engine(n.id).ok);
+      const { image, note } = await resolveImage(asked, auth, ready, deps.imageQueries);
+      const spec = { ...asked, image };
       const service = await store.mutate((view) => {
         if (view.serviceByName(spec.name)) throw new AlreadyExistsError('service', spec.name);
         const t = now();
-        const created: Service = { id: newId(), spec, createdAt: t, updatedAt: t };
+        const created: Service = {
+          id: newId(),
+          spec,
+          createdAt: t,
+          updatedAt: t,
+          ...(note ? { imageNote: note } : {}),
+        };
         const event: Change = {
           kind: 'event',
           event: {
@@ -88,13 +104,21 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
             reason: `${spec.replicas} replicas of ${spec.image}`,
           },
         };
-        return { changes: [{ kind: 'putService', service: created }, event], result: created };
+        const changes: Change[] = [{ kind: 'putService', service: created }, event];
+        if (auth) changes.push({ kind: 'putAuth', serviceId: created.id, auth });
+        return { changes, result: created };
       });
       logger.info(
-        { service: spec.name, id: service.id, replicas: spec.replicas, image: spec.image },
+        {
+          service: spec.name,
+          id: service.id,
+          replicas: spec.replicas,
+          image: spec.image,
+          imageNote: note || undefined,
+        },
         'service created',
       );
-      return serviceToWire(service);
+      return serviceToWire(service, auth !== undefined);
     }),
 
     ListServices: unaryHandler('ListServices', logger, async () => {
@@ -116,7 +140,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
     InspectService: unaryHandler('InspectService', logger, async (req: { name: string }) => {
       const service = findService(store, req.name);
       return {
-        service: serviceToWire(service),
+        service: serviceToWire(service, store.registryAuth(service.id) !== undefined),
         tasks: tasksOf(service),
         endpoints: endpointsOf(store, service),
         ...replacementState(store, service),
@@ -151,7 +175,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
         return { changes: [{ kind: 'putService', service: scaled }, event], result: scaled };
       });
       logger.info({ service: service.spec.name, replicas: req.replicas }, 'service scaled');
-      return serviceToWire(service);
+      return serviceToWire(service, store.registryAuth(service.id) !== undefined);
     }),
 
     RemoveService: unaryHandler('RemoveService', logger, async (req: { name: string }) => {

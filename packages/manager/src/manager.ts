@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import { FailedPreconditionError } from '@warren/core';
+import { FailedPreconditionError, type Task } from '@warren/core';
 import {
   DEFAULT_MANAGER_ADDRESS,
   DEFAULT_MANAGER_HTTP_ADDRESS,
@@ -16,11 +16,13 @@ import {
   type Component,
   type wire,
 } from '@warren/api';
+import { assignments } from './assignments.js';
 import { controlServiceHandlers } from './control-service.js';
 import { HealthIngest } from './health-ingest.js';
 import { managerMetrics } from './metrics.js';
 import { newId, newJoinToken } from './ids.js';
 import { NodeMonitor } from './node-monitor.js';
+import { ImageQueries } from './image-queries.js';
 import { NodeSessions } from './node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
 import { Store, type Change } from './store.js';
@@ -103,6 +105,7 @@ export class Manager {
       options.logger.child({ component: 'nodes' }),
     );
     const streams = { health: 0 };
+    const imageQueries = new ImageQueries(sessions);
     const server = new grpc.Server();
     // grpc.health.v1 on the gRPC port, following the daemon's own health.
     const grpcHealth = new HealthImplementation({
@@ -120,6 +123,7 @@ export class Manager {
         now,
         newId,
         startedAt,
+        imageQueries,
         logger: options.logger.child({ component: 'control' }),
       }),
     );
@@ -134,6 +138,7 @@ export class Manager {
         onNodeChange: () => reconciler.trigger(),
         onConnect: () => monitor.check(),
         health,
+        imageQueries,
         streams,
         logger: options.logger.child({ component: 'workers' }),
       }),
@@ -224,22 +229,21 @@ export class Manager {
 
   /** Sends every task change to the worker of the task's node. */
   #pushAssignments(changes: readonly Change[]): void {
-    const byNode = new Map<string, wire.AssignmentsMessage & { tasks: wire.Task[]; removedTaskIds: string[] }>();
+    const byNode = new Map<string, { tasks: Task[]; removed: string[] }>();
     const forNode = (nodeId: string) => {
-      let message = byNode.get(nodeId);
-      if (!message) byNode.set(nodeId, (message = { full: false, tasks: [], removedTaskIds: [] }));
-      return message;
+      let changed = byNode.get(nodeId);
+      if (!changed) byNode.set(nodeId, (changed = { tasks: [], removed: [] }));
+      return changed;
     };
     for (const change of changes) {
-      if (change.kind === 'putTask' && change.task.nodeId !== '') {
-        forNode(change.task.nodeId).tasks.push(
-          taskToWire(change.task, this.store.node(change.task.nodeId)?.name, this.store.health(change.task.id)),
-        );
-      } else if (change.kind === 'deleteTask' && change.task.nodeId !== '') {
-        forNode(change.task.nodeId).removedTaskIds.push(change.task.id);
+      if (change.kind === 'putTask' && change.task.nodeId !== '') forNode(change.task.nodeId).tasks.push(change.task);
+      else if (change.kind === 'deleteTask' && change.task.nodeId !== '') {
+        forNode(change.task.nodeId).removed.push(change.task.id);
       }
     }
-    for (const [nodeId, message] of byNode) this.sessions.send(nodeId, message);
+    for (const [nodeId, { tasks, removed }] of byNode) {
+      this.sessions.send(nodeId, assignments(this.store, this.store.node(nodeId)?.name ?? '', tasks, removed));
+    }
   }
 
   /** Stops serving (running calls get `graceMs`), stops the loops, closes the store. */

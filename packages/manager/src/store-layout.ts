@@ -16,6 +16,7 @@ import type { Change } from './store-types.js';
  *   svcstate:<service id>    → ServiceState  correlated failure flag
  *   event:<seq, 16 digits>   → WarrenEvent   the newest 10,000 events, in order
  *   meta:<name>   → string       e.g. meta:join-token
+ *   auth:<service id>        → RegistryAuth  --with-registry-auth credentials (never logged or shown)
  */
 
 export type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
@@ -42,10 +43,13 @@ export function encodeChange(
       return { type: 'put', key: `svcstate:${c.state.serviceId}`, value: c.state };
     case 'deleteServiceState':
       return { type: 'del', key: `svcstate:${c.serviceId}` };
+    case 'deleteService':
+      return [
+        { type: 'del', key: `service:${c.service.id}` },
+        { type: 'del', key: `auth:${c.service.id}` },
+      ];
     case 'putService':
       return { type: 'put' as const, key: `service:${c.service.id}`, value: c.service };
-    case 'deleteService':
-      return { type: 'del' as const, key: `service:${c.service.id}` };
     case 'putTask':
       return { type: 'put' as const, key: `task:${c.task.id}`, value: c.task };
     case 'deleteTask':
@@ -71,6 +75,8 @@ export function encodeChange(
     }
     case 'putNode':
       return { type: 'put' as const, key: `node:${c.node.id}`, value: c.node };
+    case 'putAuth':
+      return { type: 'put', key: `auth:${c.serviceId}`, value: c.auth };
     case 'putMeta':
       return { type: 'put' as const, key: `meta:${c.key}`, value: c.value };
   }

@@ -2,6 +2,7 @@ import type {
   EventDraft,
   Phase,
   PhaseRecord,
+  RegistryAuth,
   Service,
   ServiceState,
   SlotState,
@@ -40,7 +41,9 @@ export type Change =
   | { kind: 'deleteServiceState'; serviceId: string }
   /** Numbered and stamped by the store when the batch is written. */
   | { kind: 'event'; event: EventDraft }
-  | { kind: 'putMeta'; key: string; value: string };
+  | { kind: 'putMeta'; key: string; value: string }
+  /** --with-registry-auth: kept with the service, deleted with it; only workers ever get it. */
+  | { kind: 'putAuth'; serviceId: string; auth: RegistryAuth };
 
 export interface StoreView {
   services(): Iterable<Service>;
@@ -61,6 +64,8 @@ export interface StoreView {
   node(id: string): NodeRecord | undefined;
   nodeByName(name: string): NodeRecord | undefined;
   meta(key: string): string | undefined;
+  /** The registry credentials kept for a service, if any. */
+  registryAuth(serviceId: string): RegistryAuth | undefined;
 }
 
 export type CommitListener = (changes: readonly Change[], events: readonly WarrenEvent[]) => void;

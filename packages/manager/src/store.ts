@@ -4,6 +4,7 @@ import {
   type EventDraft,
   type Phase,
   type PhaseState,
+  type RegistryAuth,
   type ProbeResult,
   type Service,
   type ServiceState,
@@ -43,6 +44,7 @@ export class Store implements StoreView {
   #events: WarrenEvent[] = [];
   #nextSeq = 1;
   readonly #meta = new Map<string, string>();
+  readonly #auths = new Map<string, RegistryAuth>();
   readonly #listeners = new Set<CommitListener>();
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -96,6 +98,7 @@ export class Store implements StoreView {
       record.results.push(value as ProbeResult);
       this.#health.set(taskId, { ...records, [phase]: record });
     } else if (kind === 'meta') this.#meta.set(id, value as string);
+    else if (kind === 'auth') this.#auths.set(id, value as RegistryAuth);
   }
 
   /**
@@ -147,6 +150,7 @@ export class Store implements StoreView {
       } else if (c.kind === 'deleteService') {
         this.#services.delete(c.service.id);
         this.#serviceIdByName.delete(c.service.spec.name);
+        this.#auths.delete(c.service.id);
       } else if (c.kind === 'putTask') this.#tasks.set(c.task.id, c.task);
       else if (c.kind === 'deleteTask') {
         this.#tasks.delete(c.task.id);
@@ -159,6 +163,7 @@ export class Store implements StoreView {
       else if (c.kind === 'putServiceState') this.#serviceStates.set(c.state.serviceId, c.state);
       else if (c.kind === 'deleteServiceState') this.#serviceStates.delete(c.serviceId);
       else if (c.kind === 'putMeta') this.#meta.set(c.key, c.value);
+      else if (c.kind === 'putAuth') this.#auths.set(c.serviceId, c.auth);
     }
     for (const listener of this.#listeners) listener(changes, events);
   }
@@ -231,6 +236,9 @@ export class Store implements StoreView {
   }
   meta(key: string): string | undefined {
     return this.#meta.get(key);
+  }
+  registryAuth(serviceId: string): RegistryAuth | undefined {
+    return this.#auths.get(serviceId);
   }
 }
 

@@ -11,8 +11,10 @@ import {
   isTaskState,
   type Task,
 } from '@warren/core';
-import { TOKEN_METADATA_KEY, taskToWire, toServiceError, unaryHandler, type wire } from '@warren/api';
+import { TOKEN_METADATA_KEY, toServiceError, unaryHandler, type wire } from '@warren/api';
+import { assignments } from './assignments.js';
 import type { HealthIngest } from './health-ingest.js';
+import type { ImageQueries } from './image-queries.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { Change, NodeRecord, Store } from './store.js';
 
@@ -27,6 +29,8 @@ export interface WorkerDeps {
   /** Called when a worker's stream opens, before it gets its assignments: declares the node ready. */
   onConnect: () => Promise<void>;
   health: HealthIngest;
+  /** Questions asked of nodes' engines about images, waiting for their answers. */
+  imageQueries: ImageQueries;
   /** Open health streams, for the metrics. */
   streams: { health: number };
   logger: Logger;
@@ -124,8 +128,8 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         .onConnect()
         .catch((err: unknown) => logger.error({ err }, 'node check failed'))
         .then(() => {
-          const tasks = store.tasksOfNode(node.id).map((t) => taskToWire(t, node.name, store.health(t.id)));
-          call.write({ full: true, tasks, removedTaskIds: [] });
+          const tasks = store.tasksOfNode(node.id);
+          call.write(assignments(store, node.name, tasks, [], true));
           logger.info({ node: node.name, tasks: tasks.length }, 'worker connected');
           deps.onNodeChange();
         });
@@ -153,7 +157,14 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         if (!task) throw new NotFoundError('task', req.taskId);
         if (task.nodeId !== req.nodeId)
           throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
-        if (task.state === state) return { changes: [], result: undefined };
+        if (task.state === state) {
+          // Progress within a state (`pulling 42% of 35.1 MB`): the message changes, nothing else.
+          if (state !== 'preparing' || req.message === task.message) return { changes: [], result: undefined };
+          return {
+            changes: [{ kind: 'putTask', task: { ...task, message: req.message, updatedAt: now() } }],
+            result: undefined,
+          };
+        }
         if (!canAdvance(task.state, state))
           throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
         const t = now();
@@ -243,6 +254,14 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       call.on('end', () => call.end());
       call.on('error', () => undefined);
     },
+
+    AnswerImageQuery: unaryHandler('AnswerImageQuery', logger, async (req: wire.ImageQueryAnswerOut, call) => {
+      authenticate(call.metadata);
+      findNode(req.nodeId);
+      if (req.error.length > MAX_TEXT) throw new ValidationError('error', '…', `at most ${MAX_TEXT} characters`);
+      if (!deps.imageQueries.answer(req.nodeId, req)) throw new NotFoundError('image query', req.id);
+      return {};
+    }),
 
     UpdateNodeImages: unaryHandler(
       'UpdateNodeImages',

@@ -15,6 +15,12 @@ export interface ProbeHooks {
   probing(taskId: string): boolean;
 }
 
+/** Where a task's image comes from: the node's engine, pulled when the task's policy says so. */
+export interface ImageSource {
+  /** Resolves once the image is on the engine; rejects with a PullError a user can act on. */
+  prepare(task: Task, onProgress: (message: string) => void, signal: AbortSignal): Promise<void>;
+}
+
 /** Stop timeout for containers whose task the manager no longer knows. */
 const UNKNOWN_TASK_STOP_TIMEOUT_MS = 10_000;
 
@@ -34,12 +40,16 @@ export class Executor {
   /** Exit codes from `die` events, by task and container: Docker's list can still say "running". */
   readonly #exited = new Map<string, Map<string, number>>();
 
+  /** Pulls in progress by task: aborted when the task is stopped or forgotten meanwhile. */
+  readonly #preparing = new Map<string, AbortController>();
+
   constructor(
     private readonly runtime: ContainerRuntime,
     private readonly reporter: StatusReporter,
     private readonly nodeId: () => string,
     private readonly logger: Logger,
     private readonly probes: ProbeHooks,
+    private readonly images: ImageSource,
   ) {}
 
   /** The whole set of the node's tasks (first message of a stream): anything else goes. */
@@ -55,10 +65,12 @@ export class Executor {
   applyChanges(tasks: Task[], removedTaskIds: string[]): void {
     for (const task of tasks) {
       this.#assigned.set(task.id, task);
+      if (task.desiredState === 'shutdown') this.#preparing.get(task.id)?.abort();
       void this.sync(task.id);
     }
     for (const id of removedTaskIds) {
       this.#assigned.delete(id);
+      this.#preparing.get(id)?.abort();
       void this.sync(id);
     }
   }
@@ -131,7 +143,8 @@ export class Executor {
 
     if (!container || (container.state === 'created' && state === 'assigned')) {
       if (container) await this.runtime.remove(container.id);
-      if (state === 'assigned') await this.#start(task);
+      // `preparing` here: a pull this worker did not finish (it restarted); it starts over.
+      if (state === 'assigned' || state === 'preparing') await this.#start(task);
       else if (!isTerminal(state)) {
         const error = 'container removed outside Warren';
         this.#report(task, { taskId, state: 'failed', error, message: 'container gone' });
@@ -165,6 +178,7 @@ export class Executor {
 
   async #start(task: Task): Promise<void> {
     const fields = { service: task.serviceName, slot: task.slot, task: task.id };
+    if (!(await this.#prepare(task))) return;
     this.#report(task, { taskId: task.id, state: 'starting', message: 'creating container' });
     try {
       const containerId = await this.runtime.run(task, this.nodeId());
@@ -179,6 +193,30 @@ export class Executor {
     }
   }
 
+  /** Gets the task's image (`preparing`, with progress); false when the task ends here. */
+  async #prepare(task: Task): Promise<boolean> {
+    const controller = new AbortController();
+    this.#preparing.set(task.id, controller);
+    this.#report(task, { taskId: task.id, state: 'preparing', message: 'preparing the image' });
+    try {
+      const progress = (message: string): void => {
+        this.#report(task, { taskId: task.id, state: 'preparing', message }, { progress: true });
+      };
+      await this.images.prepare(task, progress, controller.signal);
+      return true;
+    } catch (err) {
+      // Stopped or forgotten meanwhile: the next sync of the task does what is wanted now.
+      if (controller.signal.aborted) return false;
+      const error = err instanceof Error ? err.message : String(err);
+      const fields = { service: task.serviceName, slot: task.slot, task: task.id, reason: error };
+      this.logger.warn(fields, 'image could not be prepared');
+      this.#report(task, { taskId: task.id, state: 'rejected', message: 'image not available', error });
+      return false;
+    } finally {
+      this.#preparing.delete(task.id);
+    }
+  }
+
   async #discard(container: TaskContainer, stopTimeoutMs: number): Promise<void> {
     this.logger.info({ task: container.taskId, container: container.id.slice(0, 12) }, 'removing container');
     if (isActive(container)) await this.runtime.stop(container.id, stopTimeoutMs);
@@ -190,9 +228,11 @@ export class Executor {
     return reported !== undefined && canAdvance(task.state, reported) ? reported : task.state;
   }
 
-  #report(task: Task, report: StatusReport): void {
+  /** `progress`: a new message in the same state (a pull's progress) goes out too. */
+  #report(task: Task, report: StatusReport, { progress = false } = {}): void {
     const current = this.#effectiveState(task);
-    if (current === report.state || !canAdvance(current, report.state)) return;
+    const moves = canAdvance(current, report.state) || (progress && current === report.state);
+    if (!moves) return;
     this.#reported.set(task.id, report.state);
     this.reporter.report(report);
   }

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import type { PullPolicy, RegistryAuth } from '@warren/core';
 import { classifyPullError, engineWords, notPresentError, PullError } from './image-pull-error.js';
 import { ProgressThrottle, PullProgressTracker, type PullEvent, type PullProgress } from './image-pull-progress.js';
 import { pullReference, repoDigestOf } from './image-reference.js';
@@ -15,16 +16,7 @@ export {
   type PullProgress,
 } from './image-pull-progress.js';
 
-/** When a task's image is pulled: when the node lacks it, each time, or never (as core's `PullPolicy`). */
-export type PullPolicy = 'missing' | 'always' | 'never';
-
-/** Credentials for one registry (as core's `RegistryAuth`). */
-export interface RegistryAuth {
-  username: string;
-  password: string;
-  /** The registry's host (`127.0.0.1:5000`, `https://index.docker.io/v1/`). */
-  serverAddress: string;
-}
+export type { PullPolicy, RegistryAuth } from '@warren/core';
 
 export interface EnsureOptions {
   /** Credentials for the image's registry; none by default (anonymous pull). */

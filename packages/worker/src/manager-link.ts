@@ -2,8 +2,16 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
-import { isRejected, taskFromWire, tokenMetadata, unary, type AssignedTask, type wire } from '@warren/api';
+import { FailedPreconditionError, UnauthenticatedError, type RegistryAuth } from '@warren/core';
+import {
+  isRejected,
+  registryAuthFromWire,
+  taskFromWire,
+  tokenMetadata,
+  unary,
+  type AssignedTask,
+  type wire,
+} from '@warren/api';
 import { Backoff } from './backoff.js';
 import type { EngineState } from './engine-watch.js';
 import type { ContainerRuntime } from './runtime.js';
@@ -14,6 +22,17 @@ export interface AssignmentHandler {
   full(tasks: AssignedTask[]): void;
   /** Tasks added or changed, and tasks the manager forgot. */
   changes(tasks: AssignedTask[], removedTaskIds: string[]): void;
+  /** Registry credentials of a service whose tasks this node runs (sent before its tasks). */
+  registryAuth(serviceId: string, auth: RegistryAuth): void;
+  /** The manager asks the engine about an image: answer with AnswerImageQuery. */
+  imageQuery(query: ImageQuestion): void;
+}
+
+/** A question of the manager about an image. */
+export interface ImageQuestion {
+  id: string;
+  image: string;
+  auth?: RegistryAuth;
 }
 
 export interface ManagerLinkOptions {
@@ -105,6 +124,19 @@ export class ManagerLink {
     }, IMAGES_SETTLE_MS);
   }
 
+  /** Answers a question of the manager about an image (its digest, or why there is none). */
+  async answerImageQuery(
+    id: string,
+    answer: { digest: string; errorKind: string; error: string },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { client, token, logger } = this.options;
+    const request = { nodeId: this.#nodeId, id, ...answer };
+    await unary(client.AnswerImageQuery, client, request, { metadata: tokenMetadata(token), signal }).catch(
+      (err: unknown) => logger.warn({ reason: (err as Error).message }, 'image query answer not delivered'),
+    );
+  }
+
   /** `first`: a refusal rejects (the worker is starting); later ones are logged and retried. */
   async #register(signal: AbortSignal, first: boolean): Promise<void> {
     const { client, token, name, manager, logger } = this.options;
@@ -172,7 +204,16 @@ export class ManagerLink {
     try {
       await new Promise<void>((resolve, reject) => {
         call.on('data', (message: wire.AssignmentsMessageOut) => {
+          for (const { serviceId, registryAuth } of message.auths) {
+            const auth = registryAuthFromWire(registryAuth);
+            if (auth) assignments.registryAuth(serviceId, auth);
+          }
+          for (const q of message.imageQueries) {
+            const auth = registryAuthFromWire(q.registryAuth);
+            assignments.imageQuery({ id: q.id, image: q.image, ...(auth ? { auth } : {}) });
+          }
           const tasks = message.tasks.map(taskFromWire);
+          if (!message.full && tasks.length === 0 && message.removedTaskIds.length === 0) return;
           if (message.full) {
             this.#connected = true;
             this.#cutOffSince = 0;

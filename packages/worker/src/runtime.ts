@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { containerName, normalizeImageRef, type Task } from '@warren/core';
+import { containerName, normalizeImageRef, type RegistryAuth, type Task } from '@warren/core';
 import { demuxDockerStream } from './docker-stream.js';
 import { LABEL, taskLabels } from './labels.js';
 
@@ -40,15 +40,27 @@ export class ContainerRuntime {
     await ping.call(this.docker, { abortSignal: signal });
   }
 
-  /** Image tags (normalized, `name:tag`) and ids present on the engine. */
+  /** Image tags (normalized, `name:tag`), repo digests (`name@sha256:…`) and ids present on the engine. */
   async images(): Promise<string[]> {
     const images = await this.docker.listImages();
     const refs = new Set<string>();
     for (const image of images) {
       refs.add(image.Id);
       for (const tag of image.RepoTags ?? []) if (tag !== '<none>:<none>') refs.add(normalizeImageRef(tag));
+      for (const digest of image.RepoDigests ?? []) if (!digest.startsWith('<none>')) refs.add(digest);
     }
     return [...refs].sort();
+  }
+
+  /** The digest the registry has for `ref` (Engine API `GET /distribution/{name}/json`). */
+  async registryDigest(ref: string, auth?: RegistryAuth): Promise<string> {
+    const authconfig = auth && { username: auth.username, password: auth.password, serveraddress: auth.serverAddress };
+    const info = (await this.docker.getImage(ref).distribution(authconfig ? { authconfig } : {})) as {
+      Descriptor?: { digest?: string };
+    };
+    const digest = info.Descriptor?.digest ?? '';
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`the registry answered no digest for ${ref}`);
+    return digest;
   }
 
   async containersOfNode(nodeId: string): Promise<TaskContainer[]> {

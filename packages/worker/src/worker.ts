@@ -7,6 +7,7 @@ import { FailedPreconditionError } from '@warren/core';
 import { DaemonHttp, VERSION, bindServer, createWorkerClient, shutdownServer, type wire } from '@warren/api';
 import { ContainerWatch } from './container-watch.js';
 import { EngineWatch } from './engine-watch.js';
+import { TaskImages } from './task-images.js';
 import { Executor, type ProbeHooks } from './executor.js';
 import { HealthReporter } from './health-reporter.js';
 import { ManagerLink } from './manager-link.js';
@@ -103,7 +104,8 @@ export class Worker {
       probing: (taskId) => this.#prober.has(taskId),
     };
     const executorLogger = logger.child({ component: 'executor' });
-    this.#executor = new Executor(this.#runtime, this.#reporter, nodeId, executorLogger, probes);
+    const images = new TaskImages(this.#runtime.docker, this.#runtime, logger.child({ component: 'images' }));
+    this.#executor = new Executor(this.#runtime, this.#reporter, nodeId, executorLogger, probes, images);
     this.#link = new ManagerLink({
       client: this.#client,
       manager: options.manager,
@@ -119,6 +121,9 @@ export class Worker {
             .catch((err: unknown) => this.#logger.error({ err }, 'applying assignments failed'));
         },
         changes: (tasks, removedTaskIds) => this.#executor.applyChanges(tasks, removedTaskIds),
+        registryAuth: (serviceId, auth) => images.setAuth(serviceId, auth),
+        imageQuery: ({ id, image, auth }) =>
+          void images.query(image, auth).then((answer) => this.#link.answerImageQuery(id, answer, signal)),
       },
       logger: logger.child({ component: 'manager-link' }),
     });

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { RESTART_DEFAULTS, SPEC_DEFAULTS, formatDuration } from '@warren/core';
-import { specToWire, type wire } from '@warren/api';
+import { registryAuthToWire, specToWire, type wire } from '@warren/api';
+import { registryAuthFor } from '../registry-auth.js';
 import { control } from '../context.js';
 import { addHealthOptions } from '../health-flags.js';
 import { collect, formatOption } from '../options.js';
@@ -19,7 +20,12 @@ export function serviceCommand(): Command {
     .description('create a service: one task (container) per replica, kept running')
     .argument('<name>', 'service name')
     .argument('[command...]', 'command and arguments, after --')
-    .requiredOption('--image <image>', 'image to run (never pulled: it must exist on the nodes)')
+    .requiredOption('--image <image>', 'image to run (pinned to its digest at create when its registry answers)')
+    .option('--pull <policy>', 'pull the image: missing (when the node lacks it), always, never', SPEC_DEFAULTS.pull)
+    .option(
+      '--with-registry-auth',
+      "send your credentials for the image's registry (Docker's config.json) to the workers",
+    )
     .option('--replicas <n>', 'number of tasks', String(SPEC_DEFAULTS.replicas))
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--network <network>', 'host, bridge or a Docker network name', SPEC_DEFAULTS.network)
@@ -51,7 +57,9 @@ export function serviceCommand(): Command {
     );
   addHealthOptions(create).action(async (name: string, command: string[], o: CreateOptions, cmd: Command) => {
     const spec = specFromFlags(name, command, o);
-    const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, { spec: specToWire(spec) });
+    const auth = o.withRegistryAuth ? registryAuthToWire(await registryAuthFor(spec.image)) : undefined;
+    const request = { spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
+    const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, request);
     process.stdout.write(`${created.id}\n`);
   });
 

@@ -22,7 +22,8 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
   const lines: Line[] = [
     ['ID', service.id],
     ['Name', spec.name],
-    ['Image', spec.image],
+    ['Image', service.imageNote ? `${spec.image} (${service.imageNote})` : spec.image],
+    ['Pull', pullLine(spec.pull, service.registryAuth)],
     ['Replicas', `${spec.replicas} desired, ${running} running`],
     ['Command', spec.command.length > 0 ? spec.command.join(' ') : '(image default)'],
     ['Env', spec.env.length > 0 ? spec.env.join(', ') : '-'],
@@ -139,4 +140,9 @@ function lastResult(t: wire.TaskOut, spec: ServiceSpec, now: number): string {
   };
   const words = describeResult(kind, result);
   return `${r.outcome}${words !== r.outcome ? ` ${words}` : ''} ${ago(r.atMs, now)}`;
+}
+
+function pullLine(pull: ServiceSpec['pull'], registryAuth: boolean): string {
+  const when = { missing: 'when a node lacks the image', always: 'at every task start', never: 'never' }[pull];
+  return `${when}${registryAuth ? '; registry credentials kept for the workers that run its tasks' : ''}`;
 }

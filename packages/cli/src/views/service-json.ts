@@ -11,6 +11,10 @@ export function serviceJson(s: wire.ServiceOut) {
     id: s.id,
     name: s.spec?.name ?? '',
     spec: specFromWire(s.spec),
+    /** Why `spec.image` is not pinned to a digest; '' when it is. */
+    imageNote: s.imageNote,
+    /** Registry credentials are kept for the workers (they are never sent back). */
+    registryAuth: s.registryAuth,
     createdAt: iso(s.createdAtMs),
     updatedAt: iso(s.updatedAtMs),
   };

@@ -1,4 +1,4 @@
-import type { Service } from '../spec.js';
+import type { Service, ServiceSpec } from '../spec.js';
 import type { Task } from '../task.js';
 import type { PlanBuilder } from './plan-builder.js';
 import { newTask } from './slots.js';
@@ -15,12 +15,12 @@ export function drainSlot(
   slot: number,
   live: readonly Task[],
   nodesById: ReadonlyMap<string, NodeView>,
-  placeable: (image: string, except: string) => boolean,
+  placeable: (spec: ServiceSpec, except: string) => boolean,
 ): boolean {
   const base = { serviceId: service.id, service: service.spec.name };
   const draining = (t: Task): boolean => nodesById.get(t.nodeId)?.availability === 'drain';
   const [newest, older] = live;
-  if (newest && !older && draining(newest) && placeable(service.spec.image, newest.nodeId)) {
+  if (newest && !older && draining(newest) && placeable(service.spec, newest.nodeId)) {
     const task = newTask(service, slot, b.input.newId(), b.now, false);
     b.create(task);
     b.event({

@@ -1,3 +1,4 @@
+import type { ServiceSpec } from '../spec.js';
 import { isTerminal, type Task } from '../task.js';
 import { applyHealthVerdicts, detectCorrelatedFailure } from './budget.js';
 import { drainSlot } from './drain.js';
@@ -28,7 +29,7 @@ export function reconcile(input: ReconcileInput): Plan {
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const servicesById = new Map(input.services.map((s) => [s.id, s]));
   const nodesById = new Map(input.nodes.map((n) => [n.id, n]));
-  const canPlace = (image: string, except = ''): boolean => placeable(input.nodes, image, except);
+  const canPlace = (spec: ServiceSpec, except = ''): boolean => placeable(input.nodes, spec, except);
   const tasksByService = groupBy(input.tasks, (t) => t.serviceId);
 
   for (const task of input.tasks) {

@@ -1,4 +1,4 @@
-import type { Service } from '../spec.js';
+import type { Service, ServiceSpec } from '../spec.js';
 import { isTerminal } from '../task.js';
 import type { PlanBuilder } from './plan-builder.js';
 import type { NodeView } from './types.js';
@@ -11,13 +11,13 @@ export function orphanTasksOfDownNodes(
   b: PlanBuilder,
   servicesById: ReadonlyMap<string, Service>,
   nodesById: ReadonlyMap<string, NodeView>,
-  placeable: (image: string, except: string) => boolean,
+  placeable: (spec: ServiceSpec, except: string) => boolean,
 ): void {
   for (const task of b.input.tasks) {
     const node = nodesById.get(task.nodeId);
     if (!node?.down || task.desiredState !== 'running' || isTerminal(task.state) || !servicesById.has(task.serviceId))
       continue;
-    if (!placeable(task.spec.image, node.id)) {
+    if (!placeable(task.spec, node.id)) {
       const message = `node ${node.name} is down; no other node can take it`;
       if (task.message !== message) b.update(task, { message });
       continue;

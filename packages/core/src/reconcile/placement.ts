@@ -1,4 +1,5 @@
 import { hasImage } from '../image.js';
+import type { ServiceSpec } from '../spec.js';
 import { isTerminal, type Task } from '../task.js';
 import type { PlanBuilder } from './plan-builder.js';
 import type { NodeView } from './types.js';
@@ -8,9 +9,18 @@ export function takesTasks(node: NodeView): boolean {
   return node.ready && !node.down && node.availability !== 'drain' && !node.engineTrouble;
 }
 
-/** Whether some node other than `except` could run a task of `image`. */
-export function placeable(nodes: readonly NodeView[], image: string, except = ''): boolean {
-  return nodes.some((n) => n.id !== except && takesTasks(n) && hasImage(n.images, image));
+/** Whether a node may run a task of `spec`: it has the image, or may pull it (`--pull` is not `never`). */
+export function canRun(node: NodeView, spec: Pick<ServiceSpec, 'image' | 'pull'>): boolean {
+  return takesTasks(node) && (spec.pull !== 'never' || hasImage(node.images, spec.image));
+}
+
+/** Whether some node other than `except` could run a task of `spec`. */
+export function placeable(
+  nodes: readonly NodeView[],
+  spec: Pick<ServiceSpec, 'image' | 'pull'>,
+  except = '',
+): boolean {
+  return nodes.some((n) => n.id !== except && canRun(n, spec));
 }
 
 /**
@@ -37,7 +47,7 @@ export function schedule(b: PlanBuilder): void {
   for (const t of tasks) if (t.nodeId !== '' && t.desiredState === 'running' && !isTerminal(t.state)) count(t);
   const ready = b.input.nodes.filter(takesTasks);
   for (const task of pending) {
-    const candidates = ready.filter((n) => hasImage(n.images, task.spec.image));
+    const candidates = ready.filter((n) => canRun(n, task.spec));
     if (candidates.length === 0) {
       const message = ready.length === 0 ? 'no ready node' : `no ready node has image ${task.spec.image}`;
       if (task.message !== message) b.update(task, { message });
