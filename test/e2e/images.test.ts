@@ -157,68 +157,74 @@ test("an unknown tag is refused at create with exit code 2 and the registry's wo
   assert.equal(JSON.parse(await c.ok('service', 'ls', '--format', 'json')).length, 0, 'nothing was created');
 });
 
-test('a registry that wants credentials: without them tasks fail with "pull access denied" and back off; with them they run; the password is never shown', async (t) => {
-  const password = `s3cret-${process.pid}`;
-  const r = await registry({ auth: { username: 'alice', password } });
-  const image = await push(r, 'private/app', 'v1');
-  const c = await Cluster.create();
-  t.after(() => c.destroy());
-  const worker = await c.startWorker('w1');
+for (const tls of [false, true]) {
+  const over = tls ? 'over TLS (a self-signed CA in certs.d)' : 'over plain HTTP';
+  test(`a registry that wants a password, ${over}: without it tasks fail with "pull access denied" and back off; with it they run; it is never shown`, async (t) => {
+    const password = `s3cret-${process.pid}-${tls}`;
+    const r = await registry({ auth: { username: 'alice', password }, tls });
+    const image = await push(r, 'private/app', 'v1');
+    const c = await Cluster.create();
+    t.after(() => c.destroy());
+    const worker = await c.startWorker('w1');
 
-  // No credentials: the manager cannot pin it, the tasks are rejected with a reason to act on.
-  await c.ok('service', 'create', 'anon', '--image', image.ref, '--restart-delay', '1s', '--', 'sleep', '1000');
-  const refused = await waitFor(
-    'a task rejected for access',
-    async () => (await c.tasks('anon')).find((x) => x.state === 'rejected'),
-    60_000,
-  );
-  assert.match(refused.error, /^pull access denied: /);
-  const started = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, 20_000));
-  const attempts = (await c.tasks('anon')).filter((x) => x.state === 'rejected').length;
-  assert.ok(attempts <= 8, `backoff, not a loop: ${attempts} attempts in ${Date.now() - started} ms`);
-  assert.ok(!(await c.tasks('anon')).some((x) => /probe failed/.test(x.error)), 'never a health failure');
+    // No credentials: the manager cannot pin it, the tasks are rejected with a reason to act on.
+    await c.ok('service', 'create', 'anon', '--image', image.ref, '--restart-delay', '1s', '--', 'sleep', '1000');
+    const refused = await waitFor(
+      'a task rejected for access',
+      async () => (await c.tasks('anon')).find((x) => x.state === 'rejected'),
+      60_000,
+    );
+    assert.match(refused.error, /^pull access denied: /);
+    if (!tls) {
+      // Count the attempts over 20 s: a backoff (0, 1, 2, 4, 8 s …), not a loop.
+      const started = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      const attempts = (await c.tasks('anon')).filter((x) => x.state === 'rejected').length;
+      assert.ok(attempts <= 8, `backoff, not a loop: ${attempts} attempts in ${Date.now() - started} ms`);
+    }
+    assert.ok(!(await c.tasks('anon')).some((x) => /probe failed/.test(x.error)), 'never a health failure');
 
-  // With credentials from the user's Docker config.
-  const config = await mkdtemp(join(tmpdir(), 'warren-docker-config-'));
-  t.after(() => rm(config, { recursive: true, force: true }));
-  const auth = Buffer.from(`alice:${password}`).toString('base64');
-  await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [r.host]: { auth } } }));
-  const created = await runWarren(
-    [
-      '--manager',
-      c.address,
-      'service',
-      'create',
-      'priv',
-      '--image',
-      image.ref,
-      '--with-registry-auth',
-      '--',
-      'sleep',
-      '1000',
-    ],
-    { DOCKER_CONFIG: config },
-  );
-  assert.equal(created.code, 0, created.stderr);
-  await c.waitRunning('priv', 1, 60_000);
-  const detail = await c.ok('service', 'inspect', 'priv', '--format', 'json');
-  assert.equal(JSON.parse(detail).spec.image, `${image.ref}@${image.digest}`, 'pinned with the credentials');
-  assert.match(await c.ok('service', 'inspect', 'priv'), /registry credentials kept/);
+    // With credentials from the user's Docker config.
+    const config = await mkdtemp(join(tmpdir(), 'warren-docker-config-'));
+    t.after(() => rm(config, { recursive: true, force: true }));
+    const auth = Buffer.from(`alice:${password}`).toString('base64');
+    await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [r.host]: { auth } } }));
+    const created = await runWarren(
+      [
+        '--manager',
+        c.address,
+        'service',
+        'create',
+        'priv',
+        '--image',
+        image.ref,
+        '--with-registry-auth',
+        '--',
+        'sleep',
+        '1000',
+      ],
+      { DOCKER_CONFIG: config },
+    );
+    assert.equal(created.code, 0, created.stderr);
+    await c.waitRunning('priv', 1, 60_000);
+    const detail = await c.ok('service', 'inspect', 'priv', '--format', 'json');
+    assert.equal(JSON.parse(detail).spec.image, `${image.ref}@${image.digest}`, 'pinned with the credentials');
+    assert.match(await c.ok('service', 'inspect', 'priv'), /registry credentials kept/);
 
-  const seen = [
-    detail,
-    await c.ok('service', 'inspect', 'priv'),
-    await c.ok('service', 'ps', 'priv', '--format', 'json'),
-    await c.ok('events', '--since', '10m', '--until', '0s', '--format', 'json'),
-    JSON.stringify(c.manager.lines),
-    c.manager.stderr,
-    JSON.stringify(worker.lines),
-    worker.stderr,
-  ].join('\n');
-  assert.ok(!seen.includes(password), 'the password appears nowhere');
-  assert.ok(!seen.includes(auth), 'nor its encoded form');
-});
+    const seen = [
+      detail,
+      await c.ok('service', 'inspect', 'priv'),
+      await c.ok('service', 'ps', 'priv', '--format', 'json'),
+      await c.ok('events', '--since', '10m', '--until', '0s', '--format', 'json'),
+      JSON.stringify(c.manager.lines),
+      c.manager.stderr,
+      JSON.stringify(worker.lines),
+      worker.stderr,
+    ].join('\n');
+    assert.ok(!seen.includes(password), 'the password appears nowhere');
+    assert.ok(!seen.includes(auth), 'nor its encoded form');
+  });
+}
 
 test('a registry that does not answer: the service runs the tag as found and says so; its tasks fail with "registry unreachable" and back off', async (t) => {
   const r = await registry();

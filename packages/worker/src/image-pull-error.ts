@@ -39,6 +39,9 @@ const ACCESS_DENIED = [
   'authentication required',
   'no basic auth credentials',
   'requested access to the resource is denied',
+  // A loopback TLS registry that wants a login, asked without one: the engine's HTTPS attempt is
+  // refused, it falls back to plain HTTP (127.0.0.0/8 is an insecure registry) and reports that.
+  'client sent an http request to an https server',
 ];
 const NOT_FOUND = ['manifest unknown', 'name unknown', 'not found', 'does not exist'];
 const UNREACHABLE = [
