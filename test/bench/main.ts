@@ -9,6 +9,9 @@
  *   6. time to recover, Warren next to Docker Swarm, and the manager's decision latency (recovery.ts)
  *   7. manager ingest of health results from simulated workers (ingest.ts)
  *   8. node-loss recovery next to its bound (node-loss.ts)
+ *   9. images from a registry: cold start next to docker pull + run, one pull for 10 replicas (pull.ts)
+ *
+ * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -24,6 +27,7 @@ import { execCost } from './exec-cost.js';
 import { ingest } from './ingest.js';
 import { nodeLoss } from './node-loss.js';
 import { probeCapacity } from './probe-capacity.js';
+import { pullBench } from './pull.js';
 import { swarmRecovery, warrenRecovery, type Stages } from './recovery.js';
 import { percentile } from './stats.js';
 
@@ -47,178 +51,210 @@ function timeCli(args: string[]): Promise<number> {
   });
 }
 
+/** `npm run bench -- pull detection` runs only those parts; no argument runs them all. */
+const only = process.argv.slice(2);
+const want = (part: string): boolean => only.length === 0 || only.includes(part);
 const report: string[] = [];
-const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
-const name = `bench${randomBytes(3).toString('hex')}`;
-const up = spawnWarren([
-  'up',
-  '--data-dir',
-  dataDir,
-  '--listen',
-  '127.0.0.1:0',
-  '--http',
-  '127.0.0.1:0',
-  '--name',
-  name,
-]);
-let nodeId = '';
-try {
-  const address = ((await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string) ?? '';
-  // warn level hides the registration line: find the node through the API.
-  const control = createControlClient(address);
-  const nodes = await waitFor('local node ready', async () => {
-    const res = await unary<object, wire.ListNodesResponseOut>(control.ListNodes, control, {});
-    return res.nodes.find((n) => n.status === 'ready');
-  });
-  nodeId = nodes.id;
-  const runningOf = async (service: string): Promise<number> => {
-    const res = await unary<object, wire.ListTasksResponseOut>(control.ListTasks, control, { service });
-    return res.tasks.filter((t) => t.state === 'running' && t.desiredState === 'running').length;
-  };
+if (want('cli')) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
+  const name = `bench${randomBytes(3).toString('hex')}`;
+  const up = spawnWarren([
+    'up',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    '127.0.0.1:0',
+    '--http',
+    '127.0.0.1:0',
+    '--name',
+    name,
+  ]);
+  let nodeId = '';
+  try {
+    const address = ((await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string) ?? '';
+    // warn level hides the registration line: find the node through the API.
+    const control = createControlClient(address);
+    const nodes = await waitFor('local node ready', async () => {
+      const res = await unary<object, wire.ListNodesResponseOut>(control.ListNodes, control, {});
+      return res.nodes.find((n) => n.status === 'ready');
+    });
+    nodeId = nodes.id;
+    const runningOf = async (service: string): Promise<number> => {
+      const res = await unary<object, wire.ListTasksResponseOut>(control.ListTasks, control, { service });
+      return res.tasks.filter((t) => t.state === 'running' && t.desiredState === 'running').length;
+    };
 
-  // 1. create 10 replicas → all running
-  const createTimes: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const service = `ten${round}`;
-    const t0 = performance.now();
-    await timeCli([
-      '--manager',
-      address,
-      'service',
-      'create',
-      service,
-      '--image',
-      TEST_IMAGE,
-      '--replicas',
-      '10',
-      '--stop-timeout',
-      '1s',
-      '--',
-      'sleep',
-      '1000',
-    ]);
-    await waitFor('10 running', async () => (await runningOf(service)) === 10, 60_000, 5);
-    createTimes.push(performance.now() - t0);
-    await timeCli(['--manager', address, 'service', 'rm', service]);
-    await waitFor(
-      'containers removed',
-      async () =>
-        (await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } })).length === 0,
-      60_000,
-      50,
+    // 1. create 10 replicas → all running
+    const createTimes: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const service = `ten${round}`;
+      const t0 = performance.now();
+      await timeCli([
+        '--manager',
+        address,
+        'service',
+        'create',
+        service,
+        '--image',
+        TEST_IMAGE,
+        '--replicas',
+        '10',
+        '--stop-timeout',
+        '1s',
+        '--',
+        'sleep',
+        '1000',
+      ]);
+      await waitFor('10 running', async () => (await runningOf(service)) === 10, 60_000, 5);
+      createTimes.push(performance.now() - t0);
+      await timeCli(['--manager', address, 'service', 'rm', service]);
+      await waitFor(
+        'containers removed',
+        async () =>
+          (await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } })).length === 0,
+        60_000,
+        50,
+      );
+    }
+
+    // 2. service ls with 100 services (0 replicas: the listing is what is measured)
+    for (let i = 0; i < 100; i++) {
+      await unary(control.CreateService, control, {
+        spec: { name: `svc${String(i).padStart(3, '0')}`, image: TEST_IMAGE, replicas: 0, command: ['sleep', '1000'] },
+      });
+    }
+    await timeCli(['--manager', address, 'service', 'ls']); // warm the file cache
+    const lsTimes: number[] = [];
+    for (let i = 0; i < LS_RUNS; i++) lsTimes.push(await timeCli(['--manager', address, 'service', 'ls']));
+    const rpcTimes: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      await unary(control.ListServices, control, {});
+      rpcTimes.push(performance.now() - t0);
+    }
+    control.close();
+
+    const c = stats(createTimes);
+    const l = stats(lsTimes);
+    const r = stats(rpcTimes);
+    const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+    report.push(
+      `service create (10 replicas) → all running, ${ROUNDS} rounds: median ${fmt(c.median)} (min ${fmt(c.min)}, max ${fmt(c.max)}); target < 2000 ms`,
+    );
+    report.push(
+      `warren service ls, 100 services, ${LS_RUNS} runs (whole CLI process): median ${fmt(l.median)} (min ${fmt(l.min)}, p90 ${fmt(l.p90)}); target < 300 ms`,
+    );
+    report.push(
+      `  of which the ListServices call itself, 50 calls: median ${r.median.toFixed(1)} ms (p90 ${r.p90.toFixed(1)} ms)`,
+    );
+  } finally {
+    await up.kill('SIGTERM');
+    if (nodeId) {
+      const list = await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } });
+      await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (want('probes')) {
+  process.stderr.write('bench: probe capacity\n');
+  for (const [tasks, intervalMs] of [
+    [1000, 500],
+    [2500, 500],
+  ] as const) {
+    const f = await probeCapacity(tasks, intervalMs, 10);
+    report.push(
+      `probe capacity, ${f.tasks} HTTP+TCP probes every ${f.intervalMs} ms on loopback: ${f.probesPerSecond.toFixed(0)} probes/s, lag p50 ${f.lagP50} ms / p99 ${f.lagP99} ms, ` +
+        `prober CPU ${f.cpuCores.toFixed(2)} cores, RSS ${f.rssMiB.toFixed(0)} MiB, ${f.failures} failed; target 2000/s with lag p99 < 20 ms and < 0.5 cores`,
     );
   }
-
-  // 2. service ls with 100 services (0 replicas: the listing is what is measured)
-  for (let i = 0; i < 100; i++) {
-    await unary(control.CreateService, control, {
-      spec: { name: `svc${String(i).padStart(3, '0')}`, image: TEST_IMAGE, replicas: 0, command: ['sleep', '1000'] },
-    });
-  }
-  await timeCli(['--manager', address, 'service', 'ls']); // warm the file cache
-  const lsTimes: number[] = [];
-  for (let i = 0; i < LS_RUNS; i++) lsTimes.push(await timeCli(['--manager', address, 'service', 'ls']));
-  const rpcTimes: number[] = [];
-  for (let i = 0; i < 50; i++) {
-    const t0 = performance.now();
-    await unary(control.ListServices, control, {});
-    rpcTimes.push(performance.now() - t0);
-  }
-  control.close();
-
-  const c = stats(createTimes);
-  const l = stats(lsTimes);
-  const r = stats(rpcTimes);
-  const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
-  report.push(
-    `service create (10 replicas) → all running, ${ROUNDS} rounds: median ${fmt(c.median)} (min ${fmt(c.min)}, max ${fmt(c.max)}); target < 2000 ms`,
-  );
-  report.push(
-    `warren service ls, 100 services, ${LS_RUNS} runs (whole CLI process): median ${fmt(l.median)} (min ${fmt(l.min)}, p90 ${fmt(l.p90)}); target < 300 ms`,
-  );
-  report.push(
-    `  of which the ListServices call itself, 50 calls: median ${r.median.toFixed(1)} ms (p90 ${r.p90.toFixed(1)} ms)`,
-  );
-} finally {
-  await up.kill('SIGTERM');
-  if (nodeId) {
-    const list = await docker.listContainers({ all: true, filters: { label: [`warren.node.id=${nodeId}`] } });
-    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-  }
-  await rm(dataDir, { recursive: true, force: true });
 }
 
-process.stderr.write('bench: probe capacity\n');
-for (const [tasks, intervalMs] of [
-  [1000, 500],
-  [2500, 500],
-] as const) {
-  const f = await probeCapacity(tasks, intervalMs, 10);
+if (want('exec')) {
+  process.stderr.write('bench: exec probes and Docker HEALTHCHECK\n');
+  const e = await execCost(100, 20);
   report.push(
-    `probe capacity, ${f.tasks} HTTP+TCP probes every ${f.intervalMs} ms on loopback: ${f.probesPerSecond.toFixed(0)} probes/s, lag p50 ${f.lagP50} ms / p99 ${f.lagP99} ms, ` +
-      `prober CPU ${f.cpuCores.toFixed(2)} cores, RSS ${f.rssMiB.toFixed(0)} MiB, ${f.failures} failed; target 2000/s with lag p99 < 20 ms and < 0.5 cores`,
+    `exec probe (/bin/sh -c true) every ${e.intervalMs} ms for ${e.seconds} s against one container: latency p50 ${e.warren.p50.toFixed(0)} ms / p99 ${e.warren.p99.toFixed(0)} ms`,
+  );
+  report.push(
+    `  machine CPU per probe: Warren ${e.warren.cpuMsPerProbe.toFixed(1)} ms (${e.warren.probes} probes), Docker HEALTHCHECK ${e.docker.cpuMsPerProbe.toFixed(1)} ms (${e.docker.probes} probes): ${e.ratio.toFixed(2)}× Docker's; target ≤ 1.2×`,
+  );
+  report.push(
+    `  burst, ${e.burst.concurrency} in flight: ${e.burst.probesPerSecond.toFixed(1)} probes/s, latency p50 ${e.burst.p50.toFixed(0)} ms / p99 ${e.burst.p99.toFixed(0)} ms`,
   );
 }
 
-process.stderr.write('bench: exec probes and Docker HEALTHCHECK\n');
-const e = await execCost(100, 20);
-report.push(
-  `exec probe (/bin/sh -c true) every ${e.intervalMs} ms for ${e.seconds} s against one container: latency p50 ${e.warren.p50.toFixed(0)} ms / p99 ${e.warren.p99.toFixed(0)} ms`,
-);
-report.push(
-  `  machine CPU per probe: Warren ${e.warren.cpuMsPerProbe.toFixed(1)} ms (${e.warren.probes} probes), Docker HEALTHCHECK ${e.docker.cpuMsPerProbe.toFixed(1)} ms (${e.docker.probes} probes): ${e.ratio.toFixed(2)}× Docker's; target ≤ 1.2×`,
-);
-report.push(
-  `  burst, ${e.burst.concurrency} in flight: ${e.burst.probesPerSecond.toFixed(1)} probes/s, latency p50 ${e.burst.p50.toFixed(0)} ms / p99 ${e.burst.p99.toFixed(0)} ms`,
-);
-
-process.stderr.write('bench: detection\n');
-const d = await detection(10);
-report.push(
-  `detection, exec check, interval 1s, retries 3, ${d.rounds} breaks: break → unhealthy at the manager p50 ${d.p50.toFixed(0)} ms / p99 ${d.p99.toFixed(0)} ms / max ${d.max.toFixed(0)} ms; ` +
-    `bound 3 × (interval + run ${d.meanRunMs.toFixed(0)} ms) = ${d.boundMs.toFixed(0)} ms; target p99 ≤ bound + 50 ms`,
-);
-report.push(`  of which worker verdict → manager: p99 ${d.reportP99} ms`);
-
-process.stderr.write('bench: recovery, Warren and Docker Swarm\n');
-const ROUNDS_RECOVERY = 3;
-const w = await warrenRecovery(ROUNDS_RECOVERY);
-const sw = await swarmRecovery(ROUNDS_RECOVERY);
-const med = (xs: Stages[], k: keyof Stages) =>
-  percentile(
-    xs.map((x) => x[k]),
-    0.5,
-  ) / 1000;
-const stages = (xs: Stages[]) =>
-  `unhealthy ${med(xs, 'unhealthy').toFixed(2)} s → replacement started ${med(xs, 'started').toFixed(2)} s → healthy ${med(xs, 'healthy').toFixed(2)} s`;
-report.push(
-  `recovery from a broken exec check (interval 1s, retries 3, timeout 1s), median of ${ROUNDS_RECOVERY} rounds each, from the break:`,
-);
-report.push(`  Warren: ${stages(w.stages)}`);
-report.push(`  Swarm:  ${stages(sw)}`);
-report.push(
-  `  Warren is ${(med(sw, 'healthy') / med(w.stages, 'healthy')).toFixed(1)}× faster end to end; target ≥ 4×`,
-);
-report.push(
-  `  manager decision latency (health transition received → replacement created and assigned): ${w.decisionMs.join(', ')} ms`,
-);
-
-process.stderr.write('bench: manager ingest\n');
-for (const offered of [50_000, 100_000]) {
-  const g = await ingest(10, offered, offered === 50_000 ? 30 : 10);
+if (want('detection')) {
+  process.stderr.write('bench: detection\n');
+  const d = await detection(10);
   report.push(
-    `manager ingest, ${g.workers} simulated workers, ${g.tasks} tasks, offered ${g.offeredPerSecond}/s: ${g.resultsPerSecond.toFixed(0)} results/s acked (persisted), ` +
-      `send → ack p50 ${g.ackP50.toFixed(1)} ms / p99 ${g.ackP99.toFixed(1)} ms, manager RSS ${g.rssStartMiB.toFixed(0)} → ${g.rssEndMiB.toFixed(0)} MiB (max ${g.rssMaxMiB.toFixed(0)})` +
-      (offered === 50_000 ? '; target 50,000/s, p99 < 100 ms, flat memory' : ' (past saturation)'),
+    `detection, exec check, interval 1s, retries 3, ${d.rounds} breaks: break → unhealthy at the manager p50 ${d.p50.toFixed(0)} ms / p99 ${d.p99.toFixed(0)} ms / max ${d.max.toFixed(0)} ms; ` +
+      `bound 3 × (interval + run ${d.meanRunMs.toFixed(0)} ms) = ${d.boundMs.toFixed(0)} ms; target p99 ≤ bound + 50 ms`,
+  );
+  report.push(`  of which worker verdict → manager: p99 ${d.reportP99} ms`);
+}
+
+if (want('recovery')) {
+  process.stderr.write('bench: recovery, Warren and Docker Swarm\n');
+  const ROUNDS_RECOVERY = 3;
+  const w = await warrenRecovery(ROUNDS_RECOVERY);
+  const sw = await swarmRecovery(ROUNDS_RECOVERY);
+  const med = (xs: Stages[], k: keyof Stages) =>
+    percentile(
+      xs.map((x) => x[k]),
+      0.5,
+    ) / 1000;
+  const stages = (xs: Stages[]) =>
+    `unhealthy ${med(xs, 'unhealthy').toFixed(2)} s → replacement started ${med(xs, 'started').toFixed(2)} s → healthy ${med(xs, 'healthy').toFixed(2)} s`;
+  report.push(
+    `recovery from a broken exec check (interval 1s, retries 3, timeout 1s), median of ${ROUNDS_RECOVERY} rounds each, from the break:`,
+  );
+  report.push(`  Warren: ${stages(w.stages)}`);
+  report.push(`  Swarm:  ${stages(sw)}`);
+  report.push(
+    `  Warren is ${(med(sw, 'healthy') / med(w.stages, 'healthy')).toFixed(1)}× faster end to end; target ≥ 4×`,
+  );
+  report.push(
+    `  manager decision latency (health transition received → replacement created and assigned): ${w.decisionMs.join(', ')} ms`,
   );
 }
 
-process.stderr.write('bench: node loss\n');
-const n = await nodeLoss(3);
-report.push(
-  `node loss (worker kill -9, heartbeat 1s, down after 3 missed), ${n.rounds} rounds: node down after ${n.downP50.toFixed(0)} ms, its tasks healthy elsewhere after ${n.recoveredP50.toFixed(0)} ms (max ${n.recoveredMax.toFixed(0)}); ` +
-    `bound ${n.boundMs.toFixed(0)} ms = 3 × 1000 + container start ${n.containerStartMs.toFixed(0)} + first probe ${n.firstProbeMs.toFixed(0)}; target within 1 s of the bound`,
-);
+if (want('ingest')) {
+  process.stderr.write('bench: manager ingest\n');
+  for (const offered of [50_000, 100_000]) {
+    const g = await ingest(10, offered, offered === 50_000 ? 30 : 10);
+    report.push(
+      `manager ingest, ${g.workers} simulated workers, ${g.tasks} tasks, offered ${g.offeredPerSecond}/s: ${g.resultsPerSecond.toFixed(0)} results/s acked (persisted), ` +
+        `send → ack p50 ${g.ackP50.toFixed(1)} ms / p99 ${g.ackP99.toFixed(1)} ms, manager RSS ${g.rssStartMiB.toFixed(0)} → ${g.rssEndMiB.toFixed(0)} MiB (max ${g.rssMaxMiB.toFixed(0)})` +
+        (offered === 50_000 ? '; target 50,000/s, p99 < 100 ms, flat memory' : ' (past saturation)'),
+    );
+  }
+}
+
+if (want('node-loss')) {
+  process.stderr.write('bench: node loss\n');
+  const n = await nodeLoss(3);
+  report.push(
+    `node loss (worker kill -9, heartbeat 1s, down after 3 missed), ${n.rounds} rounds: node down after ${n.downP50.toFixed(0)} ms, its tasks healthy elsewhere after ${n.recoveredP50.toFixed(0)} ms (max ${n.recoveredMax.toFixed(0)}); ` +
+      `bound ${n.boundMs.toFixed(0)} ms = 3 × 1000 + container start ${n.containerStartMs.toFixed(0)} + first probe ${n.firstProbeMs.toFixed(0)}; target within 1 s of the bound`,
+  );
+}
+
+if (want('pull')) {
+  process.stderr.write('bench: images from a registry\n');
+  const p = await pullBench(3);
+  report.push(
+    `image from a registry on a cold node, ${p.sizeMiB} MiB in 4 layers, median of ${p.rounds} rounds: warren service create → running ${(p.warrenMs / 1000).toFixed(2)} s, ` +
+      `docker pull + docker run ${(p.dockerMs / 1000).toFixed(2)} s: overhead ${(p.overhead * 100).toFixed(1)}%; target ≤ 10%`,
+  );
+  report.push(
+    `  the pull alone: the worker's ${(p.warrenPullMs / 1000).toFixed(2)} s, docker pull ${(p.dockerPullMs / 1000).toFixed(2)} s`,
+  );
+  report.push(
+    `  ${p.replicas} replicas of one uncached image on one node: ${p.pulls} pull by the worker, ${p.blobGets} blob GETs at the registry for ${p.blobs} blobs (layers and config); target exactly one pull`,
+  );
+}
 
 console.log(
   `Warren bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`,
