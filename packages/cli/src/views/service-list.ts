@@ -24,7 +24,9 @@ export function tasksTable(tasks: readonly wire.TaskOut[], slots: readonly wire.
     let error = t.error !== '' ? t.error : t.state === 'pending' || t.held ? t.message : '';
     if (first && t.desiredState === 'shutdown') error += nextAttempt(slots.find((s) => s.slot === t.slot));
     const running = t.desiredState === 'running' && t.state === 'running';
-    const health = t.healthStatus !== 'none' && running ? ` (${t.healthStatus})` : '';
+    // A task preparing says how far its image's pull is: `preparing (pulling 42% of 35.1 MB)`.
+    const detail = t.state === 'preparing' && t.desiredState === 'running' ? ` (${t.message})` : '';
+    const health = t.healthStatus !== 'none' && running ? ` (${t.healthStatus})` : detail;
     const current = `${t.state}${health} ${ago(t.updatedAtMs)}`;
     return [shortId(t.id), name, t.nodeName || '-', t.desiredState, current, error];
   });
