@@ -243,7 +243,7 @@ if (want('node-loss')) {
 
 if (want('pull')) {
   process.stderr.write('bench: images from a registry\n');
-  const p = await pullBench(3);
+  const p = await pullBench(5);
   report.push(
     `image from a registry on a cold node, ${p.sizeMiB} MiB in 4 layers, median of ${p.rounds} rounds: warren service create → running ${(p.warrenMs / 1000).toFixed(2)} s, ` +
       `docker pull + docker run ${(p.dockerMs / 1000).toFixed(2)} s: overhead ${(p.overhead * 100).toFixed(1)}%; target ≤ 10%`,

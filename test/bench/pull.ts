@@ -50,7 +50,7 @@ export async function pullBench(rounds: number, sizeMiB = 180): Promise<PullFigu
       await removeLocal(image.ref).catch(() => undefined);
       await removeLocal(pinned).catch(() => undefined);
     };
-    for (let round = 0; round < rounds; round++) {
+    const dockerSide = async (): Promise<void> => {
       await clean();
       const t0 = performance.now();
       await run('docker', ['pull', '-q', image.ref]);
@@ -58,10 +58,16 @@ export async function pullBench(rounds: number, sizeMiB = 180): Promise<PullFigu
       const id = await run('docker', ['run', '-d', image.ref, 'sleep', '1000']);
       dockerMs.push(performance.now() - t0);
       await docker.getContainer(id).remove({ force: true });
+    };
+    const warrenSide = async (): Promise<void> => {
       await clean();
       const warren = await warrenColdStart(image.ref, 1);
       warrenMs.push(warren.ms);
       warrenPullMs.push(warren.pullMs);
+    };
+    // The sides alternate which goes first, so neither always follows the other's clean-up.
+    for (let round = 0; round < rounds; round++) {
+      for (const side of round % 2 === 0 ? [dockerSide, warrenSide] : [warrenSide, dockerSide]) await side();
     }
     await clean();
     replicaFigures = await tenReplicas(registry, image.ref, pinned);
