@@ -192,3 +192,25 @@ test('with no budget left, a held task that recovers is released and nothing is 
   assert.equal(w.live().filter((t) => t.held).length, 0);
   assert.equal(failedCount(w), 2);
 });
+
+test('a replacement that crashes or cannot pull its image does not free the budget: the rest stay held', () => {
+  const w = healthyService(6, { ...RESTART_DEFAULTS, delayMs: 0, maxDelayMs: 0 });
+  for (const t of w.live()) w.unhealthy(t.id);
+  w.pass();
+  assert.equal(failedCount(w), 2);
+  // The database and the registry are down together: every replacement is rejected or exits.
+  for (let round = 0; round < 5; round++) {
+    for (const r of w.live().filter((t) => t.state !== 'running')) {
+      w.observe(
+        r.id,
+        round % 2 ? { state: 'rejected', error: 'registry unreachable: …' } : { state: 'failed', error: 'exit 1' },
+      );
+    }
+    w.pass();
+    assert.equal(
+      w.live().filter((t) => t.held && t.state === 'running').length,
+      4,
+      `round ${round}: four keep running`,
+    );
+  }
+});

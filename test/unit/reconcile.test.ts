@@ -333,7 +333,7 @@ test('the replacement budget: at most a third of the replicas are replaced for h
   assert.ok(w.types().includes('correlated-failure-cleared'));
 });
 
-test('a replacement that fails also frees its place in the budget; --max-replacing overrides the default', () => {
+test('a replacement that cannot start keeps its slot counted; --max-replacing overrides the default', () => {
   const w = new World();
   w.service('web', 4, 'warren-test:latest', { maxReplacing: 2, restart: { ...RESTART_DEFAULTS, delayMs: 0 } });
   w.pass();
@@ -342,7 +342,18 @@ test('a replacement that fails also frees its place in the budget; --max-replaci
   w.pass();
   assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 2);
   const replacement = w.live().find((t) => t.replacing)!;
-  w.observe(replacement.id, { state: 'rejected', error: 'no such network' });
+  w.observe(replacement.id, { state: 'rejected', error: 'registry unreachable: …' });
+  w.pass();
+  assert.equal(
+    w.tasks.filter((t) => t.state === 'failed').length,
+    2,
+    'its slot is still without a task: none released',
+  );
+  assert.equal(w.live().filter((t) => t.held).length, 2);
+  // Its next replacement runs and turns healthy: now a held task may go.
+  const next = w.live().find((t) => t.slot === replacement.slot && t.id !== replacement.id)!;
+  w.run(next.id);
+  w.healthy(next.id);
   w.pass();
   assert.equal(w.tasks.filter((t) => t.state === 'failed').length, 3, 'a held task was released');
 });

@@ -21,7 +21,9 @@ export function recordFailure(b: PlanBuilder, service: Service, task: Task, reas
     failures,
     lastFailureAt: b.now,
     nextAttemptAt,
-    healthFailure: viaHealth,
+    // Once a health verdict starts a streak of failures, the slot stays out for health until it is
+    // forgiven: a replacement that then crashes or cannot pull its image must not free the budget.
+    healthFailure: viaHealth || (before.failures > 0 && before.healthFailure),
     gaveUp,
     lastReason: reason,
   });

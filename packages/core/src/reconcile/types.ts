@@ -27,7 +27,10 @@ export interface SlotState {
   lastFailureAt: number;
   /** Not before this time is a new task created in the slot (0: at once). */
   nextAttemptAt: number;
-  /** The last failure was a health verdict: until a task of the slot is healthy, it counts against the budget. */
+  /**
+   * The slot's streak of failures began or went on with a health verdict: until a task of the slot
+   * is healthy (and, for good, until the slot is forgiven), it counts against the budget.
+   */
   healthFailure: boolean;
   /** The slot reached --restart-max-attempts and is no longer filled. */
   gaveUp: boolean;
