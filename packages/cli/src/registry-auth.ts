@@ -19,7 +19,9 @@ export async function registryAuthFor(image: string, env = process.env): Promise
   try {
     config = JSON.parse(await readFile(file, 'utf8')) as typeof config;
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${err}`;
+    // Never the parser's message: it would quote the file, credentials included.
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code ? `cannot be read (${code})` : 'is not valid JSON';
     throw new ValidationError('--with-registry-auth', file, `${why} (log in with docker login ${registry} first)`);
   }
   const entry = Object.entries(config.auths ?? {}).find(([key]) => sameRegistry(key, registry))?.[1];

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
@@ -70,7 +70,9 @@ export class Manager {
     const logger = options.logger.child({ component: 'manager' });
     const now = options.now ?? Date.now;
     const storeDir = join(options.dataDir, 'store');
-    await mkdir(storeDir, { recursive: true });
+    // Only the owner reads the store: it holds the join token and registry credentials.
+    await mkdir(storeDir, { recursive: true, mode: 0o700 });
+    await chmod(storeDir, 0o700);
     const store = await Store.open(storeDir).catch((err: unknown) => {
       throw new FailedPreconditionError(
         `cannot open the store in ${storeDir} (is another manager using this data dir?): ${(err as Error).message}`,

@@ -259,6 +259,12 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       authenticate(call.metadata);
       findNode(req.nodeId);
       if (req.error.length > MAX_TEXT) throw new ValidationError('error', '…', `at most ${MAX_TEXT} characters`);
+      if (req.digest !== '' && !/^sha256:[0-9a-f]{64}$/.test(req.digest)) {
+        throw new ValidationError('digest', req.digest.slice(0, 80), 'not a sha256: digest');
+      }
+      if (!['', 'not-found', 'access-denied', 'unreachable', 'other'].includes(req.errorKind)) {
+        throw new ValidationError('error_kind', req.errorKind.slice(0, 40), 'not one Warren knows');
+      }
       if (!deps.imageQueries.answer(req.nodeId, req)) throw new NotFoundError('image query', req.id);
       return {};
     }),

@@ -42,6 +42,9 @@ export class Executor {
 
   /** Pulls in progress by task: aborted when the task is stopped or forgotten meanwhile. */
   readonly #preparing = new Map<string, AbortController>();
+  /** Syncs queued behind a task's running work and not yet started. */
+  readonly #queued = new Map<string, Promise<void>>();
+  #stopped = false;
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -57,6 +60,7 @@ export class Executor {
     const previous = [...this.#assigned.keys()];
     this.#assigned.clear();
     for (const task of tasks) this.#assigned.set(task.id, task);
+    for (const id of this.#preparing.keys()) if (!this.#wanted(id)) this.#preparing.get(id)?.abort();
     const containers = await this.runtime.containersOfNode(this.nodeId());
     const ids = new Set([...previous, ...tasks.map((t) => t.id), ...containers.map((c) => c.taskId)]);
     await Promise.all([...ids].map((id) => this.sync(id)));
@@ -65,7 +69,7 @@ export class Executor {
   applyChanges(tasks: Task[], removedTaskIds: string[]): void {
     for (const task of tasks) {
       this.#assigned.set(task.id, task);
-      if (task.desiredState === 'shutdown') this.#preparing.get(task.id)?.abort();
+      if (!this.#wanted(task.id)) this.#preparing.get(task.id)?.abort();
       void this.sync(task.id);
     }
     for (const id of removedTaskIds) {
@@ -89,12 +93,26 @@ export class Executor {
     await Promise.all([...ids].map((id) => this.sync(id)));
   }
 
-  /** Brings one task's container in line, after the task's earlier work has finished. */
+  /** Stops waiting for every pull (the worker stops): no container is created after this. */
+  stop(): void {
+    this.#stopped = true;
+    for (const controller of this.#preparing.values()) controller.abort();
+  }
+
+  /**
+   * Brings one task's container in line, after the task's earlier work has finished. A sync that
+   * is queued and not yet started already covers this request (it reads the task when it runs):
+   * a burst of updates during a long pull adds one sync, not one per update.
+   */
   sync(taskId: string): Promise<void> {
+    const queued = this.#queued.get(taskId);
+    if (queued) return queued;
     const previous = this.#chains.get(taskId) ?? Promise.resolve();
-    const next = previous.then(() =>
-      this.#sync(taskId).catch((err: unknown) => this.logger.error({ err, task: taskId }, 'task sync failed')),
-    );
+    const next = previous.then(() => {
+      this.#queued.delete(taskId);
+      return this.#sync(taskId).catch((err: unknown) => this.logger.error({ err, task: taskId }, 'task sync failed'));
+    });
+    this.#queued.set(taskId, next);
     this.#chains.set(taskId, next);
     void next.finally(() => {
       if (this.#chains.get(taskId) === next) this.#chains.delete(taskId);
@@ -141,10 +159,12 @@ export class Executor {
       return;
     }
 
-    if (!container || (container.state === 'created' && state === 'assigned')) {
+    // A container created but never started (the worker stopped between the two) starts over too.
+    const unstarted = state === 'assigned' || state === 'preparing' || state === 'starting';
+    if (!container || (container.state === 'created' && unstarted)) {
       if (container) await this.runtime.remove(container.id);
       // `preparing` here: a pull this worker did not finish (it restarted); it starts over.
-      if (state === 'assigned' || state === 'preparing') await this.#start(task);
+      if (unstarted) await this.#start(task);
       else if (!isTerminal(state)) {
         const error = 'container removed outside Warren';
         this.#report(task, { taskId, state: 'failed', error, message: 'container gone' });
@@ -179,6 +199,8 @@ export class Executor {
   async #start(task: Task): Promise<void> {
     const fields = { service: task.serviceName, slot: task.slot, task: task.id };
     if (!(await this.#prepare(task))) return;
+    // Stopped or forgotten while its image came: the sync queued for that does what is wanted.
+    if (!this.#wanted(task.id)) return;
     this.#report(task, { taskId: task.id, state: 'starting', message: 'creating container' });
     try {
       const containerId = await this.runtime.run(task, this.nodeId());
@@ -195,6 +217,7 @@ export class Executor {
 
   /** Gets the task's image (`preparing`, with progress); false when the task ends here. */
   async #prepare(task: Task): Promise<boolean> {
+    if (!this.#wanted(task.id)) return false;
     const controller = new AbortController();
     this.#preparing.set(task.id, controller);
     this.#report(task, { taskId: task.id, state: 'preparing', message: 'preparing the image' });
@@ -221,6 +244,11 @@ export class Executor {
     this.logger.info({ task: container.taskId, container: container.id.slice(0, 12) }, 'removing container');
     if (isActive(container)) await this.runtime.stop(container.id, stopTimeoutMs);
     await this.runtime.remove(container.id);
+  }
+
+  /** The manager still wants the task running here, and the worker is not stopping. */
+  #wanted(taskId: string): boolean {
+    return !this.#stopped && this.#assigned.get(taskId)?.desiredState === 'running';
   }
 
   #effectiveState(task: Task): TaskState {

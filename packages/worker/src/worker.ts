@@ -217,6 +217,7 @@ export class Worker {
   async #close(): Promise<void> {
     this.#grpcHealth.setStatus('', 'NOT_SERVING');
     this.#abort.abort();
+    this.#executor.stop();
     await this.#http?.stop();
     await shutdownServer(this.#grpcServer, 500);
     this.#prober.stop();
