@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ValidationError, parseImageRef, type RegistryAuth } from '@warren/core';
+import { ValidationError, imageRegistry, type RegistryAuth } from '@warren/core';
 
 /** Docker Hub's key in config.json, for references that name no registry. */
 const DOCKER_HUB = 'https://index.docker.io/v1/';
@@ -40,11 +40,9 @@ export async function registryAuthFor(image: string, env = process.env): Promise
   return { username, password, serverAddress: registry };
 }
 
-/** The registry a reference names: `127.0.0.1:5000/team/web:v1` → `127.0.0.1:5000`; Docker Hub otherwise. */
+/** The registry a reference names, as config.json keys it: Docker Hub's key when it names none. */
 export function registryOf(image: string): string {
-  const repository = parseImageRef(image)?.repository ?? image;
-  const first = repository.includes('/') ? repository.slice(0, repository.indexOf('/')) : '';
-  return first === 'localhost' || first.includes('.') || first.includes(':') ? first : DOCKER_HUB;
+  return imageRegistry(image) || DOCKER_HUB;
 }
 
 function sameRegistry(key: string, registry: string): boolean {

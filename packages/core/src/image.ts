@@ -64,3 +64,13 @@ export function hasImage(images: readonly string[], ref: string): boolean {
   const id = wanted.startsWith('sha256:') ? wanted : /^[0-9a-f]{12,64}$/.test(ref) ? `sha256:${ref}` : undefined;
   return id !== undefined && images.some((image) => image.startsWith(id));
 }
+
+/**
+ * The registry a reference names: `127.0.0.1:5000/team/web:v1` → `127.0.0.1:5000`; '' when it
+ * names none (Docker Hub), as Docker reads a first component with a dot or a port, or localhost.
+ */
+export function imageRegistry(ref: string): string {
+  const repository = parseImageRef(ref)?.repository ?? ref;
+  const first = repository.includes('/') ? repository.slice(0, repository.indexOf('/')) : '';
+  return first === 'localhost' || first.includes('.') || first.includes(':') ? first : '';
+}

@@ -8,6 +8,7 @@ export {
   parseImageRef,
   pinImageRef,
   imageDigest,
+  imageRegistry,
   type ImageRef,
 } from './image.js';
 export * from './task.js';

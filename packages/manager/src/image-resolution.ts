@@ -2,7 +2,7 @@ import {
   ValidationError,
   hasImage,
   imageDigest,
-  parseImageRef,
+  imageRegistry,
   pinImageRef,
   type RegistryAuth,
   type ServiceSpec,
@@ -37,7 +37,7 @@ export async function resolveImage(
     }
     return { image: spec.image, note: 'not pinned: --pull never runs the image each node has' };
   }
-  if (present && !namesRegistry(spec.image)) {
+  if (present && imageRegistry(spec.image) === '') {
     return { image: spec.image, note: 'not pinned: a local image (no registry named); each node runs the one it has' };
   }
   const asked = ready.find((n) => hasImage(n.images, spec.image)) ?? ready[0];
@@ -46,11 +46,4 @@ export async function resolveImage(
   if (answer.digest !== '') return { image: pinImageRef(spec.image, answer.digest), note: '' };
   if (answer.errorKind === 'not-found' && !present) throw new ValidationError('--image', spec.image, answer.error);
   return { image: spec.image, note: `not pinned: ${answer.error}` };
-}
-
-/** Whether a reference names its registry (`127.0.0.1:5000/web`, `registry.example.com/web`). */
-function namesRegistry(ref: string): boolean {
-  const repository = parseImageRef(ref)?.repository ?? '';
-  const first = repository.includes('/') ? repository.slice(0, repository.indexOf('/')) : '';
-  return first === 'localhost' || first.includes('.') || first.includes(':');
 }
