@@ -9,7 +9,7 @@
  *   6. time to recover, Warren next to Docker Swarm, and the manager's decision latency (recovery.ts)
  *   7. manager ingest of health results from simulated workers (ingest.ts)
  *   8. node-loss recovery next to its bound (node-loss.ts)
- *   9. images from a registry: cold start next to docker pull + run, one pull for 10 replicas (pull.ts)
+ *   9. images from a registry: cold start next to docker pull + run and next to the Engine API, one pull for 10 replicas (pull.ts)
  *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull.
  *
@@ -27,7 +27,7 @@ import { execCost } from './exec-cost.js';
 import { ingest } from './ingest.js';
 import { nodeLoss } from './node-loss.js';
 import { probeCapacity } from './probe-capacity.js';
-import { pullBench } from './pull.js';
+import { pullBench, type Comparison } from './pull.js';
 import { swarmRecovery, warrenRecovery, type Stages } from './recovery.js';
 import { percentile } from './stats.js';
 
@@ -244,12 +244,14 @@ if (want('node-loss')) {
 if (want('pull')) {
   process.stderr.write('bench: images from a registry\n');
   const p = await pullBench(5);
+  const line = (c: Comparison, warren: string, dockerSide: string): string =>
+    `${warren} ${(c.warrenMs / 1000).toFixed(2)} s, ${dockerSide} ${(c.dockerMs / 1000).toFixed(2)} s: ` +
+    `overhead ${(c.overhead * 100).toFixed(1)}%; target ≤ 10% ` +
+    `(the pull alone: the worker's ${(c.warrenPullMs / 1000).toFixed(2)} s, Docker's ${(c.dockerPullMs / 1000).toFixed(2)} s)`;
   report.push(
-    `image from a registry on a cold node, ${p.sizeMiB} MiB in 4 layers, median of ${p.rounds} rounds: warren service create → running ${(p.warrenMs / 1000).toFixed(2)} s, ` +
-      `docker pull + docker run ${(p.dockerMs / 1000).toFixed(2)} s: overhead ${(p.overhead * 100).toFixed(1)}%; target ≤ 10%`,
-  );
-  report.push(
-    `  the pull alone: the worker's ${(p.warrenPullMs / 1000).toFixed(2)} s, docker pull ${(p.dockerPullMs / 1000).toFixed(2)} s`,
+    `image from a registry on a cold node, ${p.sizeMiB} MiB in 4 layers, median of ${p.rounds} rounds, → running:`,
+    `  from the commands: ${line(p.cli, 'warren service create', 'docker pull + docker run')}`,
+    `  from the APIs: ${line(p.api, 'CreateService RPC', 'Engine API pull + create + start')}`,
   );
   report.push(
     `  ${p.replicas} replicas of one uncached image on one node: ${p.pulls} pull by the worker, ${p.blobGets} blob GETs at the registry for ${p.blobs} blobs (layers and config); target exactly one pull`,
