@@ -91,6 +91,7 @@ export async function probeCapacity(tasks: number, intervalMs: number, seconds: 
           maxReplacing: 0,
           mounts: [],
           pull: 'missing',
+          ports: [],
         },
       };
       // adopted: first runs spread over one interval, as after a worker restart

@@ -43,6 +43,7 @@ export class World {
         maxReplacing: 0,
         mounts: [],
         pull: 'missing',
+        ports: [],
         ...over,
       },
       createdAt: this.now,

@@ -77,6 +77,7 @@ const full: ServiceSpec = {
   maxReplacing: 2,
   mounts: [{ source: '/srv/data', target: '/data', readonly: true }],
   pull: 'always',
+  ports: [{ published: 8080, target: 80, protocol: 'tcp' }],
 };
 
 test('every field of a spec survives the wire unchanged', () => {

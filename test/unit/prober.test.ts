@@ -52,6 +52,7 @@ function task(id: string, health: HealthSpec): Task {
       maxReplacing: 0,
       mounts: [],
       pull: 'missing',
+      ports: [],
     },
   };
 }

@@ -23,6 +23,7 @@ const good: ServiceSpec = {
   maxReplacing: 0,
   mounts: [],
   pull: 'missing',
+  ports: [],
 };
 
 function rejects(change: Partial<ServiceSpec>, field: string): void {

@@ -21,6 +21,7 @@ const service = (id: string, name: string): Service => ({
     maxReplacing: 0,
     mounts: [],
     pull: 'missing',
+    ports: [],
   },
   createdAt: 1,
   updatedAt: 1,

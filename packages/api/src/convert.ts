@@ -38,6 +38,7 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     maxReplacing: spec.maxReplacing,
     mounts: spec.mounts,
     pull: spec.pull,
+    ports: spec.ports,
   };
 }
 
@@ -62,6 +63,12 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     maxReplacing: w.maxReplacing ?? 0,
     mounts: (w.mounts ?? []).map((m) => ({ source: m.source, target: m.target, readonly: m.readonly })),
     pull: (w.pull || SPEC_DEFAULTS.pull) as ServiceSpec['pull'],
+    // The protocol as sent (validation refuses anything but tcp); unset means tcp.
+    ports: (w.ports ?? []).map((p) => ({
+      published: p.published,
+      target: p.target,
+      protocol: (p.protocol || 'tcp') as 'tcp',
+    })),
   };
 }
 
@@ -107,6 +114,7 @@ export function taskToWire(task: Task, nodeName = '', health: TaskHealthRecords 
     exitCode: task.exitCode ?? 0,
     containerId: task.containerId,
     address: task.address,
+    ports: task.ports ?? [],
     startedAtMs: task.startedAt,
     replacing: task.replacing,
     held: task.held,
@@ -139,6 +147,7 @@ export function taskFromWire(w: WireTaskOut): AssignedTask {
     ...(w.hasExitCode ? { exitCode: w.exitCode } : {}),
     containerId: w.containerId,
     address: w.address,
+    ...(w.ports.length > 0 ? { ports: w.ports.map((p) => ({ target: p.target, address: p.address })) } : {}),
     startedAt: w.startedAtMs,
     replacing: w.replacing,
     held: w.held,

@@ -63,3 +63,10 @@ export type {
   ImageQueryAnswer,
   ImageQueryAnswer__Output as ImageQueryAnswerOut,
 } from './generated/warren/v1/ImageQueryAnswer.js';
+export type { IngressTable, IngressTable__Output as IngressTableOut } from './generated/warren/v1/IngressTable.js';
+export type { IngressAck, IngressAck__Output as IngressAckOut } from './generated/warren/v1/IngressAck.js';
+export type { TaskPort, TaskPort__Output as TaskPortOut } from './generated/warren/v1/TaskPort.js';
+export type {
+  IngressProblem,
+  IngressProblem__Output as IngressProblemOut,
+} from './generated/warren/v1/IngressProblem.js';

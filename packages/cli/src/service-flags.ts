@@ -3,6 +3,7 @@ import {
   SPEC_DEFAULTS,
   ValidationError,
   parseDuration,
+  parsePublishedPort,
   validateReplicas,
   validateServiceName,
   validateServiceSpec,
@@ -26,6 +27,7 @@ export interface CreateOptions {
   restartWindow?: string;
   maxReplacing?: string;
   mount: string[];
+  publish: string[];
   pull: string;
   withRegistryAuth?: boolean;
   [healthFlag: string]: unknown;
@@ -55,6 +57,7 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     maxReplacing: count(o.maxReplacing, '--max-replacing', 0),
     mounts: o.mount.map(parseMount),
     pull: o.pull as ServiceSpec['pull'],
+    ports: o.publish.map((p) => parsePublishedPort(p)),
   });
 }
 

@@ -1,5 +1,6 @@
 import { ValidationError } from './errors.js';
 import { isImageRef } from './image.js';
+import { validatePublishedPorts, type PublishedPort } from './ports.js';
 
 /** Defaults of a service spec, next to their names. */
 export const SPEC_DEFAULTS = {
@@ -103,6 +104,8 @@ export interface ServiceSpec {
   mounts: Mount[];
   /** `missing` (default): pull when the node lacks the image; `always`: at every task start; `never`. */
   pull: PullPolicy;
+  /** Ports every ready node forwards to the service's ready tasks. */
+  ports: PublishedPort[];
 }
 
 /** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
@@ -212,6 +215,7 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
       );
     }
   }
+  validatePublishedPorts(spec.ports, spec.network);
   for (const phase of ['startup', 'liveness', 'readiness', 'check'] as const) {
     const probe = spec.health[phase];
     if (probe) validateProbe(probe, phase === 'check' ? '--health' : `--${phase}`);

@@ -47,6 +47,13 @@ export const WORKER_STATES: ReadonlySet<TaskState> = new Set([
 
 export type DesiredState = 'running' | 'shutdown';
 
+/** A task's target port, bound to an ephemeral port of its node: where proxies connect. */
+export interface TaskPort {
+  target: number;
+  /** `node address:host port`. */
+  address: string;
+}
+
 export interface Task {
   id: string;
   serviceId: string;
@@ -65,6 +72,8 @@ export interface Task {
   containerId: string;
   /** Where the container can be reached (its IP on its network), once running. */
   address: string;
+  /** Its published target ports as bound on its node (`node address:host port`), once running. */
+  ports?: TaskPort[];
   /** When the task turned running (0 before). */
   startedAt: number;
   /**

@@ -42,6 +42,11 @@ export interface ManagerOptions {
   reconcileIntervalMs?: number;
   /** HTTP address of /health, /health/ready, /liveness, /metrics; default DEFAULT_MANAGER_HTTP_ADDRESS. */
   http?: string;
+  /**
+   * Before a task with published ports is stopped, how long to wait at most for every connected
+   * proxy to confirm it no longer sends it connections (`--drain-timeout`); default 2 s.
+   */
+  drainTimeoutMs?: number;
   now?: () => number;
 }
 

@@ -7,6 +7,7 @@ import {
   type RegistryAuth,
   type ProbeResult,
   type Service,
+  type ServiceSpec,
   type ServiceState,
   type SlotState,
   type Task,
@@ -69,10 +70,10 @@ export class Store implements StoreView {
     const kind = key.slice(0, sep);
     const id = key.slice(sep + 1);
     if (kind === 'service') {
-      const service = value as Service;
+      const service = withPorts(value as Service);
       this.#services.set(id, service);
       this.#serviceIdByName.set(service.spec.name, id);
-    } else if (kind === 'task') this.#tasks.set(id, value as Task);
+    } else if (kind === 'task') this.#tasks.set(id, withPorts(value as Task));
     else if (kind === 'node') this.#nodes.set(id, value as NodeRecord);
     else if (kind === 'slot') this.#slots.set(slotKey(value as SlotState), value as SlotState);
     else if (kind === 'svcstate') this.#serviceStates.set(id, value as ServiceState);
@@ -244,4 +245,9 @@ export class Store implements StoreView {
 
 function slotKey(s: { serviceId: string; slot: number }): string {
   return `${s.serviceId}/${s.slot}`;
+}
+
+/** Records written before services could publish ports have none. */
+function withPorts<T extends { spec: ServiceSpec }>(record: T): T {
+  return record.spec.ports ? record : { ...record, spec: { ...record.spec, ports: [] } };
 }

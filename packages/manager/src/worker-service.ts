@@ -269,6 +269,12 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       return {};
     }),
 
+    AckIngress: unaryHandler('AckIngress', logger, async (req: wire.IngressAckOut, call) => {
+      authenticate(call.metadata);
+      findNode(req.nodeId);
+      return {};
+    }),
+
     UpdateNodeImages: unaryHandler(
       'UpdateNodeImages',
       logger,

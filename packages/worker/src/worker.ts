@@ -34,6 +34,13 @@ export interface WorkerOptions {
   http?: string;
   /** gRPC address of grpc.health.v1 (Check, Watch); default 127.0.0.1:0 (any port). */
   grpc?: string;
+  /** Where the proxy accepts connections for published ports (`--ingress-addr`); default 0.0.0.0. */
+  ingressAddr?: string;
+  /**
+   * The address other nodes' proxies reach this node's published tasks at (`--advertise-addr`);
+   * default the address this host uses to reach the manager.
+   */
+  advertiseAddr?: string;
 }
 
 export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';

@@ -35,6 +35,12 @@ export function serviceCommand(): Command {
     )
     .option('--mount <source=DIR,target=DIR[,readonly]>', 'bind-mount a host directory (repeatable)', collect, [])
     .option(
+      '-p, --publish <published=PORT,target=PORT>',
+      'accept TCP connections on PORT of every node and forward them to ready tasks (also PORT:PORT; repeatable)',
+      collect,
+      [],
+    )
+    .option(
       '--restart-delay <duration>',
       'wait before the 2nd replacement of a slot in a row, doubling after ' +
         `(default ${formatDuration(restart.delayMs)})`,
