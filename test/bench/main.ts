@@ -10,8 +10,10 @@
  *   7. manager ingest of health results from simulated workers (ingest.ts)
  *   8. node-loss recovery next to its bound (node-loss.ts)
  *   9. images from a registry: cold start next to docker pull + run and next to the Engine API, one pull for 10 replicas (pull.ts)
+ *  10. published ports: failed requests during events, throughput and latency through the proxy, and readiness
+ *      verdict → every proxy confirmed, next to HAProxy with active health checks, with wrk (ingress.ts)
  *
- * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull.
+ * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -25,6 +27,7 @@ import { CLI, ROOT, TEST_IMAGE, docker, spawnWarren, waitFor } from '../helpers/
 import { detection } from './detection.js';
 import { execCost } from './exec-cost.js';
 import { ingest } from './ingest.js';
+import { ingressBench, ingressReport } from './ingress.js';
 import { nodeLoss } from './node-loss.js';
 import { probeCapacity } from './probe-capacity.js';
 import { pullBench, type Comparison } from './pull.js';
@@ -256,6 +259,11 @@ if (want('pull')) {
   report.push(
     `  ${p.replicas} replicas of one uncached image on one node: ${p.pulls} pull by the worker, ${p.blobGets} blob GETs at the registry for ${p.blobs} blobs (layers and config); target exactly one pull`,
   );
+}
+
+if (want('ingress')) {
+  process.stderr.write('bench: published ports, Warren and HAProxy\n');
+  report.push(...ingressReport(await ingressBench()));
 }
 
 console.log(

@@ -70,3 +70,5 @@ export type {
   IngressProblem,
   IngressProblem__Output as IngressProblemOut,
 } from './generated/warren/v1/IngressProblem.js';
+export type { IngressService } from './generated/warren/v1/IngressService.js';
+export type { IngressEndpoint } from './generated/warren/v1/IngressEndpoint.js';

@@ -1,4 +1,11 @@
-/** The CLI's flag parsing, for tests and embedders; the `warren` command itself is main.ts. */
+/** The CLI's flag parsing and views, for tests and embedders; the `warren` command itself is main.ts. */
 export { KeyValues, parseKeyValues, type KeyValueSyntax } from './key-values.js';
 export { healthFromFlags, parseHandler } from './health-flags.js';
 export { parseMount, parseScaleTargets, specFromFlags, type CreateOptions } from './service-flags.js';
+export { ingressOptions, parseDrainTimeout, parseIp, type IngressFlags } from './daemon-flags.js';
+export { serviceDetailText } from './views/service-inspect.js';
+export { serviceDetailJson, servicesJson, taskJson } from './views/service-json.js';
+export { servicesTable, tasksTable } from './views/service-list.js';
+export { nodeDetailText, nodeJson, nodesTable } from './views/node.js';
+export { managerCommand, upCommand, workerCommand } from './commands/daemons.js';
+export { serviceCommand } from './commands/service.js';

@@ -45,10 +45,23 @@ export function shortId(id: string): string {
   return id.slice(0, 12);
 }
 
-/** `Label:   value` lines, values aligned. */
+/** `Label:   value` lines, values aligned; a value of several lines keeps them under its first. */
 export function fields(lines: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(...lines.map(([k]) => k.length)) + 2;
-  return lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n');
+  const value = (v: string): string => v.split('\n').join(`\n${' '.repeat(width)}`);
+  return lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${value(v)}`).join('\n');
+}
+
+/** Rows as text columns, each padded to its widest cell, `gap` spaces apart (no header). */
+export function columns(rows: readonly string[][], gap = 2): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join(' '.repeat(gap))
+      .trimEnd(),
+  );
 }
 
 export function indent(text: string): string {

@@ -7,6 +7,7 @@ import {
   validateReplicas,
   validateRegistryAuth,
   validateServiceSpec,
+  type PublishedPort,
   type Service,
   type Task,
 } from '@warren/core';
@@ -22,6 +23,7 @@ import {
 import { endpointsOf, replacementState } from './endpoints.js';
 import { watchHandlers } from './control-watch.js';
 import type { ImageQueries } from './image-queries.js';
+import type { IngressTables } from './ingress.js';
 import { resolveImage } from './image-resolution.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { Change, NodeRecord, Store, StoreView } from './store.js';
@@ -36,6 +38,8 @@ export interface ControlDeps {
   startedAt: number;
   /** Questions to nodes' engines: a new service's image is pinned through one. */
   imageQueries: ImageQueries;
+  /** The ingress table's view of which nodes cannot listen on which published ports. */
+  ingress: Pick<IngressTables, 'problems'>;
 }
 
 /** ControlService: what the CLI calls. Every request is validated before anything is written. */
@@ -68,6 +72,8 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       engineOk: engine.ok,
       engineMessage: engine.message,
       history: withHistory ? (n.history ?? []).map((h) => ({ atMs: h.at, status: h.status, reason: h.reason })) : [],
+      address: n.address ?? '',
+      ingressAddress: n.ingressAddress ?? '',
     };
   };
   const tasksOf = (service: Service): wire.Task[] =>
@@ -85,8 +91,10 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id) && sessions.engine(n.id).ok);
       const { image, note } = await resolveImage(asked, auth, ready, deps.imageQueries);
       const spec = { ...asked, image };
+      checkPortsFree(store, spec.ports);
       const service = await store.mutate((view) => {
         if (view.serviceByName(spec.name)) throw new AlreadyExistsError('service', spec.name);
+        checkPortsFree(view, spec.ports);
         const t = now();
         const created: Service = {
           id: newId(),
@@ -144,6 +152,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
         tasks: tasksOf(service),
         endpoints: endpointsOf(store, service),
         ...replacementState(store, service),
+        ingressProblems: deps.ingress.problems(service.spec.ports.map((p) => p.published)),
       };
     }),
 
@@ -247,6 +256,22 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       };
     }),
   };
+}
+
+/** Refuses a published port that another service holds (checked again inside the write). */
+function checkPortsFree(view: StoreView, ports: readonly PublishedPort[]): void {
+  for (const p of ports) {
+    for (const other of view.services()) {
+      if (other.spec.ports.some((q) => q.published === p.published)) {
+        const given = `published=${p.published},target=${p.target}`;
+        throw new ValidationError(
+          '--publish',
+          given,
+          `port ${p.published} is already published by service ${other.spec.name}`,
+        );
+      }
+    }
+  }
 }
 
 /** A service by name or id; NOT_FOUND when there is none. */

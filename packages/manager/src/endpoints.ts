@@ -23,7 +23,14 @@ export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] 
         taskReady(t.spec.health, view.health(t.id), t.state === 'running'),
     )
     .sort((a, b) => a.slot - b.slot)
-    .map((t) => ({ taskId: t.id, slot: t.slot, nodeId: t.nodeId, address: t.address }));
+    .map((t) => ({
+      taskId: t.id,
+      slot: t.slot,
+      nodeId: t.nodeId,
+      nodeName: view.node(t.nodeId)?.name ?? '',
+      address: t.address,
+      ports: t.ports ?? [],
+    }));
 }
 
 /** The replacement state of a service, for `service inspect`. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import { FailedPreconditionError, type Task } from '@warren/core';
+import { FailedPreconditionError } from '@warren/core';
 import {
   DEFAULT_MANAGER_ADDRESS,
   DEFAULT_MANAGER_HTTP_ADDRESS,
@@ -11,12 +11,9 @@ import {
   VERSION,
   bindServer,
   shutdownServer,
-  taskToWire,
   warrenProto,
   type Component,
-  type wire,
 } from '@warren/api';
-import { assignments } from './assignments.js';
 import { controlServiceHandlers } from './control-service.js';
 import { HealthIngest } from './health-ingest.js';
 import { managerMetrics } from './metrics.js';
@@ -26,6 +23,8 @@ import { ImageQueries } from './image-queries.js';
 import { NodeSessions } from './node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
 import { Store, type Change } from './store.js';
+import { IngressTables } from './ingress.js';
+import { TaskDispatch } from './task-dispatch.js';
 import { workerServiceHandlers } from './worker-service.js';
 
 export interface ManagerOptions {
@@ -111,6 +110,14 @@ export class Manager {
       () => reconciler.trigger(),
       options.logger.child({ component: 'nodes' }),
     );
+    const ingress = new IngressTables(store, sessions, now, options.logger.child({ component: 'ingress' }));
+    const dispatch = new TaskDispatch(
+      store,
+      sessions,
+      ingress,
+      options.drainTimeoutMs ?? 2000,
+      options.logger.child({ component: 'drain' }),
+    );
     const streams = { health: 0 };
     const imageQueries = new ImageQueries(sessions);
     const server = new grpc.Server();
@@ -131,6 +138,7 @@ export class Manager {
         newId,
         startedAt,
         imageQueries,
+        ingress,
         logger: options.logger.child({ component: 'control' }),
       }),
     );
@@ -142,8 +150,13 @@ export class Manager {
         token,
         now,
         newId,
-        onNodeChange: () => reconciler.trigger(),
+        onNodeChange: () => {
+          reconciler.trigger();
+          ingress.nodeChanged();
+        },
         onConnect: () => monitor.check(),
+        ingress,
+        dispatch,
         health,
         imageQueries,
         streams,
@@ -198,7 +211,7 @@ export class Manager {
         listen: httpListen,
         version: VERSION,
         components,
-        registry: managerMetrics({ store, sessions, health, reconciler, streams }),
+        registry: managerMetrics({ store, sessions, health, reconciler, streams, ingress, dispatch }),
         onStatus: (status) => grpcHealth.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
       });
     } catch (err) {
@@ -210,7 +223,8 @@ export class Manager {
     }
     const manager = new Manager(address, token, server, store, sessions, reconciler, logger, grpcHealth, http);
     store.onCommit((changes) => {
-      manager.#pushAssignments(changes);
+      dispatch.push(changes);
+      if (changes.some(movesIngress)) ingress.schedule();
       // Health records alone change no decision; a task failed by its health check does.
       if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
     });
@@ -234,25 +248,6 @@ export class Manager {
     return this.#state;
   }
 
-  /** Sends every task change to the worker of the task's node. */
-  #pushAssignments(changes: readonly Change[]): void {
-    const byNode = new Map<string, { tasks: Task[]; removed: string[] }>();
-    const forNode = (nodeId: string) => {
-      let changed = byNode.get(nodeId);
-      if (!changed) byNode.set(nodeId, (changed = { tasks: [], removed: [] }));
-      return changed;
-    };
-    for (const change of changes) {
-      if (change.kind === 'putTask' && change.task.nodeId !== '') forNode(change.task.nodeId).tasks.push(change.task);
-      else if (change.kind === 'deleteTask' && change.task.nodeId !== '') {
-        forNode(change.task.nodeId).removed.push(change.task.id);
-      }
-    }
-    for (const [nodeId, { tasks, removed }] of byNode) {
-      this.sessions.send(nodeId, assignments(this.store, this.store.node(nodeId)?.name ?? '', tasks, removed));
-    }
-  }
-
   /** Stops serving (running calls get `graceMs`), stops the loops, closes the store. */
   async stop(graceMs = 2000): Promise<void> {
     if (this.#state !== 'running') return;
@@ -268,4 +263,9 @@ export class Manager {
     this.#state = 'stopped';
     this.logger.info('manager stopped');
   }
+}
+
+/** Changes that can move an endpoint in or out of the ingress table. */
+function movesIngress(change: Change): boolean {
+  return change.kind !== 'event' && change.kind !== 'putMeta' && change.kind !== 'putSlot';
 }

@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { isTerminal, taskHealth } from '@warren/core';
 import type { HealthIngest } from './health-ingest.js';
+import type { IngressTables } from './ingress.js';
+import type { TaskDispatch } from './task-dispatch.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { ReconcilerLoop } from './reconciler-loop.js';
 import type { Store } from './store.js';
@@ -15,6 +17,8 @@ export function managerMetrics(deps: {
   health: HealthIngest;
   reconciler: ReconcilerLoop;
   streams: { health: number };
+  ingress: IngressTables;
+  dispatch: TaskDispatch;
 }): Registry {
   const { store, sessions, health, reconciler } = deps;
   const registry = new Registry();
@@ -110,5 +114,63 @@ export function managerMetrics(deps: {
     registers,
   });
   reconciler.onPass = (seconds) => duration.observe(seconds);
+  ingressMetrics(registers, deps.ingress, deps.dispatch);
   return registry;
+}
+
+/** The ingress table, how far each proxy lags it, and the drains before stops. */
+function ingressMetrics(registers: Registry[], ingress: IngressTables, dispatch: TaskDispatch): void {
+  new Gauge({
+    name: 'warren_ingress_table_version',
+    help: 'Version of the ingress table the manager sends to every proxy',
+    registers,
+    collect() {
+      this.set(ingress.version);
+    },
+  });
+  new Gauge({
+    name: 'warren_ingress_proxy_lag_versions',
+    help: 'Versions of the ingress table a connected proxy has not confirmed yet, by node',
+    labelNames: ['node'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const l of ingress.lag()) this.set({ node: l.node }, l.versions);
+    },
+  });
+  new Gauge({
+    name: 'warren_ingress_proxy_lag_seconds',
+    help: 'How long ago the oldest ingress table a proxy has not confirmed was sent (0: up to date), by node',
+    labelNames: ['node'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const l of ingress.lag()) this.set({ node: l.node }, l.seconds);
+    },
+  });
+  const acks = new Histogram({
+    name: 'warren_ingress_ack_seconds',
+    help: 'From sending an ingress table to a proxy confirming it',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+    registers,
+  });
+  ingress.onAck = (seconds) => acks.observe(seconds);
+  new Counter({
+    name: 'warren_drains_total',
+    help: 'Stops of tasks with published ports, by how their drain ended (confirmed by every proxy, timed out)',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'confirmed' }, dispatch.drains.confirmed);
+      this.inc({ outcome: 'timed_out' }, dispatch.drains.timedOut);
+    },
+  });
+  const drained = new Histogram({
+    name: 'warren_drain_seconds',
+    help: 'From deciding to stop a task with published ports to sending its stop (the drain)',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5],
+    registers,
+  });
+  dispatch.onDrained = (seconds) => drained.observe(seconds);
 }

@@ -87,8 +87,18 @@ export class NodeSessions {
     return this.#sessions.get(nodeId)?.lastSeenAt;
   }
 
+  /** Nodes with an open assignment stream, by id. */
+  connectedIds(): string[] {
+    return [...this.#sessions].filter(([, s]) => s.stream).map(([id]) => id);
+  }
+
   send(nodeId: string, message: wire.AssignmentsMessage): void {
     this.#sessions.get(nodeId)?.stream?.write(message);
+  }
+
+  /** Sends `message` to every connected worker. */
+  broadcast(message: wire.AssignmentsMessage): void {
+    for (const { stream } of this.#sessions.values()) stream?.write(message);
   }
 
   /** Ends every stream (manager shutdown). */

@@ -25,6 +25,10 @@ export interface NodeRecord {
   status: 'ready' | 'down';
   /** Status changes, newest last (the last 20). */
   history: Array<{ at: number; status: string; reason: string }>;
+  /** What its worker advertises (`--advertise-addr`); '' before workers told. */
+  address?: string;
+  /** Where its proxy listens (`--ingress-addr`). */
+  ingressAddress?: string;
 }
 
 export type Change =

@@ -1,22 +1,17 @@
 import { timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import {
-  FailedPreconditionError,
-  NotFoundError,
-  UnauthenticatedError,
-  ValidationError,
-  WORKER_STATES,
-  canAdvance,
-  isTaskState,
-  type Task,
-} from '@warren/core';
+import { NotFoundError, UnauthenticatedError, ValidationError } from '@warren/core';
 import { TOKEN_METADATA_KEY, toServiceError, unaryHandler, type wire } from '@warren/api';
 import { assignments } from './assignments.js';
+import { taskStatusHandler } from './task-status.js';
 import type { HealthIngest } from './health-ingest.js';
 import type { ImageQueries } from './image-queries.js';
+import type { IngressTables } from './ingress.js';
+import type { TaskDispatch } from './task-dispatch.js';
 import type { NodeSessions } from './node-sessions.js';
-import type { Change, NodeRecord, Store } from './store.js';
+import type { NodeRecord, Store } from './store.js';
 
 export interface WorkerDeps {
   store: Store;
@@ -33,6 +28,10 @@ export interface WorkerDeps {
   imageQueries: ImageQueries;
   /** Open health streams, for the metrics. */
   streams: { health: number };
+  /** The ingress table every worker's proxy follows, and their acks. */
+  ingress: IngressTables;
+  /** Task changes to workers, stops held back while they drain. */
+  dispatch: TaskDispatch;
   logger: Logger;
 }
 
@@ -79,12 +78,20 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         );
       }
       const images = checkImages(req.images);
+      for (const [flag, ip] of [
+        ['--advertise-addr', req.address],
+        ['--ingress-addr', req.ingressAddress],
+      ] as const) {
+        if (ip !== '' && isIP(ip) === 0) throw new ValidationError(flag, ip.slice(0, 80), 'not an IP address');
+      }
+      const addresses = { address: req.address, ingressAddress: req.ingressAddress };
       const node = await store.mutate((view) => {
         const t = now();
         const existing = view.nodeByName(req.name);
         const record: NodeRecord = existing
-          ? { ...existing, hostname: req.hostname, images, lastSeenAt: t }
+          ? { ...existing, hostname: req.hostname, images, lastSeenAt: t, ...addresses }
           : {
+              ...addresses,
               id: newId(),
               name: req.name,
               hostname: req.hostname,
@@ -128,8 +135,9 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         .onConnect()
         .catch((err: unknown) => logger.error({ err }, 'node check failed'))
         .then(() => {
-          const tasks = store.tasksOfNode(node.id);
-          call.write(assignments(store, node.name, tasks, [], true));
+          // A task draining still runs as far as its worker knows; the table comes with the tasks.
+          const tasks = store.tasksOfNode(node.id).map((t) => deps.dispatch.view(t));
+          call.write({ ...assignments(store, node.name, tasks, [], true), ingress: deps.ingress.table });
           logger.info({ node: node.name, tasks: tasks.length }, 'worker connected');
           deps.onNodeChange();
         });
@@ -143,85 +151,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       call.on('error', gone);
     },
 
-    UpdateTaskStatus: unaryHandler('UpdateTaskStatus', logger, async (req: wire.TaskStatusUpdateOut, call) => {
-      authenticate(call.metadata);
-      findNode(req.nodeId);
-      const state = req.state;
-      if (!isTaskState(state) || !WORKER_STATES.has(state)) {
-        throw new ValidationError('state', state, `a worker reports one of ${[...WORKER_STATES].join(', ')}`);
-      }
-      if (req.message.length > MAX_TEXT || req.error.length > MAX_TEXT)
-        throw new ValidationError('message', '…', `at most ${MAX_TEXT} characters`);
-      await store.mutate((view) => {
-        const task = view.task(req.taskId);
-        if (!task) throw new NotFoundError('task', req.taskId);
-        if (task.nodeId !== req.nodeId)
-          throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
-        if (task.state === state) {
-          // Progress within a state (`pulling 42% of 35.1 MB`): the message changes, nothing else.
-          if (state !== 'preparing' || req.message === task.message) return { changes: [], result: undefined };
-          return {
-            changes: [{ kind: 'putTask', task: { ...task, message: req.message, updatedAt: now() } }],
-            result: undefined,
-          };
-        }
-        if (!canAdvance(task.state, state))
-          throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
-        const t = now();
-        const updated: Task = {
-          ...task,
-          state,
-          message: req.message,
-          error: req.error,
-          containerId: req.containerId || task.containerId,
-          address: req.address || task.address,
-          startedAt: state === 'running' ? t : task.startedAt,
-          updatedAt: t,
-        };
-        if (req.hasExitCode) updated.exitCode = req.exitCode;
-        const at = {
-          serviceId: task.serviceId,
-          service: task.serviceName,
-          taskId: task.id,
-          slot: task.slot,
-          nodeId: task.nodeId,
-        };
-        const events: Change[] = [];
-        if (state === 'running')
-          events.push({
-            kind: 'event',
-            event: {
-              ...at,
-              type: 'task-running',
-              reason: `running${updated.address ? ` at ${updated.address}` : ''}`,
-            },
-          });
-        if ((state === 'failed' || state === 'rejected') && task.desiredState === 'running') {
-          events.push({
-            kind: 'event',
-            event: {
-              ...at,
-              type: 'task-failed',
-              reason: req.error || state,
-              ...(req.hasExitCode ? { data: { exitCode: req.exitCode } } : {}),
-            },
-          });
-        }
-        logger.info(
-          {
-            service: task.serviceName,
-            slot: task.slot,
-            task: task.id,
-            state,
-            error: req.error || undefined,
-            exitCode: req.hasExitCode ? req.exitCode : undefined,
-          },
-          'task state',
-        );
-        return { changes: [{ kind: 'putTask', task: updated }, ...events], result: undefined };
-      });
-      return {};
-    }),
+    UpdateTaskStatus: taskStatusHandler(deps, authenticate, findNode),
 
     ReportHealth: (call: grpc.ServerDuplexStream<wire.HealthBatchOut, wire.HealthAck>) => {
       try {
@@ -272,6 +202,21 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
     AckIngress: unaryHandler('AckIngress', logger, async (req: wire.IngressAckOut, call) => {
       authenticate(call.metadata);
       findNode(req.nodeId);
+      if (!Number.isSafeInteger(req.version) || req.version < 0 || req.version > deps.ingress.version) {
+        throw new ValidationError(
+          'version',
+          req.version,
+          `not a version this manager sent (newest ${deps.ingress.version})`,
+        );
+      }
+      if (req.bindErrors.length > 1000)
+        throw new ValidationError('bind_errors', req.bindErrors.length, 'at most 1000');
+      const bindErrors = req.bindErrors.map((e) => {
+        if (!Number.isInteger(e.published) || e.published < 1 || e.published > 65_535)
+          throw new ValidationError('bind_errors.published', e.published, 'not a port number');
+        return { published: e.published, error: e.error.slice(0, 300) };
+      });
+      deps.ingress.ack(req.nodeId, req.version, bindErrors);
       return {};
     }),
 

@@ -176,9 +176,10 @@ export class Executor {
       const report = !isTerminal(state) && state !== 'running';
       const probe = !isTerminal(state) && !this.probes.probing(taskId) && probeRuns(task.spec.health).length > 0;
       if (!report && !probe) return;
-      const { address, startedAt } = await this.runtime.probeTarget(container.id, task.spec.network);
+      const { address, startedAt, ports } = await this.runtime.probeTarget(container.id, task.spec);
       if (report) {
-        this.#report(task, { taskId, state: 'running', message: 'running', containerId: container.id, address });
+        const running = { taskId, state: 'running', message: 'running', containerId: container.id, address } as const;
+        this.#report(task, { ...running, ports });
       }
       if (probe) this.probes.start(task, { containerId: container.id, address }, startedAt, true);
     } else if ((container.state === 'exited' || container.state === 'dead') && !isTerminal(state)) {
@@ -204,9 +205,9 @@ export class Executor {
     this.#report(task, { taskId: task.id, state: 'starting', message: 'creating container' });
     try {
       const containerId = await this.runtime.run(task, this.nodeId());
-      const { address, startedAt } = await this.runtime.probeTarget(containerId, task.spec.network);
+      const { address, startedAt, ports } = await this.runtime.probeTarget(containerId, task.spec);
       this.logger.info({ ...fields, container: containerId.slice(0, 12), address }, 'container started');
-      this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId, address });
+      this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId, address, ports });
       this.probes.start(task, { containerId, address }, startedAt, false);
     } catch (err) {
       const reason = dockerMessage(err);

@@ -21,3 +21,4 @@ export {
   type PullEvent,
   type PullProgress,
 } from './image-puller.js';
+export * from './ingress/index.js';

@@ -26,6 +26,8 @@ export interface AssignmentHandler {
   registryAuth(serviceId: string, auth: RegistryAuth): void;
   /** The manager asks the engine about an image: answer with AnswerImageQuery. */
   imageQuery(query: ImageQuestion): void;
+  /** A new ingress table for the proxy: acknowledge it with `ackIngress` once applied. */
+  ingress(table: wire.IngressTableOut): void;
 }
 
 /** A question of the manager about an image. */
@@ -42,6 +44,9 @@ export interface ManagerLinkOptions {
   token: string;
   /** Node name. The same name after a restart is the same node. */
   name: string;
+  /** Told at registration: where other nodes reach this node's tasks, and where its proxy listens. */
+  address: string;
+  ingressAddress: string;
   /** The engine's images, sent at registration and when they change. */
   runtime: Pick<ContainerRuntime, 'images'>;
   /** The engine's last answer to a ping, sent with every heartbeat. */
@@ -137,9 +142,23 @@ export class ManagerLink {
     );
   }
 
+  /** Tells the manager the proxy applied `version` of the ingress table, and what it cannot listen on. */
+  async ackIngress(
+    version: number,
+    bindErrors: Array<{ published: number; error: string }>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { client, token, logger } = this.options;
+    const request = { nodeId: this.#nodeId, version, bindErrors };
+    const options = { metadata: tokenMetadata(token), signal, timeoutMs: 5000 };
+    await unary(client.AckIngress, client, request, options).catch((err: unknown) => {
+      if (!signal.aborted) logger.warn({ version, reason: (err as Error).message }, 'ingress ack not delivered');
+    });
+  }
+
   /** `first`: a refusal rejects (the worker is starting); later ones are logged and retried. */
   async #register(signal: AbortSignal, first: boolean): Promise<void> {
-    const { client, token, name, manager, logger } = this.options;
+    const { client, token, name, manager, logger, address, ingressAddress } = this.options;
     const retry = new Backoff(REGISTER_RETRY);
     let warned = false;
     for (;;) {
@@ -149,7 +168,7 @@ export class ManagerLink {
         const res = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(
           client.Register,
           client,
-          { token, name, hostname: hostname(), images },
+          { token, name, hostname: hostname(), images, address, ingressAddress },
           { signal, timeoutMs: 5000 },
         );
         this.#nodeId = res.nodeId;
@@ -212,6 +231,7 @@ export class ManagerLink {
             const auth = registryAuthFromWire(q.registryAuth);
             assignments.imageQuery({ id: q.id, image: q.image, ...(auth ? { auth } : {}) });
           }
+          if (message.ingress) assignments.ingress(message.ingress);
           const tasks = message.tasks.map(taskFromWire);
           if (!message.full && tasks.length === 0 && message.removedTaskIds.length === 0) return;
           if (message.full) {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TaskState } from '@warren/core';
+import type { TaskPort, TaskState } from '@warren/core';
 import { isRejected, isUnavailable, tokenMetadata, unary, type wire } from '@warren/api';
 import { Backoff } from './backoff.js';
 
@@ -11,6 +11,8 @@ export interface StatusReport {
   exitCode?: number;
   containerId?: string;
   address?: string;
+  /** With `running`: its published target ports as bound on this node. */
+  ports?: TaskPort[];
 }
 
 /** Waits between attempts while the manager cannot take reports. */
@@ -96,6 +98,7 @@ export class StatusReporter {
           exitCode: report.exitCode ?? 0,
           containerId: report.containerId ?? '',
           address: report.address ?? '',
+          ports: report.ports ?? [],
           observedAtMs: Date.now(),
         },
         { metadata: tokenMetadata(this.token), timeoutMs: 5000, signal: this.signal },

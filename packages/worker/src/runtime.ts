@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { containerName, normalizeImageRef, type RegistryAuth, type Task } from '@warren/core';
+import { containerName, normalizeImageRef, type RegistryAuth, type Task, type TaskPort } from '@warren/core';
 import { demuxDockerStream } from './docker-stream.js';
 import { LABEL, taskLabels } from './labels.js';
 
@@ -30,7 +30,15 @@ interface EngineEvent {
 export class ContainerRuntime {
   readonly docker: Docker;
 
-  constructor(options: Docker.DockerOptions = {}) {
+  /**
+   * `advertiseAddr`: the node's address for other nodes. A task's published target ports are
+   * bound to ephemeral ports on it (not on every interface: the way in is the proxies, which
+   * follow readiness).
+   */
+  constructor(
+    options: Docker.DockerOptions = {},
+    readonly advertiseAddr = '127.0.0.1',
+  ) {
     this.docker = new Docker(options);
   }
 
@@ -86,9 +94,13 @@ export class ContainerRuntime {
   /** Creates and starts the task's container. Returns its id. */
   async run(task: Task, nodeId: string): Promise<string> {
     const { spec } = task;
+    const bindings = Object.fromEntries(
+      spec.ports.map((p) => [`${p.target}/tcp`, [{ HostIp: this.advertiseAddr, HostPort: '' }]]),
+    );
     const container = await this.docker.createContainer({
       name: containerName(task),
       Image: spec.image,
+      ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p.target}/tcp`, {}])),
       ...(spec.command.length > 0 ? { Cmd: spec.command } : {}),
       Env: spec.env,
       Labels: taskLabels(task, nodeId),
@@ -99,6 +111,7 @@ export class ContainerRuntime {
         // An init as PID 1 passes SIGTERM on to the command and reaps orphans (exec probes).
         Init: true,
         RestartPolicy: { Name: 'no' },
+        PortBindings: bindings,
       },
     });
     try {
@@ -111,16 +124,25 @@ export class ContainerRuntime {
   }
 
   /**
-   * Where probes reach the container: its IP on its network (127.0.0.1 with --network host),
-   * and when it started.
+   * Where probes reach the container: its IP on its network (127.0.0.1 with --network host);
+   * when it started; and where its published target ports are bound on this node.
    */
-  async probeTarget(containerId: string, network: string): Promise<{ address: string; startedAt: number }> {
+  async probeTarget(
+    containerId: string,
+    spec: Pick<Task['spec'], 'network' | 'ports'>,
+  ): Promise<{ address: string; startedAt: number; ports: TaskPort[] }> {
     const info = await this.docker.getContainer(containerId).inspect();
     const startedAt = Date.parse(info.State.StartedAt) || Date.now();
-    if (network === 'host') return { address: '127.0.0.1', startedAt };
+    const bound = info.NetworkSettings.Ports ?? {};
+    const host = this.advertiseAddr.includes(':') ? `[${this.advertiseAddr}]` : this.advertiseAddr;
+    const ports = spec.ports.flatMap((p) => {
+      const binding = bound[`${p.target}/tcp`]?.find((b) => b.HostPort !== '');
+      return binding ? [{ target: p.target, address: `${host}:${binding.HostPort}` }] : [];
+    });
+    if (spec.network === 'host') return { address: '127.0.0.1', startedAt, ports };
     const networks = info.NetworkSettings.Networks ?? {};
-    const address = networks[network]?.IPAddress || Object.values(networks).find((n) => n.IPAddress)?.IPAddress;
-    return { address: address || '127.0.0.1', startedAt };
+    const address = networks[spec.network]?.IPAddress || Object.values(networks).find((n) => n.IPAddress)?.IPAddress;
+    return { address: address || '127.0.0.1', startedAt, ports };
   }
 
   /** The exit code of a stopped container; undefined while it runs or when it is gone. */

@@ -5,11 +5,13 @@ import type { Logger } from 'pino';
 import { HealthImplementation } from 'grpc-health-check';
 import { FailedPreconditionError } from '@warren/core';
 import { DaemonHttp, VERSION, bindServer, createWorkerClient, shutdownServer, type wire } from '@warren/api';
+import { localAddressTowards } from './advertise.js';
 import { ContainerWatch } from './container-watch.js';
 import { EngineWatch } from './engine-watch.js';
 import { TaskImages } from './task-images.js';
 import { Executor, type ProbeHooks } from './executor.js';
 import { HealthReporter } from './health-reporter.js';
+import { IngressProxy, ingressTableFromWire } from './ingress/index.js';
 import { ManagerLink } from './manager-link.js';
 import { workerMetrics } from './metrics.js';
 import { Prober } from './prober/prober.js';
@@ -76,13 +78,17 @@ export class Worker {
   readonly #grpcServer = new grpc.Server();
   #grpcAddress = '';
   readonly #metrics: ReturnType<typeof workerMetrics>;
+  readonly #ingress: IngressProxy;
 
-  private constructor(private readonly options: WorkerOptions) {
+  private constructor(
+    private readonly options: WorkerOptions,
+    advertiseAddr: string,
+  ) {
     const { logger, token } = options;
     this.#logger = logger.child({ component: 'worker' });
     this.#name = options.name ?? hostname();
     this.#client = createWorkerClient(options.manager);
-    this.#runtime = new ContainerRuntime(options.docker);
+    this.#runtime = new ContainerRuntime(options.docker, advertiseAddr);
     const signal = this.#abort.signal;
     const nodeId = (): string => this.#link.nodeId;
     this.#reporter = new StatusReporter(this.#client, token, nodeId, logger.child({ component: 'reporter' }), signal);
@@ -110,6 +116,13 @@ export class Worker {
       stop: (taskId) => this.#prober.remove(taskId),
       probing: (taskId) => this.#prober.has(taskId),
     };
+    this.#ingress = new IngressProxy({
+      host: options.ingressAddr ?? '0.0.0.0',
+      logger: logger.child({ component: 'ingress' }),
+      registry: this.#metrics.registry,
+      // A port bound (or lost) between tables: the manager hears it with the same version.
+      onBindErrors: ({ version, bindErrors }) => void this.#link.ackIngress(version, bindErrors, signal),
+    });
     const executorLogger = logger.child({ component: 'executor' });
     const images = new TaskImages(this.#runtime.docker, this.#runtime, logger.child({ component: 'images' }));
     this.#executor = new Executor(this.#runtime, this.#reporter, nodeId, executorLogger, probes, images);
@@ -118,6 +131,8 @@ export class Worker {
       manager: options.manager,
       token,
       name: this.#name,
+      address: advertiseAddr,
+      ingressAddress: options.ingressAddr ?? '0.0.0.0',
       runtime: this.#runtime,
       engine: () => this.#engine.state,
       assignments: {
@@ -131,6 +146,13 @@ export class Worker {
         registryAuth: (serviceId, auth) => images.setAuth(serviceId, auth),
         imageQuery: ({ id, image, auth }) =>
           void images.query(image, auth).then((answer) => this.#link.answerImageQuery(id, answer, signal)),
+        ingress: (table) =>
+          void this.#ingress
+            .apply(ingressTableFromWire(table))
+            .then(({ version, bindErrors }) => this.#link.ackIngress(version, bindErrors, signal))
+            .catch((err: unknown) => {
+              if (!signal.aborted) this.#logger.error({ err }, 'applying the ingress table failed');
+            }),
       },
       logger: logger.child({ component: 'manager-link' }),
     });
@@ -154,7 +176,15 @@ export class Worker {
    * reached.
    */
   static async start(options: WorkerOptions): Promise<Worker> {
-    const worker = new Worker(options);
+    const advertise =
+      options.advertiseAddr ??
+      (await localAddressTowards(options.manager).catch((err: unknown) => {
+        const why = (err as Error).message;
+        throw new FailedPreconditionError(
+          `cannot tell this node's address towards ${options.manager} (${why}); set --advertise-addr`,
+        );
+      }));
+    const worker = new Worker(options, advertise);
     try {
       await worker.#start();
     } catch (err) {
@@ -228,6 +258,7 @@ export class Worker {
     await this.#http?.stop();
     await shutdownServer(this.#grpcServer, 500);
     this.#prober.stop();
+    await this.#ingress.stop();
     await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();
     this.#client.close();

@@ -1,33 +1,9 @@
 import { Command } from 'commander';
 import type { wire } from '@warren/api';
 import { control } from '../context.js';
-import { ago, fields, indent, printJson, shortId, table } from '../output.js';
+import { printJson } from '../output.js';
 import { formatOption } from '../options.js';
-
-function nodeJson(n: wire.NodeOut) {
-  return {
-    id: n.id,
-    name: n.name,
-    hostname: n.hostname,
-    status: n.status,
-    availability: n.availability,
-    engine: n.engineOk ? 'ok' : `unreachable: ${n.engineMessage}`,
-    tasks: n.taskCount,
-    lastSeenAt: new Date(n.lastSeenAtMs).toISOString(),
-    registeredAt: new Date(n.registeredAtMs).toISOString(),
-    history: n.history.map((h) => ({ time: new Date(h.atMs).toISOString(), status: h.status, reason: h.reason })),
-  };
-}
-
-/** `ready`, `down`, or `ready, engine unreachable`. */
-function statusWords(n: wire.NodeOut): string {
-  return n.status === 'ready' && !n.engineOk ? 'ready, engine unreachable' : n.status;
-}
-
-function engineWords(n: wire.NodeOut): string {
-  if (n.engineOk) return 'the worker reaches its Docker engine';
-  return `unreachable (${n.engineMessage}): no task here is replaced for health until it answers`;
-}
+import { nodeDetailText, nodeJson, nodesTable } from '../views/node.js';
 
 export function nodeCommand(): Command {
   const node = new Command('node').description('list, inspect, drain and activate worker nodes');
@@ -38,17 +14,7 @@ export function nodeCommand(): Command {
     .action(async (o: { format?: string }, cmd: Command) => {
       const res = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
       if (o.format === 'json') return printJson(res.nodes.map(nodeJson));
-      const rows = res.nodes.map((n) => [
-        shortId(n.id),
-        n.name,
-        statusWords(n),
-        n.availability,
-        String(n.taskCount),
-        ago(n.lastSeenAtMs),
-        n.hostname,
-      ]);
-      const headers = ['ID', 'NAME', 'STATUS', 'AVAILABILITY', 'TASKS', 'LAST HEARTBEAT', 'HOSTNAME'];
-      process.stdout.write(`${table(headers, rows)}\n`);
+      process.stdout.write(`${nodesTable(res.nodes)}\n`);
     });
   node
     .command('inspect')
@@ -58,21 +24,7 @@ export function nodeCommand(): Command {
     .action(async (name: string, o: { format?: string }, cmd: Command) => {
       const n = await control<wire.NodeOut>(cmd, (c) => c.InspectNode, { name });
       if (o.format === 'json') return printJson(nodeJson(n));
-      const lines: Array<[string, string]> = [
-        ['ID', n.id],
-        ['Name', n.name],
-        ['Hostname', n.hostname],
-        ['Status', statusWords(n)],
-        ['Availability', n.availability],
-        ['Engine', engineWords(n)],
-        ['Tasks', String(n.taskCount)],
-        ['Last heartbeat', `${new Date(n.lastSeenAtMs).toISOString()} (${ago(n.lastSeenAtMs)})`],
-        ['Joined', new Date(n.registeredAtMs).toISOString()],
-      ];
-      const transitions = n.history.map((h) => [new Date(h.atMs).toISOString(), h.status, h.reason]);
-      const history =
-        transitions.length > 0 ? table(['TIME', 'STATUS', 'REASON'], transitions) : '(no transitions yet)';
-      process.stdout.write(`${fields(lines)}\n\nHistory:\n${indent(history)}\n`);
+      process.stdout.write(nodeDetailText(n));
     });
   for (const [verb, availability, what] of [
     ['drain', 'drain', 'move tasks away gracefully (successor healthy elsewhere first) and place none here'],

@@ -11,6 +11,7 @@ import {
 import { specFromWire, type wire } from '@warren/api';
 import { ago, fields, indent, shortId, table } from '../output.js';
 import { nextAttempt } from './service-list.js';
+import { endpointsText, ingressProblemsText, portsText } from './service-ports.js';
 
 type Line = [string, string];
 
@@ -28,6 +29,7 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
     ['Command', spec.command.length > 0 ? spec.command.join(' ') : '(image default)'],
     ['Env', spec.env.length > 0 ? spec.env.join(', ') : '-'],
     ['Network', spec.network],
+    ...(spec.ports.length > 0 ? [['Ports', portsText(spec.ports)] as Line] : []),
     ['Stop timeout', formatDuration(spec.stopTimeoutMs)],
     ['Health', healthLine(spec, live)],
     ...probeLines(spec),
@@ -37,7 +39,7 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
     ...detail.slots
       .filter((x) => x.gaveUp || x.nextAttemptAtMs > now)
       .map((x): Line => [`Slot ${x.slot}`, `${x.failures} failures in a row (${x.lastReason})${nextAttempt(x, now)}`]),
-    ['Endpoints', detail.endpoints.length > 0 ? detail.endpoints.map((e) => e.address).join(', ') : '(none ready)'],
+    ['Endpoints', endpointsText(spec, detail.endpoints)],
     ...(spec.mounts.length > 0 ? [['Mounts', mountsLine(spec)] as Line] : []),
     ['Created', `${new Date(service.createdAtMs).toISOString()} (${ago(service.createdAtMs, now)})`],
   ];
@@ -53,7 +55,8 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
   const healthHeaders = withHealth ? ['HEALTH', 'READY', 'LAST RESULT'] : ['READY'];
   const headers = ['SLOT', 'TASK', 'NODE', 'STATE', ...healthHeaders, 'MESSAGE'];
   const tasks = rows.length > 0 ? table(headers, rows) : '(no tasks)';
-  return `${fields(lines)}\n\nTasks:\n${indent(tasks)}\n`;
+  const problems = ingressProblemsText(detail.ingressProblems);
+  return `${fields(lines)}\n\n${problems ? `${problems}\n` : ''}Tasks:\n${indent(tasks)}\n`;
 }
 
 /** `Health: 2/3 healthy, 1 starting` (3 = desired replicas), or why there is none. */

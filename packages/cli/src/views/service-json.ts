@@ -3,14 +3,18 @@
  * stable for scripts (DESIGN.md section 3).
  */
 import { specFromWire, type wire } from '@warren/api';
+import { endpointPorts } from './service-ports.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function serviceJson(s: wire.ServiceOut) {
+  const spec = specFromWire(s.spec);
   return {
     id: s.id,
     name: s.spec?.name ?? '',
-    spec: specFromWire(s.spec),
+    spec,
+    /** The published ports (`spec.ports`), at the top as `docker service inspect` has them. */
+    ports: spec.ports,
     /** Why `spec.image` is not pinned to a digest; '' when it is. */
     imageNote: s.imageNote,
     /** Registry credentials are kept for the workers (they are never sent back). */
@@ -38,6 +42,8 @@ export function taskJson(t: wire.TaskOut) {
     error: t.error,
     exitCode: t.hasExitCode ? t.exitCode : null,
     containerId: t.containerId,
+    /** Where the node's proxies reach each published target port: `node address:host port`. */
+    ports: t.ports.map((p) => ({ target: p.target, address: p.address })),
     health: t.healthStatus,
     ready: t.ready,
     phases: Object.fromEntries(
@@ -59,10 +65,26 @@ export function taskJson(t: wire.TaskOut) {
 
 /** `service inspect --format json`: the service, its tasks, endpoints and replacement state. */
 export function serviceDetailJson(res: wire.ServiceDetailOut, now = Date.now()) {
+  const spec = specFromWire(res.service!.spec);
   return {
     ...serviceJson(res.service!),
     tasks: res.tasks.map(taskJson),
-    endpoints: res.endpoints.map((e) => ({ taskId: e.taskId, slot: e.slot, nodeId: e.nodeId, address: e.address })),
+    endpoints: res.endpoints.map((e) => ({
+      taskId: e.taskId,
+      slot: e.slot,
+      nodeId: e.nodeId,
+      node: e.nodeName,
+      address: e.address,
+      /** Each published port and where it goes on this endpoint (null: not reported yet). */
+      ports: endpointPorts(spec, e),
+    })),
+    /** Nodes that cannot listen on a published port, and why. */
+    ingressProblems: res.ingressProblems.map((p) => ({
+      nodeId: p.nodeId,
+      node: p.nodeName,
+      published: p.published,
+      error: p.error,
+    })),
     replacement: {
       budget: res.replacementBudget,
       inFlight: res.replacementsInFlight,

@@ -1,14 +1,21 @@
 /** The table views of `service ls` and `service ps`. */
 import { specFromWire, type wire } from '@warren/api';
 import { ago, shortId, table } from '../output.js';
+import { portsColumn } from './service-ports.js';
 
-/** `service ls`: one row per service. */
+/** `service ls`: one row per service; a PORTS column (`*:8080->80/tcp`) when any service publishes one. */
 export function servicesTable(res: wire.ListServicesResponseOut): string {
-  const rows = res.services.map((s) => {
-    const spec = specFromWire(s.service?.spec);
-    return [shortId(s.service!.id), spec.name, `${s.running}/${s.desired}`, spec.image, spec.command.join(' ')];
-  });
-  return table(['ID', 'NAME', 'REPLICAS', 'IMAGE', 'COMMAND'], rows);
+  const services = res.services.map((s) => ({ s, spec: specFromWire(s.service?.spec) }));
+  const withPorts = services.some(({ spec }) => spec.ports.length > 0);
+  const rows = services.map(({ s, spec }) => [
+    shortId(s.service!.id),
+    spec.name,
+    `${s.running}/${s.desired}`,
+    spec.image,
+    ...(withPorts ? [portsColumn(spec.ports)] : []),
+    spec.command.join(' '),
+  ]);
+  return table(['ID', 'NAME', 'REPLICAS', 'IMAGE', ...(withPorts ? ['PORTS'] : []), 'COMMAND'], rows);
 }
 
 /**

@@ -1,0 +1,205 @@
+import type { Logger } from 'pino';
+import { taskReady, type Service, type Task } from '@warren/core';
+import type { wire } from '@warren/api';
+import type { NodeSessions } from './node-sessions.js';
+import type { StoreView } from './store.js';
+
+const EMPTY = { full: false, tasks: [], removedTaskIds: [], auths: [], imageQueries: [] };
+
+/** What a node's proxy last confirmed, and the ports it cannot listen on. */
+interface NodeAck {
+  version: number;
+  bindErrors: Array<{ published: number; error: string }>;
+}
+
+interface Waiter {
+  version: number;
+  resolve: () => void;
+}
+
+/**
+ * The cluster's ingress table: every published port and its endpoints — tasks that run, are
+ * ready, are not being stopped, and whose node is up — as one versioned whole sent to every
+ * worker's proxy. Workers acknowledge the versions they apply; `confirmed` waits until every
+ * connected proxy has applied a version, which is what lets a stop wait for its drain.
+ */
+export class IngressTables {
+  #version = 0;
+  #body = '';
+  #table: wire.IngressTable = { version: 0, services: [] };
+  /** When each version was sent, for the lag metrics (the last few hundred). */
+  readonly #sentAt = new Map<number, number>();
+  readonly #acks = new Map<string, NodeAck>();
+  #waiters: Waiter[] = [];
+  #scheduled = false;
+  /** Seconds from a version's broadcast to a node's ack, for the metrics. */
+  onAck?: (seconds: number) => void;
+
+  constructor(
+    private readonly store: StoreView,
+    private readonly sessions: NodeSessions,
+    private readonly now: () => number,
+    private readonly logger: Logger,
+  ) {
+    // Versions only move forward at the workers, across manager restarts too: start past any
+    // version an earlier run of this manager can have sent (a thousand per millisecond).
+    this.#version = now() * 1000;
+    this.#table = { version: this.#version, services: [] };
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The current table, as sent to a worker that connects. */
+  get table(): wire.IngressTable {
+    return this.#table;
+  }
+
+  /** Recomputes soon (coalesced): after commits, when nodes come and go. */
+  schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.recompute();
+    });
+  }
+
+  /** Recomputes now; a table that changed gets the next version and goes to every worker. */
+  recompute(): number {
+    const services = this.#build();
+    const body = JSON.stringify(services);
+    if (body === this.#body) return this.#version;
+    this.#body = body;
+    this.#version++;
+    this.#table = { version: this.#version, services };
+    const at = this.now();
+    this.#sentAt.set(this.#version, at);
+    if (this.#sentAt.size > 500) this.#sentAt.delete(this.#version - 500);
+    this.sessions.broadcast({ ...EMPTY, ingress: this.#table });
+    this.#settle();
+    return this.#version;
+  }
+
+  /** A worker's proxy applied `version`. Older news than what it said before is ignored. */
+  ack(nodeId: string, version: number, bindErrors: NodeAck['bindErrors']): void {
+    if (version > this.#version)
+      throw new RangeError(`version ${version} was never sent (the newest is ${this.#version})`);
+    const previous = this.#acks.get(nodeId);
+    if (previous && previous.version > version) return;
+    const sent = this.#sentAt.get(version);
+    if (sent !== undefined && previous?.version !== version) this.onAck?.((this.now() - sent) / 1000);
+    const before = previous?.bindErrors.map((e) => `${e.published}: ${e.error}`).join('; ') ?? '';
+    const after = bindErrors.map((e) => `${e.published}: ${e.error}`).join('; ');
+    if (after !== before) {
+      const name = this.store.node(nodeId)?.name ?? nodeId;
+      if (after) this.logger.warn({ node: name, problems: after }, 'a proxy cannot listen on published ports');
+      else this.logger.info({ node: name }, 'a proxy listens on every published port again');
+    }
+    this.#acks.set(nodeId, { version, bindErrors });
+    this.#settle();
+  }
+
+  /** A node's stream closed or opened: who must confirm has changed. */
+  nodeChanged(): void {
+    this.schedule();
+    this.#settle();
+  }
+
+  /**
+   * Resolves true once every connected worker's proxy has applied `version` (or a newer one),
+   * false after `timeoutMs`.
+   */
+  confirmed(version: number, timeoutMs: number): Promise<boolean> {
+    if (this.#allAcked(version)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter: Waiter = {
+        version,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Connected nodes whose proxy cannot listen on one of `ports`. */
+  problems(ports: readonly number[]): wire.IngressProblem[] {
+    const problems: wire.IngressProblem[] = [];
+    for (const [nodeId, ack] of this.#acks) {
+      if (!this.sessions.isReady(nodeId)) continue;
+      for (const e of ack.bindErrors) {
+        if (!ports.includes(e.published)) continue;
+        const nodeName = this.store.node(nodeId)?.name ?? '';
+        problems.push({ nodeId, nodeName, published: e.published, error: e.error });
+      }
+    }
+    return problems;
+  }
+
+  /** Per connected node: versions behind, and for how long its oldest unconfirmed one was sent. */
+  lag(): Array<{ node: string; versions: number; seconds: number }> {
+    return this.sessions.connectedIds().map((nodeId) => {
+      const acked = this.#acks.get(nodeId)?.version ?? 0;
+      const sent = acked < this.#version ? this.#sentAt.get(acked + 1) : undefined;
+      const seconds = sent === undefined ? 0 : (this.now() - sent) / 1000;
+      return { node: this.store.node(nodeId)?.name ?? nodeId, versions: this.#version - acked, seconds };
+    });
+  }
+
+  #allAcked(version: number): boolean {
+    return this.sessions.connectedIds().every((id) => (this.#acks.get(id)?.version ?? 0) >= version);
+  }
+
+  #settle(): void {
+    if (this.#waiters.length === 0) return;
+    const done = this.#waiters.filter((w) => this.#allAcked(w.version));
+    if (done.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => !done.includes(w));
+    for (const w of done) w.resolve();
+  }
+
+  #build(): wire.IngressService[] {
+    const published = [...this.store.services()].filter((s) => s.spec.ports.length > 0);
+    published.sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
+    return published.map((service) => ({
+      serviceId: service.id,
+      name: service.spec.name,
+      ports: service.spec.ports.map((p) => ({
+        published: p.published,
+        target: p.target,
+        endpoints: this.#endpoints(service, p.target),
+      })),
+    }));
+  }
+
+  #endpoints(service: Service, target: number): wire.IngressEndpoint[] {
+    return this.store
+      .tasksOfService(service.id)
+      .filter((t) => this.#serves(t))
+      .sort((a, b) => a.slot - b.slot)
+      .flatMap((t) => {
+        const port = t.ports?.find((p) => p.target === target);
+        return port ? [{ taskId: t.id, nodeId: t.nodeId, address: port.address }] : [];
+      });
+  }
+
+  /**
+   * Running, ready, not being stopped, on a node that is up. A worker restarting quickly is not
+   * a node going down: its containers keep serving, so its stream may be closed for a moment.
+   */
+  #serves(t: Task): boolean {
+    return (
+      t.desiredState === 'running' &&
+      this.sessions.isAlive(t.nodeId) &&
+      this.store.node(t.nodeId)?.status !== 'down' &&
+      taskReady(t.spec.health, this.store.health(t.id), t.state === 'running')
+    );
+  }
+}

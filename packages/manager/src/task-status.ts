@@ -1,0 +1,121 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  FailedPreconditionError,
+  NotFoundError,
+  ValidationError,
+  WORKER_STATES,
+  canAdvance,
+  isTaskState,
+  type Task,
+  type TaskPort,
+} from '@warren/core';
+import { unaryHandler, type wire } from '@warren/api';
+import type { Change, NodeRecord, Store } from './store.js';
+
+const MAX_TEXT = 4096;
+const MAX_PORTS = 64;
+const HOST_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d{1,5}$/;
+
+/**
+ * UpdateTaskStatus: a worker reports what it observed of one of its own tasks, forward in
+ * state only; with `running`, where the container and its published ports can be reached.
+ */
+export function taskStatusHandler(
+  deps: { store: Store; now: () => number; logger: Logger },
+  authenticate: (metadata: grpc.Metadata) => void,
+  findNode: (id: string) => NodeRecord,
+): grpc.handleUnaryCall<wire.TaskStatusUpdateOut, Record<string, never>> {
+  const { store, now, logger } = deps;
+  return unaryHandler('UpdateTaskStatus', logger, async (req: wire.TaskStatusUpdateOut, call) => {
+    authenticate(call.metadata);
+    findNode(req.nodeId);
+    const state = req.state;
+    if (!isTaskState(state) || !WORKER_STATES.has(state)) {
+      throw new ValidationError('state', state, `a worker reports one of ${[...WORKER_STATES].join(', ')}`);
+    }
+    if (req.message.length > MAX_TEXT || req.error.length > MAX_TEXT)
+      throw new ValidationError('message', '…', `at most ${MAX_TEXT} characters`);
+    await store.mutate((view) => {
+      const task = view.task(req.taskId);
+      if (!task) throw new NotFoundError('task', req.taskId);
+      if (task.nodeId !== req.nodeId)
+        throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
+      if (task.state === state) {
+        // Progress within a state (`pulling 42% of 35.1 MB`): the message changes, nothing else.
+        if (state !== 'preparing' || req.message === task.message) return { changes: [], result: undefined };
+        return {
+          changes: [{ kind: 'putTask', task: { ...task, message: req.message, updatedAt: now() } }],
+          result: undefined,
+        };
+      }
+      if (!canAdvance(task.state, state))
+        throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
+      const t = now();
+      const updated: Task = {
+        ...task,
+        state,
+        message: req.message,
+        error: req.error,
+        containerId: req.containerId || task.containerId,
+        address: req.address || task.address,
+        ...(state === 'running' && req.ports.length > 0 ? { ports: portsFromWire(req.ports) } : {}),
+        startedAt: state === 'running' ? t : task.startedAt,
+        updatedAt: t,
+      };
+      if (req.hasExitCode) updated.exitCode = req.exitCode;
+      const at = {
+        serviceId: task.serviceId,
+        service: task.serviceName,
+        taskId: task.id,
+        slot: task.slot,
+        nodeId: task.nodeId,
+      };
+      const events: Change[] = [];
+      if (state === 'running')
+        events.push({
+          kind: 'event',
+          event: {
+            ...at,
+            type: 'task-running',
+            reason: `running${updated.address ? ` at ${updated.address}` : ''}`,
+          },
+        });
+      if ((state === 'failed' || state === 'rejected') && task.desiredState === 'running') {
+        events.push({
+          kind: 'event',
+          event: {
+            ...at,
+            type: 'task-failed',
+            reason: req.error || state,
+            ...(req.hasExitCode ? { data: { exitCode: req.exitCode } } : {}),
+          },
+        });
+      }
+      logger.info(
+        {
+          service: task.serviceName,
+          slot: task.slot,
+          task: task.id,
+          state,
+          error: req.error || undefined,
+          exitCode: req.hasExitCode ? req.exitCode : undefined,
+        },
+        'task state',
+      );
+      return { changes: [{ kind: 'putTask', task: updated }, ...events], result: undefined };
+    });
+    return {};
+  });
+}
+
+/** The published ports a worker reports, checked: a target port and `address:port` each. */
+function portsFromWire(ports: readonly wire.TaskPortOut[]): TaskPort[] {
+  if (ports.length > MAX_PORTS) throw new ValidationError('ports', ports.length, `at most ${MAX_PORTS}`);
+  return ports.map((p) => {
+    if (!Number.isInteger(p.target) || p.target < 1 || p.target > 65_535)
+      throw new ValidationError('ports.target', p.target, 'not a port number');
+    if (!HOST_PORT.test(p.address)) throw new ValidationError('ports.address', p.address.slice(0, 80), 'not IP:PORT');
+    return { target: p.target, address: p.address };
+  });
+}

@@ -1,0 +1,8 @@
+export { IngressProxy, type IngressApplied, type IngressBindError, type IngressProxyOptions } from './proxy.js';
+export {
+  ingressTableFromWire,
+  type IngressEndpoint,
+  type IngressPort,
+  type IngressServiceEntry,
+  type IngressTable,
+} from './table.js';

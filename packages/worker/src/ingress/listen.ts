@@ -1,0 +1,34 @@
+import type { Server } from 'node:net';
+
+/** Why a listen failed, as the node's operator would say it. */
+const WORDS_BY_CODE: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this host',
+};
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Makes `server` listen on `host:port`. Resolves undefined once it listens, or the failure in
+ * words (`cannot listen on 127.0.0.2:8080: address already in use`): it never rejects.
+ */
+export function listenOn(server: Server, host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      const words = (err.code && WORDS_BY_CODE[err.code]) ?? err.message;
+      resolve(`cannot listen on ${joinHostPort(host, port)}: ${words}`);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve(undefined);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port });
+  });
+}

@@ -1,0 +1,45 @@
+import type { wire } from '@warren/api';
+
+/** One ready endpoint of a published port: a task's `host:port`, possibly on another node. */
+export interface IngressEndpoint {
+  taskId: string;
+  nodeId: string;
+  /** `host:port` (`[v6]:port` for an IPv6 host). */
+  address: string;
+}
+
+export interface IngressPort {
+  /** The port every worker's proxy listens on. */
+  published: number;
+  /** The container's port the endpoints map to. */
+  target: number;
+  endpoints: IngressEndpoint[];
+}
+
+export interface IngressServiceEntry {
+  serviceId: string;
+  name: string;
+  ports: IngressPort[];
+}
+
+/** Every published port of the cluster and its ready endpoints, as the manager sent them. */
+export interface IngressTable {
+  /** Increases with every change; the proxy acknowledges the version it applied. */
+  version: number;
+  services: IngressServiceEntry[];
+}
+
+export function ingressTableFromWire(w: wire.IngressTableOut): IngressTable {
+  return {
+    version: Number(w.version),
+    services: w.services.map((s) => ({
+      serviceId: s.serviceId,
+      name: s.name,
+      ports: s.ports.map((p) => ({
+        published: p.published,
+        target: p.target,
+        endpoints: p.endpoints.map((e) => ({ taskId: e.taskId, nodeId: e.nodeId, address: e.address })),
+      })),
+    })),
+  };
+}
