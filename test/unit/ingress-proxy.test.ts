@@ -128,7 +128,13 @@ async function metric(registry: Registry, name: string, labels: Record<string, s
   return found?.value ?? 0;
 }
 
-test('the wire table becomes the domain table', () => {
+test('the wire table becomes the domain table; a node reaches its own tasks at their containers', () => {
+  const endpoint = (nodeId: string, address: string, localAddress: string) => ({
+    taskId: `t-${nodeId}`,
+    nodeId,
+    address,
+    localAddress,
+  });
   const wire = {
     version: 7,
     services: [
@@ -136,12 +142,25 @@ test('the wire table becomes the domain table', () => {
         serviceId: 's1',
         name: 'web',
         ports: [
-          { published: 8080, target: 80, endpoints: [{ taskId: 't1', nodeId: 'n1', address: '10.0.0.2:32768' }] },
+          {
+            published: 8080,
+            target: 80,
+            endpoints: [
+              endpoint('n1', '10.0.0.2:32768', '172.17.0.5:80'),
+              endpoint('n2', '10.0.0.3:32769', '172.17.0.9:80'),
+              endpoint('n3', '10.0.0.4:32770', ''),
+            ],
+          },
         ],
       },
     ],
   };
-  assert.deepEqual(ingressTableFromWire(wire), wire);
+  const seenFrom = (nodeId?: string) =>
+    ingressTableFromWire(wire, nodeId).services[0]!.ports[0]!.endpoints.map((e) => e.address);
+  assert.deepEqual(seenFrom(), ['10.0.0.2:32768', '10.0.0.3:32769', '10.0.0.4:32770']);
+  assert.deepEqual(seenFrom('n2'), ['10.0.0.2:32768', '172.17.0.9:80', '10.0.0.4:32770']);
+  assert.deepEqual(seenFrom('n3'), ['10.0.0.2:32768', '10.0.0.3:32769', '10.0.0.4:32770']);
+  assert.equal(ingressTableFromWire(wire).version, 7);
 });
 
 test('connections are forwarded, spread by least connections, and counted', LIMIT, async (t) => {

@@ -186,7 +186,11 @@ export class IngressTables {
       .sort((a, b) => a.slot - b.slot)
       .flatMap((t) => {
         const port = t.ports?.find((p) => p.target === target);
-        return port ? [{ taskId: t.id, nodeId: t.nodeId, address: port.address }] : [];
+        if (!port) return [];
+        // On the default bridge the host reaches the container itself: its own node's proxy
+        // skips Docker's port forwarding (docker-proxy) and connects there.
+        const local = t.spec.network === 'bridge' && t.address !== '' ? `${t.address}:${target}` : '';
+        return [{ taskId: t.id, nodeId: t.nodeId, address: port.address, localAddress: local }];
       });
   }
 

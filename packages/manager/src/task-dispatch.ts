@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
-import { isTerminal, type Task } from '@warren/core';
+import type { Task, TaskState } from '@warren/core';
+
 import { assignments } from './assignments.js';
 import type { IngressTables } from './ingress.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { Change, Store } from './store.js';
+
+/** States in which the worker has already stopped the container, or it has ended. */
+const STOPPED: ReadonlySet<TaskState> = new Set(['shutdown', 'complete', 'rejected']);
 
 /**
  * Sends task changes to the workers of their nodes, and drains before it stops: a task with
@@ -63,7 +67,9 @@ export class TaskDispatch {
   /** Whether the task's change must wait; starts its drain when it has just been told to stop. */
   #holds(task: Task): boolean {
     if (this.#draining.has(task.id)) return true;
-    const stopping = task.desiredState === 'shutdown' && !isTerminal(task.state);
+    // A task failed by its health check is `failed` at once, its container still running:
+    // whatever has a container that may still answer drains before its stop goes out.
+    const stopping = task.desiredState === 'shutdown' && task.containerId !== '' && !STOPPED.has(task.state);
     if (!stopping || task.spec.ports.length === 0 || this.#released.has(task.id)) return false;
     this.#draining.add(task.id);
     const startedAt = performance.now();

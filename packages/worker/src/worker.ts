@@ -9,6 +9,7 @@ import { localAddressTowards } from './advertise.js';
 import { ContainerWatch } from './container-watch.js';
 import { EngineWatch } from './engine-watch.js';
 import { TaskImages } from './task-images.js';
+import { workerComponents } from './worker-components.js';
 import { Executor, type ProbeHooks } from './executor.js';
 import { HealthReporter } from './health-reporter.js';
 import { IngressProxy, ingressTableFromWire } from './ingress/index.js';
@@ -148,7 +149,7 @@ export class Worker {
           void images.query(image, auth).then((answer) => this.#link.answerImageQuery(id, answer, signal)),
         ingress: (table) =>
           void this.#ingress
-            .apply(ingressTableFromWire(table))
+            .apply(ingressTableFromWire(table, this.#link.nodeId))
             .then(({ version, bindErrors }) => this.#link.ackIngress(version, bindErrors, signal))
             .catch((err: unknown) => {
               if (!signal.aborted) this.#logger.error({ err }, 'applying the ingress table failed');
@@ -160,7 +161,14 @@ export class Worker {
     this.#engine = new EngineWatch(this.#runtime, () => this.#link.heartbeatIntervalMs, engineLogger);
     this.#containers = new ContainerWatch({
       runtime: this.#runtime,
-      executor: this.#executor,
+      executor: {
+        containerDied: (taskId, containerId, exitCode) => {
+          this.#ingress.ejectTask(taskId);
+          return this.#executor.containerDied(taskId, containerId, exitCode);
+        },
+        sync: (taskId) => this.#executor.sync(taskId),
+        sweep: () => this.#executor.sweep(),
+      },
       nodeId,
       connected: () => this.state === 'running',
       onImageEvent: () => this.#link.imagesChanged(signal),
@@ -266,32 +274,17 @@ export class Worker {
 
   /** /health and friends; grpc.health.v1 follows their status. */
   #startHttp(): Promise<DaemonHttp> {
-    const { manager } = this.options;
     return DaemonHttp.start({
       listen: this.options.http ?? '127.0.0.1:0',
       version: VERSION,
       registry: this.#metrics.registry,
       onStatus: (status) => this.#grpcHealth.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
-      components: [
-        {
-          name: 'docker',
-          critical: true,
-          check: async () => {
-            await this.#runtime.ping();
-            return { status: 'healthy', message: 'the engine answers' };
-          },
-        },
-        {
-          name: 'manager',
-          critical: false,
-          check: async () => {
-            if (this.state === 'running') return { status: 'healthy', message: `connected to ${manager}` };
-            const since = this.#link.cutOffSince;
-            const cutOff = `cut off from ${manager}${since ? ` for ${Date.now() - since} ms` : ''}`;
-            return { status: 'degraded', message: `${cutOff}; containers and probes keep running` };
-          },
-        },
-      ],
+      components: workerComponents({
+        manager: this.options.manager,
+        ping: () => this.#runtime.ping(),
+        connected: () => this.state === 'running',
+        cutOffSince: () => this.#link.cutOffSince,
+      }),
     });
   }
 }

@@ -108,6 +108,19 @@ export class IngressProxy {
     return this.#queue.push(table);
   }
 
+  /**
+   * This node saw the task's container die: its endpoints are skipped at once, before the
+   * manager's next table. A dead container's address may not refuse but swallow the connect
+   * (its veth is gone), which would cost a client a connect timeout.
+   */
+  ejectTask(taskId: string): void {
+    for (const service of this.#table.services) {
+      for (const port of service.ports) {
+        for (const e of port.endpoints) if (e.taskId === taskId) this.#shared.pool.eject(e.address);
+      }
+    }
+  }
+
   /** Stops listening and ends every connection; tables waiting to be applied are refused. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();

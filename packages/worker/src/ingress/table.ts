@@ -29,7 +29,14 @@ export interface IngressTable {
   services: IngressServiceEntry[];
 }
 
-export function ingressTableFromWire(w: wire.IngressTableOut): IngressTable {
+/**
+ * The table as this node's proxy uses it. `nodeId`: this node; its own endpoints that have a
+ * container address (tasks on the default bridge) are reached there, skipping Docker's port
+ * forwarding (docker-proxy); every other endpoint at its node's address and host port.
+ */
+export function ingressTableFromWire(w: wire.IngressTableOut, nodeId = ''): IngressTable {
+  const address = (e: wire.IngressTableOut['services'][number]['ports'][number]['endpoints'][number]): string =>
+    nodeId !== '' && e.nodeId === nodeId && e.localAddress ? e.localAddress : e.address;
   return {
     version: Number(w.version),
     services: w.services.map((s) => ({
@@ -38,7 +45,7 @@ export function ingressTableFromWire(w: wire.IngressTableOut): IngressTable {
       ports: s.ports.map((p) => ({
         published: p.published,
         target: p.target,
-        endpoints: p.endpoints.map((e) => ({ taskId: e.taskId, nodeId: e.nodeId, address: e.address })),
+        endpoints: p.endpoints.map((e) => ({ taskId: e.taskId, nodeId: e.nodeId, address: address(e) })),
       })),
     })),
   };
