@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { PROBE_DEFAULTS, type Task, RESTART_DEFAULTS } from '@warren/core';
+import { PROBE_DEFAULTS, type Task, RESTART_DEFAULTS, ROLLBACK_DEFAULTS, UPDATE_DEFAULTS } from '@warren/core';
 import { Prober, httpProbe, tcpProbe } from '@warren/worker';
 import { percentile } from './stats.js';
 
@@ -92,6 +92,8 @@ export async function probeCapacity(tasks: number, intervalMs: number, seconds: 
           mounts: [],
           pull: 'missing',
           ports: [],
+          update: UPDATE_DEFAULTS,
+          rollback: ROLLBACK_DEFAULTS,
         },
       };
       // adopted: first runs spread over one interval, as after a worker restart

@@ -12,6 +12,8 @@ import {
   type SlotState,
   type Task,
   type TaskHealthView,
+  ROLLBACK_DEFAULTS,
+  UPDATE_DEFAULTS,
 } from '@warren/core';
 
 /** A fake world: a clock, sequential ids, and the reconciler's actions applied to it. */
@@ -44,6 +46,8 @@ export class World {
         mounts: [],
         pull: 'missing',
         ports: [],
+        update: UPDATE_DEFAULTS,
+        rollback: ROLLBACK_DEFAULTS,
         ...over,
       },
       createdAt: this.now,

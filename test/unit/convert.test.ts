@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_LOAD_OPTIONS, specFromWire, specToWire, taskFromWire, taskToWire } from '@warren/api';
-import { RESTART_DEFAULTS, SPEC_DEFAULTS, type ServiceSpec, type Task, type TaskHealthRecords } from '@warren/core';
+import {
+  RESTART_DEFAULTS,
+  SPEC_DEFAULTS,
+  type ServiceSpec,
+  type Task,
+  type TaskHealthRecords,
+  ROLLBACK_DEFAULTS,
+  UPDATE_DEFAULTS,
+} from '@warren/core';
 
 // Every round trip goes through real protobuf bytes, as over gRPC: a zero that proto3 does not
 // send is only caught there.
@@ -78,6 +86,8 @@ const full: ServiceSpec = {
   mounts: [{ source: '/srv/data', target: '/data', readonly: true }],
   pull: 'always',
   ports: [{ published: 8080, target: 80, protocol: 'tcp' }],
+  update: UPDATE_DEFAULTS,
+  rollback: ROLLBACK_DEFAULTS,
 };
 
 test('every field of a spec survives the wire unchanged', () => {

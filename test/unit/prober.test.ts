@@ -9,6 +9,8 @@ import {
   type ProbeHandler,
   type Task,
   RESTART_DEFAULTS,
+  ROLLBACK_DEFAULTS,
+  UPDATE_DEFAULTS,
 } from '@warren/core';
 import { Prober, TimerHeap, type PhaseUpdate } from '@warren/worker';
 
@@ -53,6 +55,8 @@ function task(id: string, health: HealthSpec): Task {
       mounts: [],
       pull: 'missing',
       ports: [],
+      update: UPDATE_DEFAULTS,
+      rollback: ROLLBACK_DEFAULTS,
     },
   };
 }

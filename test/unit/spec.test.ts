@@ -8,6 +8,8 @@ import {
   normalizeImageRef,
   validateServiceSpec,
   type ServiceSpec,
+  ROLLBACK_DEFAULTS,
+  UPDATE_DEFAULTS,
 } from '@warren/core';
 
 const good: ServiceSpec = {
@@ -24,6 +26,8 @@ const good: ServiceSpec = {
   mounts: [],
   pull: 'missing',
   ports: [],
+  update: UPDATE_DEFAULTS,
+  rollback: ROLLBACK_DEFAULTS,
 };
 
 function rejects(change: Partial<ServiceSpec>, field: string): void {

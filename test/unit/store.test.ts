@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AlreadyExistsError, type Service, RESTART_DEFAULTS } from '@warren/core';
+import { AlreadyExistsError, type Service, RESTART_DEFAULTS, ROLLBACK_DEFAULTS, UPDATE_DEFAULTS } from '@warren/core';
 import { Store } from '@warren/manager';
 
 const service = (id: string, name: string): Service => ({
@@ -22,6 +22,8 @@ const service = (id: string, name: string): Service => ({
     mounts: [],
     pull: 'missing',
     ports: [],
+    update: UPDATE_DEFAULTS,
+    rollback: ROLLBACK_DEFAULTS,
   },
   createdAt: 1,
   updatedAt: 1,

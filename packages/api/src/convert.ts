@@ -5,7 +5,16 @@
  * phases and results convert in convert-health.ts.
  */
 import type { Phase, RegistryAuth, Service, ServiceSpec, Task, TaskHealthRecords, WarrenEvent } from '@warren/core';
-import { RESTART_DEFAULTS, SPEC_DEFAULTS, taskHealth, taskReady } from '@warren/core';
+import {
+  RESTART_DEFAULTS,
+  ROLLBACK_DEFAULTS,
+  SPEC_DEFAULTS,
+  UPDATE_DEFAULTS,
+  taskHealth,
+  taskReady,
+} from '@warren/core';
+import type { UpdatePolicy } from '@warren/core';
+import type { UpdatePolicy__Output as WirePolicyOut } from './generated/warren/v1/UpdatePolicy.js';
 import { healthFromWire, healthSpecFromWire, healthSpecToWire, phaseToWire } from './convert-health.js';
 import type { Event as WireEvent } from './generated/warren/v1/Event.js';
 import type {
@@ -39,6 +48,8 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     mounts: spec.mounts,
     pull: spec.pull,
     ports: spec.ports,
+    update: spec.update,
+    rollback: spec.rollback,
   };
 }
 
@@ -69,6 +80,20 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
       target: p.target,
       protocol: (p.protocol || 'tcp') as 'tcp',
     })),
+    update: policyFromWire(w.update, UPDATE_DEFAULTS),
+    rollback: policyFromWire(w.rollback, ROLLBACK_DEFAULTS),
+  };
+}
+
+/** An update policy as sent; unset fields take the defaults. Not yet validated. */
+function policyFromWire(w: WirePolicyOut | null | undefined, defaults: UpdatePolicy): UpdatePolicy {
+  return {
+    parallelism: optional(w, 'parallelism') ?? defaults.parallelism,
+    delayMs: optional(w, 'delayMs') ?? defaults.delayMs,
+    monitorMs: optional(w, 'monitorMs') ?? defaults.monitorMs,
+    failureAction: (w?.failureAction || defaults.failureAction) as UpdatePolicy['failureAction'],
+    maxFailureRatio: optional(w, 'maxFailureRatio') ?? defaults.maxFailureRatio,
+    order: (w?.order || defaults.order) as UpdatePolicy['order'],
   };
 }
 

@@ -1,5 +1,7 @@
 import {
   RESTART_DEFAULTS,
+  ROLLBACK_DEFAULTS,
+  UPDATE_DEFAULTS,
   SPEC_DEFAULTS,
   ValidationError,
   parseDuration,
@@ -11,6 +13,7 @@ import {
   type ServiceSpec,
 } from '@warren/core';
 import { healthFromFlags } from './health-flags.js';
+import { policyFromFlags } from './update-flags.js';
 import { parseKeyValues } from './key-values.js';
 import { parseCount } from './numbers.js';
 
@@ -58,6 +61,8 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     mounts: o.mount.map(parseMount),
     pull: o.pull as ServiceSpec['pull'],
     ports: o.publish.map((p) => parsePublishedPort(p)),
+    update: policyFromFlags(o as Record<string, unknown>, 'update', UPDATE_DEFAULTS),
+    rollback: policyFromFlags(o as Record<string, unknown>, 'rollback', ROLLBACK_DEFAULTS),
   });
 }
 

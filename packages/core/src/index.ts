@@ -12,6 +12,7 @@ export {
   type ImageRef,
 } from './image.js';
 export * from './task.js';
+export * from './update-policy.js';
 export { parsePublishedPort, validatePublishedPorts, type PublishedPort } from './ports.js';
 export * from './events.js';
 export {

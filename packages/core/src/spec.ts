@@ -1,6 +1,7 @@
 import { ValidationError } from './errors.js';
 import { isImageRef } from './image.js';
 import { validatePublishedPorts, type PublishedPort } from './ports.js';
+import { validateUpdatePolicy, type UpdatePolicy } from './update-policy.js';
 
 /** Defaults of a service spec, next to their names. */
 export const SPEC_DEFAULTS = {
@@ -106,6 +107,9 @@ export interface ServiceSpec {
   pull: PullPolicy;
   /** Ports every ready node forwards to the service's ready tasks. */
   ports: PublishedPort[];
+  /** How `service update` rolls the tasks over, and how a rollback rolls them back. */
+  update: UpdatePolicy;
+  rollback: UpdatePolicy;
 }
 
 /** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
@@ -216,6 +220,8 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
     }
   }
   validatePublishedPorts(spec.ports, spec.network);
+  validateUpdatePolicy(spec.update, '--update');
+  validateUpdatePolicy(spec.rollback, '--rollback');
   for (const phase of ['startup', 'liveness', 'readiness', 'check'] as const) {
     const probe = spec.health[phase];
     if (probe) validateProbe(probe, phase === 'check' ? '--health' : `--${phase}`);

@@ -1,6 +1,8 @@
 import { Level } from 'level';
 import {
   EVENTS_KEPT,
+  ROLLBACK_DEFAULTS,
+  UPDATE_DEFAULTS,
   type EventDraft,
   type Phase,
   type PhaseState,
@@ -247,7 +249,10 @@ function slotKey(s: { serviceId: string; slot: number }): string {
   return `${s.serviceId}/${s.slot}`;
 }
 
-/** Records written before services could publish ports have none. */
+/** Records written before services could publish ports or had update policies get the defaults. */
 function withPorts<T extends { spec: ServiceSpec }>(record: T): T {
-  return record.spec.ports ? record : { ...record, spec: { ...record.spec, ports: [] } };
+  const { spec } = record;
+  if (spec.ports && spec.update && spec.rollback) return record;
+  const defaults = { ports: [], update: UPDATE_DEFAULTS, rollback: ROLLBACK_DEFAULTS };
+  return { ...record, spec: { ...defaults, ...spec } };
 }

@@ -4,6 +4,7 @@ import { registryAuthToWire, specToWire, type wire } from '@warren/api';
 import { registryAuthFor } from '../registry-auth.js';
 import { control } from '../context.js';
 import { addHealthOptions } from '../health-flags.js';
+import { addUpdatePolicyOptions } from '../update-flags.js';
 import { collect, formatOption } from '../options.js';
 import { printJson } from '../output.js';
 import { parseScaleTargets, specFromFlags, type CreateOptions } from '../service-flags.js';
@@ -61,13 +62,15 @@ export function serviceCommand(): Command {
       '--max-replacing <n>',
       'tasks replaced for health at once, at most (default: a third of the replicas, at least 1)',
     );
-  addHealthOptions(create).action(async (name: string, command: string[], o: CreateOptions, cmd: Command) => {
-    const spec = specFromFlags(name, command, o);
-    const auth = o.withRegistryAuth ? registryAuthToWire(await registryAuthFor(spec.image)) : undefined;
-    const request = { spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
-    const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, request);
-    process.stdout.write(`${created.id}\n`);
-  });
+  addHealthOptions(addUpdatePolicyOptions(create)).action(
+    async (name: string, command: string[], o: CreateOptions, cmd: Command) => {
+      const spec = specFromFlags(name, command, o);
+      const auth = o.withRegistryAuth ? registryAuthToWire(await registryAuthFor(spec.image)) : undefined;
+      const request = { spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
+      const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, request);
+      process.stdout.write(`${created.id}\n`);
+    },
+  );
 
   service
     .command('ls')

@@ -1,6 +1,7 @@
 /** The text view of `service inspect`: the configuration in words, then the live tasks. */
 import {
   describeResult,
+  describeUpdatePolicy,
   formatAge,
   formatDuration,
   probeRuns,
@@ -34,6 +35,8 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
     ['Health', healthLine(spec, live)],
     ...probeLines(spec),
     ['Restart', restartLine(spec)],
+    ['Update', describeUpdatePolicy(spec.update, formatDuration)],
+    ['Rollback', describeUpdatePolicy(spec.rollback, formatDuration)],
     ['Replacing', replacingLine(detail)],
     ...(detail.correlatedFailure ? [['Warning', correlatedWarning(detail, spec, now)] as Line] : []),
     ...detail.slots

@@ -1,0 +1,88 @@
+import { ValidationError } from './errors.js';
+
+/** What a rollout does when too many of its new tasks fail: as Swarm's --update-failure-action. */
+export const FAILURE_ACTIONS = ['pause', 'continue', 'rollback'] as const;
+export type FailureAction = (typeof FAILURE_ACTIONS)[number];
+
+/** Whether a slot's old task stops before its successor starts, or after it succeeded. */
+export const UPDATE_ORDERS = ['stop-first', 'start-first'] as const;
+export type UpdateOrder = (typeof UPDATE_ORDERS)[number];
+
+/**
+ * How a service rolls its tasks over to a new spec (or back): Swarm's --update-* and
+ * --rollback-* flags, with Swarm's defaults. Health gates it: a new task succeeds once it is
+ * running, healthy and ready and has stayed so for `monitorMs`.
+ */
+export interface UpdatePolicy {
+  /** Slots updated at once; 0: all. */
+  parallelism: number;
+  /** Wait between batches. */
+  delayMs: number;
+  /** How long a new task must stay running, healthy and ready to count as a success. */
+  monitorMs: number;
+  failureAction: FailureAction;
+  /** Failed new tasks tolerated, as a fraction of the slots updated (0 to 1). */
+  maxFailureRatio: number;
+  order: UpdateOrder;
+}
+
+export const UPDATE_DEFAULTS: UpdatePolicy = {
+  parallelism: 1,
+  delayMs: 0,
+  monitorMs: 5000,
+  failureAction: 'pause',
+  maxFailureRatio: 0,
+  order: 'stop-first',
+};
+
+/** A rollback cannot itself roll back: its failure action is pause or continue. */
+export const ROLLBACK_DEFAULTS: UpdatePolicy = { ...UPDATE_DEFAULTS };
+
+const MAX_DURATION_MS = 86_400_000;
+
+/** Checks one policy; `prefix` names its flags (`--update` or `--rollback`). */
+export function validateUpdatePolicy(policy: UpdatePolicy, prefix: '--update' | '--rollback'): UpdatePolicy {
+  if (!Number.isInteger(policy.parallelism) || policy.parallelism < 0 || policy.parallelism > 1000) {
+    throw new ValidationError(
+      `${prefix}-parallelism`,
+      policy.parallelism,
+      'must be a whole number from 0 (all) to 1000',
+    );
+  }
+  for (const [flag, ms] of [
+    [`${prefix}-delay`, policy.delayMs],
+    [`${prefix}-monitor`, policy.monitorMs],
+  ] as const) {
+    if (!Number.isFinite(ms) || ms < 0 || ms > MAX_DURATION_MS) {
+      throw new ValidationError(flag, `${ms}ms`, 'must be between 0s and 24h');
+    }
+  }
+  const actions: readonly string[] = prefix === '--rollback' ? ['pause', 'continue'] : FAILURE_ACTIONS;
+  if (!actions.includes(policy.failureAction)) {
+    throw new ValidationError(`${prefix}-failure-action`, policy.failureAction, `use one of ${actions.join(', ')}`);
+  }
+  if (!Number.isFinite(policy.maxFailureRatio) || policy.maxFailureRatio < 0 || policy.maxFailureRatio > 1) {
+    throw new ValidationError(`${prefix}-max-failure-ratio`, policy.maxFailureRatio, 'must be a fraction from 0 to 1');
+  }
+  if (!(UPDATE_ORDERS as readonly string[]).includes(policy.order)) {
+    throw new ValidationError(`${prefix}-order`, policy.order, `use one of ${UPDATE_ORDERS.join(', ')}`);
+  }
+  return policy;
+}
+
+/** A policy in words, for `service inspect`. */
+export function describeUpdatePolicy(policy: UpdatePolicy, seconds: (ms: number) => string): string {
+  const batch =
+    policy.parallelism === 0
+      ? 'all slots at once'
+      : `${policy.parallelism} slot${policy.parallelism === 1 ? '' : 's'} at a time`;
+  const delay = policy.delayMs > 0 ? `, ${seconds(policy.delayMs)} between batches` : '';
+  const tolerated =
+    policy.maxFailureRatio > 0
+      ? `more than ${Math.round(policy.maxFailureRatio * 100)}% of new tasks fail`
+      : 'a new task fails';
+  return (
+    `${batch}${delay}, ${policy.order}; each new task must stay healthy and ready for ` +
+    `${seconds(policy.monitorMs)}; when ${tolerated}: ${policy.failureAction}`
+  );
+}
