@@ -94,6 +94,7 @@ export async function probeCapacity(tasks: number, intervalMs: number, seconds: 
           ports: [],
           update: UPDATE_DEFAULTS,
           rollback: ROLLBACK_DEFAULTS,
+          forceUpdate: 0,
         },
       };
       // adopted: first runs spread over one interval, as after a worker restart

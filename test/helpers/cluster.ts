@@ -194,6 +194,8 @@ export interface TaskJson {
   error: string;
   exitCode: number | null;
   containerId: string;
+  /** The image of the spec the task runs. */
+  image: string;
   health: string;
   ready: boolean;
   phases: Record<

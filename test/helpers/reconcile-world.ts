@@ -48,6 +48,7 @@ export class World {
         ports: [],
         update: UPDATE_DEFAULTS,
         rollback: ROLLBACK_DEFAULTS,
+        forceUpdate: 0,
         ...over,
       },
       createdAt: this.now,

@@ -26,6 +26,8 @@ function service(s: wire.ServiceSpecOut): wire.ServiceOut {
     updatedAtMs: NOW,
     imageNote: '',
     registryAuth: false,
+    updateStatus: null,
+    previousSpec: null,
   };
 }
 

@@ -88,6 +88,7 @@ const full: ServiceSpec = {
   ports: [{ published: 8080, target: 80, protocol: 'tcp' }],
   update: UPDATE_DEFAULTS,
   rollback: ROLLBACK_DEFAULTS,
+  forceUpdate: 0,
 };
 
 test('every field of a spec survives the wire unchanged', () => {

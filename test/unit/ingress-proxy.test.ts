@@ -52,9 +52,14 @@ interface Endpoint {
 
 /**
  * A task's server: says its name at once and echoes what it gets; `closer` instead closes at
- * the client's first bytes without a word (docker-proxy with its container gone).
+ * the client's first bytes without a word (docker-proxy with its container gone); `silent`
+ * waits for the client to speak first.
  */
-async function endpoint(t: TestContext, name: string, kind: 'greeter' | 'closer' = 'greeter'): Promise<Endpoint> {
+async function endpoint(
+  t: TestContext,
+  name: string,
+  kind: 'greeter' | 'closer' | 'silent' = 'greeter',
+): Promise<Endpoint> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -62,6 +67,8 @@ async function endpoint(t: TestContext, name: string, kind: 'greeter' | 'closer'
     socket.on('error', () => undefined);
     state.accepted++;
     if (kind === 'greeter') socket.write(`${name}\n`);
+    // `silent`: says nothing, and ends when the client does (a server seeing a TCP check).
+    if (kind === 'silent') socket.on('end', () => socket.end());
     socket.on('data', (data) => {
       state.received += data.toString();
       if (kind === 'closer') socket.end();
@@ -294,6 +301,32 @@ test('an endpoint that closes without answering is retried, the client’s bytes
   assert.equal(good.received, 'hellohello');
   assert.equal(await metric(registry, 'warren_ingress_retries_total'), 1);
   assert.equal(await metric(registry, 'warren_ingress_ejections_total'), 1);
+});
+
+test('a client that connects and ends without a word (a TCP check) blames no endpoint', LIMIT, async (t) => {
+  const quiet = [await endpoint(t, 'a', 'silent'), await endpoint(t, 'b', 'silent')];
+  const registry = new Registry();
+  const p = proxy(t, { registry });
+  const port = await freePort();
+  await p.apply(table(1, { [port]: quiet.map((e) => e.address) }));
+  for (let i = 0; i < 4; i++) {
+    const client = await dial(t, port);
+    client.socket.end();
+    await waitFor('the check ended', client.closed);
+  }
+  assert.equal(await metric(registry, 'warren_ingress_ejections_total'), 0);
+  assert.equal(await metric(registry, 'warren_ingress_retries_total'), 0);
+  assert.equal(await metric(registry, 'warren_ingress_connections_total', { outcome: 'forwarded' }), 4);
+});
+
+test('an endpoint with an impossible address fails its attempt, never the proxy', LIMIT, async (t) => {
+  const good = await endpoint(t, 'good');
+  const registry = new Registry();
+  const p = proxy(t, { registry });
+  const port = await freePort();
+  await p.apply(table(1, { [port]: [`${HOST}:70000`, good.address] }));
+  for (let i = 0; i < 3; i++) assert.equal((await greeted(t, port)).name, 'good');
+  assert.ok((await metric(registry, 'warren_ingress_ejections_total')) >= 1);
 });
 
 test('when every endpoint fails the client’s socket is closed (failed)', LIMIT, async (t) => {

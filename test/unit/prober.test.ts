@@ -57,6 +57,7 @@ function task(id: string, health: HealthSpec): Task {
       ports: [],
       update: UPDATE_DEFAULTS,
       rollback: ROLLBACK_DEFAULTS,
+      forceUpdate: 0,
     },
   };
 }

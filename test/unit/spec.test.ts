@@ -28,6 +28,7 @@ const good: ServiceSpec = {
   ports: [],
   update: UPDATE_DEFAULTS,
   rollback: ROLLBACK_DEFAULTS,
+  forceUpdate: 0,
 };
 
 function rejects(change: Partial<ServiceSpec>, field: string): void {

@@ -24,6 +24,7 @@ const service = (id: string, name: string): Service => ({
     ports: [],
     update: UPDATE_DEFAULTS,
     rollback: ROLLBACK_DEFAULTS,
+    forceUpdate: 0,
   },
   createdAt: 1,
   updatedAt: 1,

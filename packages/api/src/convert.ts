@@ -50,6 +50,7 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     ports: spec.ports,
     update: spec.update,
     rollback: spec.rollback,
+    forceUpdate: spec.forceUpdate,
   };
 }
 
@@ -82,6 +83,7 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     })),
     update: policyFromWire(w.update, UPDATE_DEFAULTS),
     rollback: policyFromWire(w.rollback, ROLLBACK_DEFAULTS),
+    forceUpdate: w.forceUpdate ?? 0,
   };
 }
 
@@ -119,6 +121,19 @@ export function serviceToWire(service: Service, hasRegistryAuth = false): WireSe
     updatedAtMs: service.updatedAt,
     imageNote: service.imageNote ?? '',
     registryAuth: hasRegistryAuth,
+    ...(service.previousSpec ? { previousSpec: specToWire(service.previousSpec) } : {}),
+    ...(service.update
+      ? {
+          updateStatus: {
+            state: service.update.state,
+            startedAtMs: service.update.startedAt,
+            completedAtMs: service.update.completedAt,
+            message: service.update.message,
+            succeeded: service.update.succeeded.length,
+            failed: service.update.failed.length,
+          },
+        }
+      : {}),
   };
 }
 

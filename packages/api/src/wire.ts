@@ -72,3 +72,7 @@ export type {
 } from './generated/warren/v1/IngressProblem.js';
 export type { IngressService } from './generated/warren/v1/IngressService.js';
 export type { IngressEndpoint } from './generated/warren/v1/IngressEndpoint.js';
+export type {
+  UpdateServiceRequest,
+  UpdateServiceRequest__Output as UpdateServiceRequestOut,
+} from './generated/warren/v1/UpdateServiceRequest.js';

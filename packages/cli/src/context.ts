@@ -22,13 +22,35 @@ export async function control<Res>(
   request: object,
   options: CallOptions = {},
 ): Promise<Res> {
+  const session = controlSession(command);
+  try {
+    return await session.call(pick, request, options);
+  } finally {
+    session.close();
+  }
+}
+
+/** One client for several calls (following a rollout polls the manager); `close` it when done. */
+export interface ControlSession {
+  call<Res>(
+    pick: (client: wire.ControlServiceClient) => UnaryMethod<never, Res>,
+    request: object,
+    options?: CallOptions,
+  ): Promise<Res>;
+  close(): void;
+}
+
+export function controlSession(command: Command): ControlSession {
   const address = managerAddress(command);
   const client = createControlClient(address);
-  try {
-    return await unary(pick(client), client, request as never, { timeoutMs: 10_000, ...options });
-  } catch (err) {
-    throw cliErrorFrom(err, address);
-  } finally {
-    client.close();
-  }
+  return {
+    async call(pick, request, options = {}) {
+      try {
+        return await unary(pick(client), client, request as never, { timeoutMs: 10_000, ...options });
+      } catch (err) {
+        throw cliErrorFrom(err, address);
+      }
+    },
+    close: () => client.close(),
+  };
 }

@@ -6,8 +6,9 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: 1 | 2,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -18,7 +19,7 @@ export function cliErrorFrom(err: unknown, manager: string): CliError {
     if (isRejected(err)) return new CliError(err.details, 2);
     if (isUnavailable(err)) {
       const hint = 'is it running? (set --manager or WARREN_MANAGER)';
-      return new CliError(`cannot reach the manager at ${manager} (${err.details}); ${hint}`, 1);
+      return new CliError(`cannot reach the manager at ${manager} (${err.details}); ${hint}`, 1, { cause: err });
     }
     return new CliError(`manager at ${manager} failed: ${err.details}`, 1);
   }

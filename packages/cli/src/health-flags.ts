@@ -21,10 +21,12 @@ type Prefix = keyof typeof PREFIXES;
 
 const HTTP_SYNTAX = 'path=/health,port=8080[,scheme=https][,header=Name:Value][,status=200-299]';
 
-export function addHealthOptions(command: Command): Command {
+export function addHealthOptions(command: Command, showDefaults = true): Command {
+  const d = PROBE_DEFAULTS;
+  // `service update` keeps a probe's current timing, so it names no default.
+  const dflt = (value: string | number): string => (showDefaults ? ` (default ${value})` : '');
   for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
     const what = prefix === 'health' ? 'check (liveness and readiness)' : `${prefix} probe`;
-    const d = PROBE_DEFAULTS;
     command
       .option(`--${prefix}-http <spec>`, `HTTP ${what}: ${HTTP_SYNTAX}`)
       .option(`--${prefix}-tcp <spec>`, `TCP ${what}: port=6379`)
@@ -32,68 +34,99 @@ export function addHealthOptions(command: Command): Command {
       .option(`--${prefix}-grpc <spec>`, `gRPC ${what} (grpc.health.v1): port=50051[,service=NAME]`)
       .option(
         `--${prefix}-interval <duration>`,
-        `time between the end of one run and the start of the next (default ${formatDuration(d.intervalMs)})`,
+        `time between the end of one run and the start of the next${dflt(formatDuration(d.intervalMs))}`,
       )
-      .option(`--${prefix}-timeout <duration>`, `a run taking longer fails (default ${formatDuration(d.timeoutMs)})`)
-      .option(`--${prefix}-retries <n>`, `failures in a row that make it unhealthy (default ${d.retries})`)
+      .option(`--${prefix}-timeout <duration>`, `a run taking longer fails${dflt(formatDuration(d.timeoutMs))}`)
+      .option(`--${prefix}-retries <n>`, `failures in a row that make it unhealthy${dflt(d.retries)}`)
       .option(
         `--${prefix}-start-period <duration>`,
-        `failures right after the container starts do not count (default ${formatDuration(d.startPeriodMs)})`,
+        `failures right after the container starts do not count${dflt(formatDuration(d.startPeriodMs))}`,
       )
       .option(
         `--${prefix}-success-threshold <n>`,
-        `successes in a row that make it healthy (default ${d.successThreshold})`,
+        `successes in a row that make it healthy${dflt(d.successThreshold)}`,
       );
+  }
+  return command;
+}
+
+/** `service update`'s flags that remove probes: `--no-healthcheck` (all, as docker's) and `--no-<prefix>`. */
+export function addHealthRemovalOptions(command: Command): Command {
+  command.option('--no-healthcheck', "remove every probe (as docker's --no-healthcheck)");
+  for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
+    const what = prefix === 'health' ? 'the --health-* check' : `the ${prefix} probe`;
+    command.option(`--no-${prefix}`, `remove ${what}`);
   }
   return command;
 }
 
 type Flags = Record<string, string | undefined>;
 
-/** Builds the health spec from the flags; throws ValidationError naming the flag. */
-export function healthFromFlags(flags: Flags): HealthSpec {
+/**
+ * Builds the health spec from the flags; throws ValidationError naming the flag. With `base` (the
+ * current spec, for `service update`), a handler flag replaces that probe's check, timing flags
+ * alone retime it, and what no flag names is kept (as `docker service update --health-*`).
+ */
+export function healthFromFlags(flags: Flags, base: HealthSpec = {}): HealthSpec {
   const health: HealthSpec = {};
   for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
-    const probe = probeFromFlags(prefix, flags);
+    const probe = probeFromFlags(prefix, flags, base[PREFIXES[prefix]]);
     if (probe) health[PREFIXES[prefix]] = probe;
   }
   return health;
 }
 
-const TIMING_FLAGS = ['interval', 'timeout', 'retries', 'start-period', 'success-threshold'] as const;
+/** `service update`'s health: `base` without the probes `--no-*` remove, then the flags applied. */
+export function updatedHealthFromFlags(flags: Record<string, unknown>, base: HealthSpec): HealthSpec {
+  const kept: HealthSpec = { ...base };
+  for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
+    const removal = flags.healthcheck === false ? '--no-healthcheck' : flags[prefix] === false ? `--no-${prefix}` : '';
+    if (!removal) continue;
+    const given = PROBE_FLAGS.find((name) => typeof flags[camel(`${prefix}-${name}`)] === 'string');
+    if (given) {
+      const value = flags[camel(`${prefix}-${given}`)];
+      throw new ValidationError(`--${prefix}-${given}`, value, `cannot be given with ${removal}, which removes it`);
+    }
+    delete kept[PREFIXES[prefix]];
+  }
+  return healthFromFlags(flags as Flags, kept);
+}
 
-function probeFromFlags(prefix: Prefix, flags: Flags): Probe | undefined {
+const TIMING_FLAGS = ['interval', 'timeout', 'retries', 'start-period', 'success-threshold'] as const;
+const PROBE_FLAGS = ['http', 'tcp', 'cmd', 'grpc', ...TIMING_FLAGS] as const;
+
+function probeFromFlags(prefix: Prefix, flags: Flags, base: Probe | undefined): Probe | undefined {
   const get = (name: string): string | undefined => flags[camel(`${prefix}-${name}`)];
   const handlers = (['http', 'tcp', 'cmd', 'grpc'] as const).filter((kind) => get(kind) !== undefined);
   const timing = TIMING_FLAGS.filter((name) => get(name) !== undefined);
   if (handlers.length === 0) {
-    if (timing.length > 0) {
+    if (timing.length > 0 && !base) {
       const checks = `--${prefix}-http, --${prefix}-tcp, --${prefix}-cmd or --${prefix}-grpc`;
       throw new ValidationError(`--${prefix}-${timing[0]}`, get(timing[0]!), `needs a check: add ${checks}`);
     }
-    return undefined;
+    if (timing.length === 0) return base;
   }
   if (handlers.length > 1) {
     const already = `--${prefix}-${handlers[0]} is already given`;
     throw new ValidationError(`--${prefix}-${handlers[1]}`, get(handlers[1]!), `only one check per probe: ${already}`);
   }
-  const kind = handlers[0]!;
-  const flag = `--${prefix}-${kind}`;
-  const duration = (name: string, fallback: number): number => {
+  const kind = handlers[0];
+  const fallback = base ?? PROBE_DEFAULTS;
+  const duration = (name: string, value: number): number => {
     const text = get(name);
-    return text === undefined ? fallback : parseDuration(text, `--${prefix}-${name}`);
+    return text === undefined ? value : parseDuration(text, `--${prefix}-${name}`);
   };
-  const count = (name: string, fallback: number): number => {
+  const count = (name: string, value: number): number => {
     const text = get(name);
-    return text === undefined ? fallback : parseCount(`--${prefix}-${name}`, text);
+    return text === undefined ? value : parseCount(`--${prefix}-${name}`, text);
   };
   return {
-    handler: parseHandler(kind, flag, get(kind)!),
-    intervalMs: duration('interval', PROBE_DEFAULTS.intervalMs),
-    timeoutMs: duration('timeout', PROBE_DEFAULTS.timeoutMs),
-    retries: count('retries', PROBE_DEFAULTS.retries),
-    successThreshold: count('success-threshold', PROBE_DEFAULTS.successThreshold),
-    startPeriodMs: duration('start-period', PROBE_DEFAULTS.startPeriodMs),
+    handler: kind ? parseHandler(kind, `--${prefix}-${kind}`, get(kind)!) : base!.handler,
+    intervalMs: duration('interval', fallback.intervalMs),
+    timeoutMs: duration('timeout', fallback.timeoutMs),
+    retries: count('retries', fallback.retries),
+    successThreshold: count('success-threshold', fallback.successThreshold),
+    startPeriodMs: duration('start-period', fallback.startPeriodMs),
   };
 }
 

@@ -2,6 +2,21 @@
 export { KeyValues, parseKeyValues, type KeyValueSyntax } from './key-values.js';
 export { healthFromFlags, parseHandler } from './health-flags.js';
 export { parseMount, parseScaleTargets, specFromFlags, type CreateOptions } from './service-flags.js';
+export { updatedEnv, updatedPorts, updatedSpec, type UpdateOptions } from './update-spec.js';
+export {
+  ChangedLines,
+  converged,
+  followOutcome,
+  onSpec,
+  progressLines,
+  rolloutOutcome,
+  type Following,
+  type Outcome,
+  type ProgressLine,
+} from './views/rollout.js';
+export { follow, POLL_INTERVAL_MS, type FollowOptions, type ProgressStream } from './follow.js';
+export { CliError } from './errors.js';
+export { previousSpecText, updateStatusText } from './views/service-update.js';
 export { ingressOptions, parseDrainTimeout, parseIp, type IngressFlags } from './daemon-flags.js';
 export { serviceDetailText } from './views/service-inspect.js';
 export { serviceDetailJson, servicesJson, taskJson } from './views/service-json.js';

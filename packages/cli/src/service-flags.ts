@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import {
   RESTART_DEFAULTS,
   ROLLBACK_DEFAULTS,
@@ -9,7 +10,9 @@ import {
   validateReplicas,
   validateServiceName,
   validateServiceSpec,
+  formatDuration,
   type Mount,
+  type RestartPolicy,
   type ServiceSpec,
 } from '@warren/core';
 import { healthFromFlags } from './health-flags.js';
@@ -18,17 +21,12 @@ import { parseKeyValues } from './key-values.js';
 import { parseCount } from './numbers.js';
 
 /** The options of `service create` as commander hands them over (health flags included). */
-export interface CreateOptions {
+export interface CreateOptions extends RestartOptions {
   image: string;
   replicas: string;
   env: string[];
   network: string;
   stopTimeout?: string;
-  restartDelay?: string;
-  restartMaxDelay?: string;
-  restartMaxAttempts?: string;
-  restartWindow?: string;
-  maxReplacing?: string;
   mount: string[];
   publish: string[];
   pull: string;
@@ -38,10 +36,6 @@ export interface CreateOptions {
 
 /** Builds and validates the spec of `service create` from its flags; throws ValidationError. */
 export function specFromFlags(name: string, command: string[], o: CreateOptions): ServiceSpec {
-  const duration = (text: string | undefined, flag: string, fallback: number): number =>
-    text === undefined ? fallback : parseDuration(text, flag);
-  const count = (text: string | undefined, flag: string, fallback: number): number =>
-    text === undefined ? fallback : parseCount(flag, text);
   return validateServiceSpec({
     name,
     image: o.image,
@@ -49,21 +43,66 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     command,
     env: o.env,
     network: o.network,
-    stopTimeoutMs: duration(o.stopTimeout, '--stop-timeout', SPEC_DEFAULTS.stopTimeoutMs),
+    stopTimeoutMs:
+      o.stopTimeout === undefined ? SPEC_DEFAULTS.stopTimeoutMs : parseDuration(o.stopTimeout, '--stop-timeout'),
     health: healthFromFlags(o as Record<string, string | undefined>),
-    restart: {
-      delayMs: duration(o.restartDelay, '--restart-delay', RESTART_DEFAULTS.delayMs),
-      maxDelayMs: duration(o.restartMaxDelay, '--restart-max-delay', RESTART_DEFAULTS.maxDelayMs),
-      maxAttempts: count(o.restartMaxAttempts, '--restart-max-attempts', RESTART_DEFAULTS.maxAttempts),
-      windowMs: duration(o.restartWindow, '--restart-window', RESTART_DEFAULTS.windowMs),
-    },
-    maxReplacing: count(o.maxReplacing, '--max-replacing', 0),
+    restart: restartFromFlags(o, RESTART_DEFAULTS),
+    maxReplacing: o.maxReplacing === undefined ? 0 : parseCount('--max-replacing', o.maxReplacing),
     mounts: o.mount.map(parseMount),
     pull: o.pull as ServiceSpec['pull'],
     ports: o.publish.map((p) => parsePublishedPort(p)),
     update: policyFromFlags(o as Record<string, unknown>, 'update', UPDATE_DEFAULTS),
     rollback: policyFromFlags(o as Record<string, unknown>, 'rollback', ROLLBACK_DEFAULTS),
+    forceUpdate: 0,
   });
+}
+
+/** The flags of the restart policy and of --max-replacing, as commander hands them over. */
+export interface RestartOptions {
+  restartDelay?: string;
+  restartMaxDelay?: string;
+  restartMaxAttempts?: string;
+  restartWindow?: string;
+  maxReplacing?: string;
+}
+
+/** `--restart-*` and `--max-replacing`; `defaults`: the help names them (create; update keeps the current). */
+export function addRestartOptions(command: Command, defaults = true): Command {
+  const r = RESTART_DEFAULTS;
+  const dflt = (value: string): string => (defaults ? ` (default ${value})` : '');
+  return command
+    .option(
+      '--restart-delay <duration>',
+      `wait before the 2nd replacement of a slot in a row, doubling after${dflt(formatDuration(r.delayMs))}`,
+    )
+    .option('--restart-max-delay <duration>', `longest wait between replacements${dflt(formatDuration(r.maxDelayMs))}`)
+    .option(
+      '--restart-max-attempts <n>',
+      `replacements of a slot in a row before giving up${dflt('0: never give up')}`,
+    )
+    .option(
+      '--restart-window <duration>',
+      `healthy this long forgives a slot's failures${dflt(formatDuration(r.windowMs))}`,
+    )
+    .option(
+      '--max-replacing <n>',
+      `tasks replaced for health at once, at most${dflt('a third of the replicas, at least 1')}`,
+    );
+}
+
+/** The restart policy the flags ask for, each unset flag taken from `base`. Validated with the spec. */
+export function restartFromFlags(o: RestartOptions, base: RestartPolicy): RestartPolicy {
+  const duration = (text: string | undefined, flag: string, value: number): number =>
+    text === undefined ? value : parseDuration(text, flag);
+  return {
+    delayMs: duration(o.restartDelay, '--restart-delay', base.delayMs),
+    maxDelayMs: duration(o.restartMaxDelay, '--restart-max-delay', base.maxDelayMs),
+    maxAttempts:
+      o.restartMaxAttempts === undefined
+        ? base.maxAttempts
+        : parseCount('--restart-max-attempts', o.restartMaxAttempts),
+    windowMs: duration(o.restartWindow, '--restart-window', base.windowMs),
+  };
 }
 
 /** `source=/host/dir,target=/dir[,readonly]` → a bind mount. */

@@ -4,22 +4,26 @@ import { parseCount } from './numbers.js';
 
 type Prefix = 'update' | 'rollback';
 
-/** The --update-* and --rollback-* flags (Swarm's), on `service create` (and `service update`). */
-export function addUpdatePolicyOptions(command: Command): Command {
+/**
+ * The --update-* and --rollback-* flags (Swarm's), on `service create` and `service update`.
+ * `defaults`: the help names Swarm's defaults (create); `service update` keeps the current policy.
+ */
+export function addUpdatePolicyOptions(command: Command, defaults = true): Command {
   const d = UPDATE_DEFAULTS;
+  const dflt = (value: string | number): string => (defaults ? ` (default ${value})` : '');
   for (const prefix of ['update', 'rollback'] as const) {
     const what = prefix === 'update' ? 'an update' : 'a rollback';
     const actions = prefix === 'update' ? 'pause, continue or rollback' : 'pause or continue';
     command
-      .option(`--${prefix}-parallelism <n>`, `slots ${what} replaces at once, 0: all (default ${d.parallelism})`)
-      .option(`--${prefix}-delay <duration>`, `wait between batches of ${what} (default ${formatDuration(d.delayMs)})`)
+      .option(`--${prefix}-parallelism <n>`, `slots ${what} replaces at once, 0: all${dflt(d.parallelism)}`)
+      .option(`--${prefix}-delay <duration>`, `wait between batches of ${what}${dflt(formatDuration(d.delayMs))}`)
       .option(
         `--${prefix}-monitor <duration>`,
-        `how long each new task of ${what} must stay healthy and ready (default ${formatDuration(d.monitorMs)})`,
+        `how long each new task of ${what} must stay healthy and ready${dflt(formatDuration(d.monitorMs))}`,
       )
-      .option(`--${prefix}-failure-action <action>`, `when new tasks of ${what} fail: ${actions} (default pause)`)
-      .option(`--${prefix}-max-failure-ratio <fraction>`, `failed new tasks tolerated, 0 to 1 (default 0)`)
-      .option(`--${prefix}-order <order>`, `stop-first or start-first (default ${d.order})`);
+      .option(`--${prefix}-failure-action <action>`, `when new tasks of ${what} fail: ${actions}${dflt('pause')}`)
+      .option(`--${prefix}-max-failure-ratio <fraction>`, `failed new tasks tolerated, 0 to 1${dflt(0)}`)
+      .option(`--${prefix}-order <order>`, `stop-first or start-first${dflt(d.order)}`);
   }
   return command;
 }

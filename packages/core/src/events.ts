@@ -24,6 +24,14 @@ export const EVENT_TYPES = [
   'node-degraded',
   'node-drain',
   'node-active',
+  'service-updated',
+  'update-started',
+  'update-progress',
+  'update-paused',
+  'update-completed',
+  'rollback-started',
+  'rollback-paused',
+  'rollback-completed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

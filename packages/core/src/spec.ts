@@ -1,7 +1,7 @@
 import { ValidationError } from './errors.js';
 import { isImageRef } from './image.js';
 import { validatePublishedPorts, type PublishedPort } from './ports.js';
-import { validateUpdatePolicy, type UpdatePolicy } from './update-policy.js';
+import { validateUpdatePolicy, type UpdatePolicy, type UpdateStatus } from './update-policy.js';
 
 /** Defaults of a service spec, next to their names. */
 export const SPEC_DEFAULTS = {
@@ -110,6 +110,8 @@ export interface ServiceSpec {
   /** How `service update` rolls the tasks over, and how a rollback rolls them back. */
   update: UpdatePolicy;
   rollback: UpdatePolicy;
+  /** Bumped by `service update --force`: tasks roll over though nothing else changed. */
+  forceUpdate: number;
 }
 
 /** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
@@ -125,6 +127,10 @@ export interface Service {
   updatedAt: number;
   /** Why the image is not pinned (the registry did not answer, no node could ask it); '' otherwise. */
   imageNote?: string;
+  /** The spec before the last `service update` (what `service rollback` returns to). */
+  previousSpec?: ServiceSpec;
+  /** The last rollout, if any. */
+  update?: UpdateStatus;
 }
 
 /** Credentials for a registry, as `--with-registry-auth` sends them. Never logged or shown. */

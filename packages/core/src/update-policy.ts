@@ -86,3 +86,38 @@ export function describeUpdatePolicy(policy: UpdatePolicy, seconds: (ms: number)
     `${seconds(policy.monitorMs)}; when ${tolerated}: ${policy.failureAction}`
   );
 }
+
+/** Where a service's rollout stands, as `docker service inspect` says it (UpdateStatus.State). */
+export const UPDATE_STATES = [
+  'updating',
+  'paused',
+  'completed',
+  'rollback_started',
+  'rollback_paused',
+  'rollback_completed',
+] as const;
+export type UpdateState = (typeof UPDATE_STATES)[number];
+
+/**
+ * A service's rollout, kept with the service (durable: a manager killed mid-update resumes it).
+ * The tasks it judged are named, so a restart never judges one twice.
+ */
+export interface UpdateStatus {
+  state: UpdateState;
+  startedAt: number;
+  /** 0 while it goes on. */
+  completedAt: number;
+  /** What happened last, in words. */
+  message: string;
+  /** New tasks of this rollout that stayed running, healthy and ready for the monitor period. */
+  succeeded: string[];
+  /** New tasks of this rollout that ended, failed startup or liveness, or missed their deadline. */
+  failed: string[];
+  /** When the last batch was done (for --update-delay); 0 before the first. */
+  batchDoneAt: number;
+}
+
+/** Whether the rollout is rolling (forward or back), as opposed to paused or done. */
+export function isRolling(status: UpdateStatus | undefined): boolean {
+  return status?.state === 'updating' || status?.state === 'rollback_started';
+}

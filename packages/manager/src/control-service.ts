@@ -22,6 +22,7 @@ import {
 } from '@warren/api';
 import { endpointsOf, replacementState } from './endpoints.js';
 import { watchHandlers } from './control-watch.js';
+import { updateHandlers } from './service-update.js';
 import type { ImageQueries } from './image-queries.js';
 import type { IngressTables } from './ingress.js';
 import { resolveImage } from './image-resolution.js';
@@ -163,6 +164,15 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
 
     ...watchHandlers(store, now, (ref) => findService(store, ref)),
 
+    ...updateHandlers({
+      store,
+      sessions,
+      now,
+      imageQueries: deps.imageQueries,
+      logger,
+      checkPortsFree: (view, spec, except) => checkPortsFree(view, spec.ports, except),
+    }),
+
     ListTasks: unaryHandler('ListTasks', logger, async (req: { service: string }) => {
       return { tasks: tasksOf(findService(store, req.service)) };
     }),
@@ -259,9 +269,10 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
 }
 
 /** Refuses a published port that another service holds (checked again inside the write). */
-function checkPortsFree(view: StoreView, ports: readonly PublishedPort[]): void {
+export function checkPortsFree(view: StoreView, ports: readonly PublishedPort[], except = ''): void {
   for (const p of ports) {
     for (const other of view.services()) {
+      if (other.id === except) continue;
       if (other.spec.ports.some((q) => q.published === p.published)) {
         const given = `published=${p.published},target=${p.target}`;
         throw new ValidationError(

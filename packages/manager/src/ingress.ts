@@ -40,7 +40,13 @@ export class IngressTables {
     private readonly sessions: NodeSessions,
     private readonly now: () => number,
     private readonly logger: Logger,
+    /**
+     * Until then (the manager just started), a node the store has as ready counts as up though
+     * its worker has not reconnected yet: a new manager must not empty the proxies' tables.
+     */
+    private readonly graceUntil = 0,
   ) {
+    if (graceUntil > now()) setTimeout(() => this.schedule(), graceUntil - now() + 10).unref();
     // Versions only move forward at the workers, across manager restarts too: start past any
     // version an earlier run of this manager can have sent (a thousand per millisecond).
     this.#version = now() * 1000;
@@ -146,15 +152,32 @@ export class IngressTables {
   /** Per connected node: versions behind, and for how long its oldest unconfirmed one was sent. */
   lag(): Array<{ node: string; versions: number; seconds: number }> {
     return this.sessions.connectedIds().map((nodeId) => {
-      const acked = this.#acks.get(nodeId)?.version ?? 0;
-      const sent = acked < this.#version ? this.#sentAt.get(acked + 1) : undefined;
+      const node = this.store.node(nodeId)?.name ?? nodeId;
+      const acked = this.#acks.get(nodeId)?.version;
+      // Not confirmed anything yet (it just connected): one table behind, not a count of versions.
+      if (acked === undefined) return { node, versions: 1, seconds: 0 };
+      const next = [...this.#sentAt.keys()].find((v) => v > acked);
+      const sent = acked < this.#version && next !== undefined ? this.#sentAt.get(next) : undefined;
       const seconds = sent === undefined ? 0 : (this.now() - sent) / 1000;
-      return { node: this.store.node(nodeId)?.name ?? nodeId, versions: this.#version - acked, seconds };
+      return { node, versions: this.#version - acked, seconds };
     });
   }
 
+  /** Every ready node's proxy applied `version`; a node that stopped heartbeating is not waited for. */
   #allAcked(version: number): boolean {
-    return this.sessions.connectedIds().every((id) => (this.#acks.get(id)?.version ?? 0) >= version);
+    return this.sessions
+      .connectedIds()
+      .filter((id) => this.sessions.isReady(id))
+      .every((id) => (this.#acks.get(id)?.version ?? 0) >= version);
+  }
+
+  #inGrace(nodeId: string): boolean {
+    return this.now() < this.graceUntil && this.store.node(nodeId)?.status === 'ready';
+  }
+
+  /** Whether the grace after the manager's start is still on. */
+  get inGrace(): boolean {
+    return this.now() < this.graceUntil;
   }
 
   #settle(): void {
@@ -201,7 +224,7 @@ export class IngressTables {
   #serves(t: Task): boolean {
     return (
       t.desiredState === 'running' &&
-      this.sessions.isAlive(t.nodeId) &&
+      (this.sessions.isAlive(t.nodeId) || this.#inGrace(t.nodeId)) &&
       this.store.node(t.nodeId)?.status !== 'down' &&
       taskReady(t.spec.health, this.store.health(t.id), t.state === 'running')
     );

@@ -110,7 +110,10 @@ export class Manager {
       () => reconciler.trigger(),
       options.logger.child({ component: 'nodes' }),
     );
-    const ingress = new IngressTables(store, sessions, now, options.logger.child({ component: 'ingress' }));
+    const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
+    const graceMs = heartbeatIntervalMs * (options.nodeDownAfter ?? 3);
+    const ingressLogger = options.logger.child({ component: 'ingress' });
+    const ingress = new IngressTables(store, sessions, now, ingressLogger, now() + graceMs);
     const dispatch = new TaskDispatch(
       store,
       sessions,
@@ -118,9 +121,11 @@ export class Manager {
       options.drainTimeoutMs ?? 2000,
       options.logger.child({ component: 'drain' }),
     );
+    dispatch.resume(graceMs);
     const streams = { health: 0 };
     const imageQueries = new ImageQueries(sessions);
-    const server = new grpc.Server();
+    // Keepalive pings end the streams of a worker that vanished without a FIN (a cut network).
+    const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 });
     // grpc.health.v1 on the gRPC port, following the daemon's own health.
     const grpcHealth = new HealthImplementation({
       '': 'SERVING',

@@ -1,5 +1,13 @@
 import type { Logger } from 'pino';
-import { reconcile, taskHealthView, type Plan, type TaskHealthView } from '@warren/core';
+import {
+  reconcile,
+  taskHealthView,
+  taskReady,
+  type Plan,
+  type Task,
+  type TaskHealthRecords,
+  type TaskHealthView,
+} from '@warren/core';
 import type { NodeSessions } from './node-sessions.js';
 import type { Change, Store } from './store.js';
 
@@ -72,7 +80,7 @@ export class ReconcilerLoop {
       this.#passes++;
       const tasks = [...view.tasks()];
       const health = new Map<string, TaskHealthView>();
-      for (const task of tasks) health.set(task.id, taskHealthView(task.spec.health, view.health(task.id)));
+      for (const task of tasks) health.set(task.id, healthOf(task, view.health(task.id)));
       const plan = reconcile({
         services: [...view.services()],
         tasks,
@@ -100,6 +108,7 @@ export class ReconcilerLoop {
         ...plan.slots.map((state): Change => ({ kind: 'putSlot', state })),
         ...plan.deletedSlots.map((s): Change => ({ kind: 'deleteSlot', ...s })),
         ...plan.serviceStates.map((state): Change => ({ kind: 'putServiceState', state })),
+        ...plan.services.map((service): Change => ({ kind: 'putService', service })),
         ...plan.deletedServiceStates.map((serviceId): Change => ({ kind: 'deleteServiceState', serviceId })),
         ...plan.events.map((event): Change => ({ kind: 'event', event })),
       ];
@@ -121,4 +130,17 @@ export class ReconcilerLoop {
       Math.max(0, at - this.now()),
     );
   }
+}
+
+/** A task's health as the reconciler reads it, with whether (and since when) it is ready. */
+function healthOf(task: Task, records: TaskHealthRecords): TaskHealthView {
+  const summary = taskHealthView(task.spec.health, records);
+  const ready = taskReady(task.spec.health, records, task.state === 'running');
+  if (!ready) return { ...summary, ready };
+  const since = Math.max(
+    task.startedAt,
+    records.readiness?.lastTransitionAt ?? 0,
+    records.startup?.lastTransitionAt ?? 0,
+  );
+  return { ...summary, ready, readySince: since };
 }

@@ -252,7 +252,7 @@ function slotKey(s: { serviceId: string; slot: number }): string {
 /** Records written before services could publish ports or had update policies get the defaults. */
 function withPorts<T extends { spec: ServiceSpec }>(record: T): T {
   const { spec } = record;
-  if (spec.ports && spec.update && spec.rollback) return record;
-  const defaults = { ports: [], update: UPDATE_DEFAULTS, rollback: ROLLBACK_DEFAULTS };
+  if (spec.ports && spec.update && spec.rollback && spec.forceUpdate !== undefined) return record;
+  const defaults = { ports: [], update: UPDATE_DEFAULTS, rollback: ROLLBACK_DEFAULTS, forceUpdate: 0 };
   return { ...record, spec: { ...defaults, ...spec } };
 }

@@ -64,19 +64,42 @@ export class TaskDispatch {
     return this.#draining.size;
   }
 
+  /**
+   * After a manager restart: stops that were decided but whose container may still answer drain
+   * again, once the workers had `afterMs` to reconnect (their proxies may hold the old tables).
+   */
+  resume(afterMs: number): void {
+    const pending = [...this.store.tasks()].filter((t) => this.#mustDrain(t));
+    for (const task of pending) this.#draining.add(task.id);
+    if (pending.length === 0) return;
+    this.logger.info({ tasks: pending.length, afterMs }, 'stops decided before the restart drain again');
+    setTimeout(() => {
+      for (const task of pending) {
+        this.#draining.delete(task.id);
+        const current = this.store.task(task.id);
+        if (current && !this.#holds(current)) this.#send(current.nodeId, [current], []);
+      }
+    }, afterMs).unref();
+  }
+
+  /** A task told to stop whose container may still answer, with published ports, not drained yet. */
+  #mustDrain(task: Task): boolean {
+    // A task failed by its health check is `failed` at once, its container still running.
+    const stopping = task.desiredState === 'shutdown' && task.containerId !== '' && !STOPPED.has(task.state);
+    return stopping && task.spec.ports.length > 0 && !this.#released.has(task.id) && task.nodeId !== '';
+  }
+
   /** Whether the task's change must wait; starts its drain when it has just been told to stop. */
   #holds(task: Task): boolean {
     if (this.#draining.has(task.id)) return true;
-    // A task failed by its health check is `failed` at once, its container still running:
-    // whatever has a container that may still answer drains before its stop goes out.
-    const stopping = task.desiredState === 'shutdown' && task.containerId !== '' && !STOPPED.has(task.state);
-    if (!stopping || task.spec.ports.length === 0 || this.#released.has(task.id)) return false;
+    if (!this.#mustDrain(task)) return false;
     this.#draining.add(task.id);
     const startedAt = performance.now();
     const version = this.ingress.recompute();
     void this.ingress.confirmed(version, this.drainTimeoutMs).then((confirmed) => {
       this.#draining.delete(task.id);
-      this.#released.add(task.id);
+      // A task deleted meanwhile gets its removal below, and is forgotten.
+      if (this.store.task(task.id)) this.#released.add(task.id);
       const ms = Math.round(performance.now() - startedAt);
       const fields = { service: task.serviceName, slot: task.slot, task: task.id, version, ms };
       if (confirmed) {

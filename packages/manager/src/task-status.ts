@@ -115,7 +115,10 @@ function portsFromWire(ports: readonly wire.TaskPortOut[]): TaskPort[] {
   return ports.map((p) => {
     if (!Number.isInteger(p.target) || p.target < 1 || p.target > 65_535)
       throw new ValidationError('ports.target', p.target, 'not a port number');
-    if (!HOST_PORT.test(p.address)) throw new ValidationError('ports.address', p.address.slice(0, 80), 'not IP:PORT');
+    const port = Number(p.address.slice(p.address.lastIndexOf(':') + 1));
+    if (!HOST_PORT.test(p.address) || port < 1 || port > 65_535) {
+      throw new ValidationError('ports.address', p.address.slice(0, 80), 'not IP:PORT with a port from 1 to 65535');
+    }
     return { target: p.target, address: p.address };
   });
 }

@@ -26,8 +26,11 @@ export interface AssignmentHandler {
   registryAuth(serviceId: string, auth: RegistryAuth): void;
   /** The manager asks the engine about an image: answer with AnswerImageQuery. */
   imageQuery(query: ImageQuestion): void;
-  /** A new ingress table for the proxy: acknowledge it with `ackIngress` once applied. */
-  ingress(table: wire.IngressTableOut): void;
+  /**
+   * A new ingress table for the proxy (`first`: the one that came with the stream's full set):
+   * acknowledge it with `ackIngress` once applied.
+   */
+  ingress(table: wire.IngressTableOut, first: boolean): void;
 }
 
 /** A question of the manager about an image. */
@@ -231,7 +234,7 @@ export class ManagerLink {
             const auth = registryAuthFromWire(q.registryAuth);
             assignments.imageQuery({ id: q.id, image: q.image, ...(auth ? { auth } : {}) });
           }
-          if (message.ingress) assignments.ingress(message.ingress);
+          if (message.ingress) assignments.ingress(message.ingress, message.full);
           const tasks = message.tasks.map(taskFromWire);
           if (!message.full && tasks.length === 0 && message.removedTaskIds.length === 0) return;
           if (message.full) {

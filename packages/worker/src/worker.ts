@@ -147,9 +147,9 @@ export class Worker {
         registryAuth: (serviceId, auth) => images.setAuth(serviceId, auth),
         imageQuery: ({ id, image, auth }) =>
           void images.query(image, auth).then((answer) => this.#link.answerImageQuery(id, answer, signal)),
-        ingress: (table) =>
+        ingress: (table, first) =>
           void this.#ingress
-            .apply(ingressTableFromWire(table, this.#link.nodeId))
+            .apply({ ...ingressTableFromWire(table, this.#link.nodeId), baseline: first })
             .then(({ version, bindErrors }) => this.#link.ackIngress(version, bindErrors, signal))
             .catch((err: unknown) => {
               if (!signal.aborted) this.#logger.error({ err }, 'applying the ingress table failed');

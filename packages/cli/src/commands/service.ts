@@ -1,20 +1,23 @@
 import { Command } from 'commander';
-import { RESTART_DEFAULTS, SPEC_DEFAULTS, formatDuration } from '@warren/core';
+import { SPEC_DEFAULTS, formatDuration } from '@warren/core';
 import { registryAuthToWire, specToWire, type wire } from '@warren/api';
 import { registryAuthFor } from '../registry-auth.js';
 import { control } from '../context.js';
+import { addFollowOptions, follow, waitTimeoutMs, type FollowFlags } from '../follow.js';
 import { addHealthOptions } from '../health-flags.js';
 import { addUpdatePolicyOptions } from '../update-flags.js';
 import { collect, formatOption } from '../options.js';
 import { printJson } from '../output.js';
-import { parseScaleTargets, specFromFlags, type CreateOptions } from '../service-flags.js';
+import { addRestartOptions, parseScaleTargets, specFromFlags, type CreateOptions } from '../service-flags.js';
+import { addUpdateCommands } from './service-update.js';
 import { serviceDetailJson, servicesJson, taskJson } from '../views/service-json.js';
 import { serviceDetailText } from '../views/service-inspect.js';
 import { servicesTable, tasksTable } from '../views/service-list.js';
 
 export function serviceCommand(): Command {
-  const service = new Command('service').description('create, list, inspect, scale and remove services');
-  const restart = RESTART_DEFAULTS;
+  const service = new Command('service').description(
+    'create, list, inspect, scale, update, roll back and remove services',
+  );
 
   const create = service
     .command('create')
@@ -40,35 +43,17 @@ export function serviceCommand(): Command {
       'accept TCP connections on PORT of every node and forward them to ready tasks (also PORT:PORT; repeatable)',
       collect,
       [],
-    )
-    .option(
-      '--restart-delay <duration>',
-      'wait before the 2nd replacement of a slot in a row, doubling after ' +
-        `(default ${formatDuration(restart.delayMs)})`,
-    )
-    .option(
-      '--restart-max-delay <duration>',
-      `longest wait between replacements (default ${formatDuration(restart.maxDelayMs)})`,
-    )
-    .option(
-      '--restart-max-attempts <n>',
-      'replacements of a slot in a row before giving up (default 0: never give up)',
-    )
-    .option(
-      '--restart-window <duration>',
-      `healthy this long forgives a slot's failures (default ${formatDuration(restart.windowMs)})`,
-    )
-    .option(
-      '--max-replacing <n>',
-      'tasks replaced for health at once, at most (default: a third of the replicas, at least 1)',
     );
-  addHealthOptions(addUpdatePolicyOptions(create)).action(
-    async (name: string, command: string[], o: CreateOptions, cmd: Command) => {
+  // Create returns once the service is stored (--wait follows its replicas): scripts and tests go on at once.
+  addFollowOptions(addHealthOptions(addUpdatePolicyOptions(addRestartOptions(create))), 'when-asked').action(
+    async (name: string, command: string[], o: CreateOptions & FollowFlags, cmd: Command) => {
       const spec = specFromFlags(name, command, o);
+      const timeoutMs = waitTimeoutMs(o);
       const auth = o.withRegistryAuth ? registryAuthToWire(await registryAuthFor(spec.image)) : undefined;
       const request = { spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
       const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, request);
       process.stdout.write(`${created.id}\n`);
+      if (o.wait) await follow(cmd, spec.name, { following: 'converge', timeoutMs });
     },
   );
 
@@ -104,16 +89,22 @@ export function serviceCommand(): Command {
       process.stdout.write(serviceDetailText(res));
     });
 
-  service
+  const scale = service
     .command('scale')
     .description('set the number of replicas: warren service scale web=5 [api=2 ...]')
-    .argument('<name=replicas...>')
-    .action(async (pairs: string[], _o: unknown, cmd: Command) => {
-      for (const { name, replicas } of parseScaleTargets(pairs)) {
-        await control<wire.ServiceOut>(cmd, (c) => c.ScaleService, { name, replicas });
-        process.stdout.write(`${name} scaled to ${replicas}\n`);
-      }
-    });
+    .argument('<name=replicas...>');
+  addFollowOptions(scale, 'when-asked').action(async (pairs: string[], o: FollowFlags, cmd: Command) => {
+    const targets = parseScaleTargets(pairs);
+    const timeoutMs = waitTimeoutMs(o);
+    for (const { name, replicas } of targets) {
+      await control<wire.ServiceOut>(cmd, (c) => c.ScaleService, { name, replicas });
+      process.stdout.write(`${name} scaled to ${replicas}\n`);
+    }
+    if (!o.wait) return;
+    for (const { name } of targets) await follow(cmd, name, { following: 'converge', timeoutMs });
+  });
+
+  addUpdateCommands(service);
 
   service
     .command('rm')

@@ -13,6 +13,7 @@ import { specFromWire, type wire } from '@warren/api';
 import { ago, fields, indent, shortId, table } from '../output.js';
 import { nextAttempt } from './service-list.js';
 import { endpointsText, ingressProblemsText, portsText } from './service-ports.js';
+import { previousSpecText, updateStatusText } from './service-update.js';
 
 type Line = [string, string];
 
@@ -37,6 +38,8 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
     ['Restart', restartLine(spec)],
     ['Update', describeUpdatePolicy(spec.update, formatDuration)],
     ['Rollback', describeUpdatePolicy(spec.rollback, formatDuration)],
+    ...(service.updateStatus ? [['Update status', updateStatusText(service.updateStatus, now)] as Line] : []),
+    ...(service.previousSpec ? [['Previous spec', previousSpecText(service)] as Line] : []),
     ['Replacing', replacingLine(detail)],
     ...(detail.correlatedFailure ? [['Warning', correlatedWarning(detail, spec, now)] as Line] : []),
     ...detail.slots

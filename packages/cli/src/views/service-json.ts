@@ -4,6 +4,7 @@
  */
 import { specFromWire, type wire } from '@warren/api';
 import { endpointPorts } from './service-ports.js';
+import { updateStatusJson } from './service-update.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -21,6 +22,10 @@ export function serviceJson(s: wire.ServiceOut) {
     registryAuth: s.registryAuth,
     createdAt: iso(s.createdAtMs),
     updatedAt: iso(s.updatedAtMs),
+    /** The last rollout (`service update`, `service rollback`); null when there was none. */
+    updateStatus: updateStatusJson(s.updateStatus),
+    /** The spec before the last update, which `service rollback` returns to; null when there is none. */
+    previousSpec: s.previousSpec ? specFromWire(s.previousSpec) : null,
   };
 }
 
@@ -36,6 +41,8 @@ export function taskJson(t: wire.TaskOut) {
     slot: t.slot,
     node: t.nodeName,
     nodeId: t.nodeId,
+    /** The image of the spec this task runs (during a rollout, old and new tasks differ). */
+    image: t.spec?.image ?? '',
     state: t.state,
     desiredState: t.desiredState,
     message: t.message,

@@ -15,6 +15,7 @@ export class PlanBuilder {
     slots: [],
     deletedSlots: [],
     serviceStates: [],
+    services: [],
     deletedServiceStates: [],
     events: [],
   };

@@ -54,6 +54,10 @@ export interface TaskHealthView {
   healthySince?: number;
   /** The task has been healthy at some point since it started (it is, or it turned unhealthy from healthy). */
   wasHealthy?: boolean;
+  /** Ready (in the service's endpoints): running, readiness passing or none, startup passed. */
+  ready?: boolean;
+  /** Since when it has been ready (its readiness or startup turned healthy, or it started running). */
+  readySince?: number;
 }
 
 export interface ReconcileInput {
@@ -77,6 +81,8 @@ export interface Plan {
   deletedSlots: Array<{ serviceId: string; slot: number }>;
   serviceStates: ServiceState[];
   deletedServiceStates: string[];
+  /** Services whose record this pass changed (a rollout's progress, a rollback's spec). */
+  services: Service[];
   events: EventDraft[];
   /** The next time a pass has something to do (a backoff that ends, a slot to forgive). */
   wakeAt?: number;

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { EndpointPool } from './pool.js';
 
 /** How a client connection ended up: counted once per connection. */
@@ -20,6 +21,9 @@ export interface ForwardContext {
   /** Bytes passed: `in` from the client towards the endpoint, `out` back to the client. */
   bytes(direction: 'in' | 'out', count: number): void;
 }
+
+/** An endpoint that closes sooner than this after the connect, without a word, failed. */
+const QUICK_CLOSE_MS = 1000;
 
 /** What the client may send before the endpoint answers and still be replayed to another one. */
 export const REPLAY_LIMIT_BYTES = 64 * 1024;
@@ -90,7 +94,16 @@ export class ForwardedConnection {
     const last = this.#tried.size >= context.maxAttempts || addresses.every((a) => this.#tried.has(a));
     const release = context.pool.acquire(address);
     const { host, port } = splitAddress(address);
-    const upstream = connect({ host, port, allowHalfOpen: true });
+    let upstream: Socket;
+    try {
+      upstream = connect({ host, port, allowHalfOpen: true });
+    } catch (err) {
+      // A bad address (a port out of range) throws here, not on the socket: an attempt that failed.
+      release();
+      context.failed(address, (err as Error).message);
+      queueMicrotask(() => this.#attempt());
+      return;
+    }
     this.#upstream = upstream;
     let settle = (): void => undefined;
     context.attempting(address, new Promise<void>((resolve) => (settle = resolve)));
@@ -143,8 +156,20 @@ export class ForwardedConnection {
       this.#stopAwaiting?.();
       this.#commit(upstream, chunk);
     };
-    // With allowHalfOpen its end alone does not close it: the attempt ends here.
-    const onEnd = (): void => void upstream.destroy();
+    const connectedAt = performance.now();
+    // With allowHalfOpen its end alone does not close it. An endpoint that closes at once on a
+    // client that is still talking is the failure to retry (docker-proxy for a container that is
+    // gone); one that closes on a client that has said all it will (a TCP check: connect, FIN)
+    // or on a connection idle for a while (a server's timeout) is doing its job: pass it on.
+    const onEnd = (): void => {
+      if (!this.client.readableEnded && performance.now() - connectedAt < QUICK_CLOSE_MS) {
+        upstream.destroy();
+        return;
+      }
+      this.#stopAwaiting?.();
+      this.#commit(upstream);
+      this.client.end();
+    };
     upstream.once('data', onData);
     upstream.once('end', onEnd);
     this.#stopAwaiting = () => {

@@ -139,7 +139,7 @@ export class IngressProxy {
   }
 
   async #apply(table: IngressTable): Promise<IngressApplied> {
-    if (table.version < this.#table.version) return this.#applied();
+    if (!table.baseline && table.version < this.#table.version) return this.#applied();
     const wanted = this.#wanted(table);
     const settling: Array<Promise<void>> = [];
     const binding: Array<Promise<void>> = [];

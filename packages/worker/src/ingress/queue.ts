@@ -1,6 +1,8 @@
 /** Something applied in order of versions. */
 interface Versioned {
   version: number;
+  /** Applies whatever the version: the first table of a new manager (its versions start anew). */
+  baseline?: boolean;
 }
 
 interface Waiting<T, R> {
@@ -26,7 +28,9 @@ export class NewestFirstQueue<T extends Versioned, R> {
   push(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const waiting = (this.#waiting ??= { item, waiters: [] });
-      if (item.version >= waiting.item.version) waiting.item = item;
+      if (item.baseline || item.version >= waiting.item.version) {
+        waiting.item = waiting.item.baseline && !item.baseline ? { ...item, baseline: true } : item;
+      }
       waiting.waiters.push({ resolve, reject });
       this.#next();
     });

@@ -27,6 +27,11 @@ export interface IngressTable {
   /** Increases with every change; the proxy acknowledges the version it applied. */
   version: number;
   services: IngressServiceEntry[];
+  /**
+   * The first table of an assignment stream: applied whatever its version, since a manager
+   * that restarted (its clock set back, say) numbers its tables anew.
+   */
+  baseline?: boolean;
 }
 
 /**

@@ -1,0 +1,134 @@
+/**
+ * Following a service after `update`, `rollback` (and `create`/`scale --wait`), as `docker service
+ * update` does: poll InspectService, show the progress (live bars on a TTY, plain lines on a pipe,
+ * only when something changed), stop when the rollout ends or the replicas converge.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { ValidationError, formatDuration, parseDuration } from '@warren/core';
+import { isUnavailable, type wire } from '@warren/api';
+import { controlSession } from './context.js';
+import { CliError } from './errors.js';
+import { ChangedLines, followOutcome, progressLines, type Following, type ProgressLine } from './views/rollout.js';
+
+/** How often the CLI asks the manager while it follows. */
+export const POLL_INTERVAL_MS = 500;
+/** How long it follows at most (`--wait-timeout`): generous, a rollout of many slots takes a while. */
+export const DEFAULT_WAIT_TIMEOUT = '1h';
+
+/** The flags of following: `--detach` (update, rollback) or `--wait` (create, scale), and `--wait-timeout`. */
+export interface FollowFlags {
+  detach?: boolean;
+  wait?: boolean;
+  waitTimeout: string;
+}
+
+/** `detach`: the command waits unless --detach; otherwise it waits only with --wait. */
+export function addFollowOptions(command: Command, waits: 'unless-detached' | 'when-asked'): Command {
+  if (waits === 'unless-detached') {
+    command.option(
+      '-d, --detach',
+      'return at once instead of waiting for the rollout to end and showing its progress',
+    );
+  } else {
+    command.option('--wait', 'wait until every replica runs, healthy and ready, showing the progress');
+  }
+  return command.option(
+    '--wait-timeout <duration>',
+    'stop waiting after this long (the manager goes on without the CLI)',
+    DEFAULT_WAIT_TIMEOUT,
+  );
+}
+
+/** `--wait-timeout` in ms; checked before anything is sent. */
+export function waitTimeoutMs(flags: FollowFlags): number {
+  const ms = parseDuration(flags.waitTimeout, '--wait-timeout');
+  if (ms <= 0) throw new ValidationError('--wait-timeout', flags.waitTimeout, 'must be longer than 0s');
+  return ms;
+}
+
+/** Where the progress goes: stdout, or (tests) any stream; a TTY gets live bars. */
+export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
+export interface FollowOptions {
+  following: Following;
+  timeoutMs: number;
+  /** Default: POLL_INTERVAL_MS. */
+  intervalMs?: number;
+  /** Default: process.stdout. */
+  out?: ProgressStream;
+}
+
+/**
+ * Follows service `name` until its rollout leaves `updating`/`rollback_started` (or its replicas
+ * converge); resolves when that is a success, throws a CliError (exit 1) saying why otherwise.
+ * A manager that cannot be reached for a while is waited for: a restarted manager resumes the rollout.
+ */
+export async function follow(command: Command, name: string, o: FollowOptions): Promise<void> {
+  const out: ProgressStream = o.out ?? process.stdout;
+  const screen = out.isTTY ? new LiveScreen(out) : new PlainScreen(out);
+  const session = controlSession(command);
+  const deadline = Date.now() + o.timeoutMs;
+  let shown: ProgressLine[] = [];
+  const poll = async (): Promise<wire.ServiceDetailOut | undefined> => {
+    try {
+      return await session.call<wire.ServiceDetailOut>((c) => c.InspectService, { name });
+    } catch (err) {
+      if (!(err instanceof CliError) || !isUnavailable(err.cause)) throw err;
+      screen.show([...shown, { key: 'lost', text: `${err.message.replace(/;.*$/, '')}; retrying` }]);
+      return undefined;
+    }
+  };
+  try {
+    for (;;) {
+      const detail = await poll();
+      if (detail) {
+        shown = progressLines(detail, { following: o.following, tty: screen.tty, now: Date.now() });
+        screen.show(shown);
+        const outcome = followOutcome(detail, o.following);
+        if (outcome?.ok) return void out.write(`${outcome.message}\n`);
+        if (outcome) throw new CliError(outcome.message, 1);
+      }
+      if (Date.now() >= deadline) {
+        const where = shown.find((l) => l.key === 'overall')?.text ?? 'no answer from the manager';
+        const after = `still not done after ${formatDuration(o.timeoutMs)} (${where})`;
+        throw new CliError(`${name}: ${after}; it goes on without the CLI: warren service inspect ${name}`, 1);
+      }
+      await sleep(o.intervalMs ?? POLL_INTERVAL_MS);
+    }
+  } finally {
+    session.close();
+  }
+}
+
+interface Screen {
+  readonly tty: boolean;
+  show(lines: readonly ProgressLine[]): void;
+}
+
+/** A pipe: each line once, and again only when its text changed. */
+class PlainScreen implements Screen {
+  readonly tty = false;
+  private readonly changed = new ChangedLines();
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  show(lines: readonly ProgressLine[]): void {
+    const text = this.changed.next(lines);
+    if (text.length > 0) this.out.write(`${text.join('\n')}\n`);
+  }
+}
+
+/** A TTY: the lines redrawn in place (cursor up over the last frame), each cut to the width. */
+class LiveScreen implements Screen {
+  readonly tty = true;
+  private drawn = 0;
+  constructor(private readonly out: ProgressStream) {}
+
+  show(lines: readonly ProgressLine[]): void {
+    const width = Math.max(20, (this.out.columns || 80) - 1);
+    const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : '';
+    const body = lines.map((l) => `\x1b[2K${l.text.slice(0, width)}\n`).join('');
+    this.out.write(`${up}${body}\x1b[0J`);
+    this.drawn = lines.length;
+  }
+}
