@@ -12,6 +12,8 @@ import {
   type SlotState,
   type Task,
   type TaskHealthView,
+  type UpdateState,
+  type UpdateStatus,
   ROLLBACK_DEFAULTS,
   UPDATE_DEFAULTS,
 } from '@warren/core';
@@ -84,6 +86,8 @@ export class World {
       ),
       ...plan.serviceStates,
     ];
+    const changed = new Map(plan.services.map((s) => [s.id, s]));
+    this.services = this.services.map((s) => changed.get(s.id) ?? s);
     this.events.push(...plan.events);
     this.lastPlan = plan;
     return plan.actions;
@@ -103,6 +107,49 @@ export class World {
 
   healthy(id: string): void {
     this.health.set(id, { status: 'healthy', healthySince: this.now, wasHealthy: true });
+  }
+
+  /** The task runs (if it did not yet), and is healthy and ready from now on. */
+  good(id: string): void {
+    if (this.tasks.find((t) => t.id === id)?.state !== 'running') this.run(id);
+    this.health.set(id, {
+      status: 'healthy',
+      healthySince: this.now,
+      wasHealthy: true,
+      ready: true,
+      readySince: this.now,
+    });
+  }
+
+  /** `service update`, as the manager stores it: the new spec, the old one kept, a rollout started. */
+  update(change: Partial<ServiceSpec>, service = 'svc-web'): Service {
+    return this.#restate(service, (s) => ({ spec: { ...s.spec, ...change }, previousSpec: s.spec }), 'updating');
+  }
+
+  /** `service rollback`, as the manager stores it: back to the previous spec, a rollback started. */
+  rollback(service = 'svc-web'): Service {
+    return this.#restate(service, (s) => ({ spec: s.previousSpec!, previousSpec: s.spec }), 'rollback_started');
+  }
+
+  #restate(id: string, specs: (s: Service) => Partial<Service>, state: UpdateState): Service {
+    const before = this.services.find((s) => s.id === id)!;
+    const update = {
+      state,
+      startedAt: this.now,
+      completedAt: 0,
+      message: '',
+      succeeded: [],
+      failed: [],
+      batchDoneAt: 0,
+    };
+    const after: Service = { ...before, ...specs(before), update, updatedAt: this.now };
+    this.services = this.services.map((s) => (s.id === id ? after : s));
+    return after;
+  }
+
+  /** The service's rollout as the reconciler left it. */
+  status(service = 'svc-web'): UpdateStatus | undefined {
+    return this.services.find((s) => s.id === service)?.update;
   }
 
   slot(n: number, service = 'svc-web'): SlotState | undefined {

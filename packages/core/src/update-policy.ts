@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js';
+import type { ServiceSpec } from './spec.js';
 
 /** What a rollout does when too many of its new tasks fail: as Swarm's --update-failure-action. */
 export const FAILURE_ACTIONS = ['pause', 'continue', 'rollback'] as const;
@@ -120,4 +121,29 @@ export interface UpdateStatus {
 /** Whether the rollout is rolling (forward or back), as opposed to paused or done. */
 export function isRolling(status: UpdateStatus | undefined): boolean {
   return status?.state === 'updating' || status?.state === 'rollback_started';
+}
+
+/**
+ * Whether a task made from spec `a` runs what spec `b` asks for: the same spec, the replica count
+ * and the update and rollback policies aside (changing only those rolls no task over);
+ * `forceUpdate` counts. Compared as JSON with sorted keys, so the order of fields never matters.
+ */
+export function specsMatch(a: ServiceSpec, b: ServiceSpec): boolean {
+  return rolloutKey(a) === rolloutKey(b);
+}
+
+const rolloutKeys = new WeakMap<ServiceSpec, string>();
+
+function rolloutKey(spec: ServiceSpec): string {
+  const known = rolloutKeys.get(spec);
+  if (known !== undefined) return known;
+  // A spec stored before --force existed has no forceUpdate: the same as 0.
+  const rolled = { ...spec, forceUpdate: spec.forceUpdate ?? 0, replicas: 0, update: null, rollback: null };
+  const key = JSON.stringify(rolled, (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : value,
+  );
+  rolloutKeys.set(spec, key);
+  return key;
 }

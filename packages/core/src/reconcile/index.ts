@@ -7,6 +7,7 @@ import { PlanBuilder, groupBy, newestFirst } from './plan-builder.js';
 import { placeable, schedule } from './placement.js';
 import { endTasks, fillOrForgive, trimHistory } from './slots.js';
 import { DEFAULT_HISTORY_LIMIT, type Plan, type ReconcileInput } from './types.js';
+import { Rollout } from './update.js';
 
 export { holdsItsSlot, slotsOutForHealth } from './budget.js';
 export * from './types.js';
@@ -21,6 +22,8 @@ export * from './types.js';
  *   its slot, which backs off, may give up, and is forgiven after a healthy window; history
  * - budget: a task whose startup or liveness turned unhealthy is failed only while few enough
  *   slots are without a running task for health; the rest keep running, held; correlated failure
+ * - update: a rollout (`service update`, `service rollback`) judges its new tasks by their health,
+ *   pauses or rolls back when too many fail, and rolls outdated slots over batch by batch
  * - drain: a task on a draining node gets its successor elsewhere before it stops
  * - placement: pending tasks go to the least loaded node that can run them
  */
@@ -46,7 +49,9 @@ export function reconcile(input: ReconcileInput): Plan {
   orphanTasksOfDownNodes(b, servicesById, nodesById, canPlace);
   const known = new Map((input.serviceStates ?? []).map((s) => [s.serviceId, s.correlated]));
 
-  for (const service of input.services) {
+  for (const stored of input.services) {
+    const rollout = new Rollout(b, stored, tasksByService.get(stored.id) ?? [], nodesById);
+    const service = rollout.judge();
     const { spec } = service;
     const bySlot = groupBy(tasksByService.get(service.id) ?? [], (t) => t.slot);
     const slotNumbers = new Set<number>([...bySlot.keys(), ...b.slotNumbers(service.id)]);
@@ -74,9 +79,10 @@ export function reconcile(input: ReconcileInput): Plan {
       const tasks = [...(bySlot.get(slot) ?? []), ...b.created(service.id, slot)].map((t) => b.current(t));
       const liveHere = tasks.filter((t) => t.desiredState === 'running' && !isTerminal(t.state)).sort(newestFirst);
       if (drainSlot(b, service, slot, liveHere, nodesById, canPlace)) continue;
-      for (const extra of liveHere.slice(1)) b.stop(extra, 'duplicate task in slot');
-      fillOrForgive(b, service, slot, tasks, liveHere.slice(0, 1));
+      const primary = rollout.settle(liveHere);
+      fillOrForgive(b, service, slot, tasks, primary ? [primary] : []);
     }
+    rollout.advance(live());
 
     detectCorrelatedFailure(b, service, live(), known.get(service.id) ?? false);
     for (const slot of slots) trimHistory(b, slot, slot <= spec.replicas, bySlot.get(slot) ?? [], historyLimit);
