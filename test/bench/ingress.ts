@@ -19,7 +19,6 @@
  */
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -38,8 +37,9 @@ import {
   type WrkOptions,
   type WrkResult,
 } from './wrk.js';
+import { TWO_HOSTS, portFreeOn } from '../helpers/ports.js';
 
-const HOSTS = { w1: '127.0.0.2', w2: '127.0.0.3' } as const;
+const HOSTS = TWO_HOSTS;
 type WorkerName = keyof typeof HOSTS;
 
 /** The failure windows: wrk runs WINDOW_S seconds and the event starts EVENT_AT_S in. */
@@ -140,25 +140,6 @@ interface Detail {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = (): number => performance.timeOrigin + performance.now();
-
-/** A port free on both hosts now (the kernel's pick for one, checked on the other). */
-async function publishablePort(): Promise<number> {
-  for (;;) {
-    const port = await listenOnce(HOSTS.w1, 0);
-    if (port !== undefined && (await listenOnce(HOSTS.w2, port)) !== undefined) return port;
-  }
-}
-
-function listenOnce(host: string, port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(undefined));
-    server.listen(port, host, () => {
-      const bound = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(bound));
-    });
-  });
-}
 
 /** One GET with a new connection: status and body, or status 0 when it failed. */
 function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
@@ -338,7 +319,7 @@ async function warrenEvent(
   readiness: Readiness,
 ): Promise<{ result: WrkResult; note?: string }> {
   const name = `ev-${key}${readiness === READINESS ? '' : '-slow'}`;
-  const port = await publishablePort();
+  const port = await portFreeOn();
   await b.create(name, port, 3, readiness);
   try {
     const tasks = await b.ready(name, port, 3);
@@ -455,7 +436,7 @@ async function throughputOf(
   modes: ThroughputFigures['mode'][],
 ): Promise<ThroughputFigures[]> {
   const name = `tp-${image === TEST_IMAGE ? 'busybox' : 'nginx'}`;
-  const port = await publishablePort();
+  const port = await portFreeOn();
   await b.create(name, port, 1, READINESS, image, command);
   try {
     await b.ready(name, port, 1, false);
@@ -572,7 +553,7 @@ function ackQuantileBound(before: ManagerIngress, after: ManagerIngress, q: numb
 
 async function verdictLatency(b: Bench, rounds: number): Promise<VerdictFigures> {
   const name = 'verdict';
-  const port = await publishablePort();
+  const port = await portFreeOn();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const metrics = (): Promise<ManagerIngress> => managerIngress(b.c.managerHttp, agent);
   await b.create(name, port, 3, READINESS);

@@ -10,27 +10,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { Cluster, TEST_IMAGE, docker, waitFor, type Daemon, type TaskJson } from '../helpers/cluster.js';
 import { Load } from '../helpers/load.js';
+import { TWO_HOSTS, portFreeOn } from '../helpers/ports.js';
 
-const HOSTS = { w1: '127.0.0.2', w2: '127.0.0.3' } as const;
-
-/** A port free on both hosts now (the kernel's pick for one, checked on the other). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await listenOnce(HOSTS.w1, 0);
-    if (port !== undefined && (await listenOnce(HOSTS.w2, port)) !== undefined) return port;
-  }
-}
-
-function listenOnce(host: string, port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(undefined));
-    server.listen(port, host, () => {
-      const bound = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(bound));
-    });
-  });
-}
+const HOSTS = TWO_HOSTS;
 
 /** One GET through a proxy: the body (a replica's host name), or '' when it failed. */
 function get(host: string, port: number): Promise<string> {
@@ -145,7 +127,7 @@ describe('published ports follow readiness', { concurrency: false }, () => {
   const hostOf = (t: TaskJson): string => t.containerId.slice(0, 12);
 
   test('create shows the published port and endpoints on each node; a second service cannot take the port', async () => {
-    const port = await freePort();
+    const port = await portFreeOn();
     await create('shown', port, 2);
     await ready('shown', port, 2);
     const d = await inspect('shown');
@@ -181,7 +163,7 @@ describe('published ports follow readiness', { concurrency: false }, () => {
   });
 
   test('a replica whose readiness fails gets no request and none fails; it gets them again once ready', async () => {
-    const port = await freePort();
+    const port = await portFreeOn();
     await create('web', port, 3);
     const tasks = await ready('web', port, 3);
     const load = new Load(targets(port)).start();
@@ -230,7 +212,7 @@ describe('published ports follow readiness', { concurrency: false }, () => {
   });
 
   test('a replica replaced for liveness fails no request', async () => {
-    const live = await freePort();
+    const live = await portFreeOn();
     await create('live', live, 3, ['--liveness-http', 'path=/alive,port=80', '--liveness-interval', '250ms']);
     const tasks = await ready('live', live, 3);
     const load = new Load(targets(live)).start();
@@ -273,7 +255,7 @@ describe('published ports follow readiness', { concurrency: false }, () => {
   });
 
   test('a port a node cannot listen on is reported, and taken once free', async () => {
-    const port = await freePort();
+    const port = await portFreeOn();
     const squatter = net.createServer();
     await new Promise<void>((resolve) => squatter.listen(port, HOSTS.w2, resolve));
     try {
@@ -347,7 +329,7 @@ describe('published ports follow readiness', { concurrency: false }, () => {
   });
 
   test('a worker killed with kill -9: requests through the other node succeed once the node is down', async () => {
-    const port = await freePort();
+    const port = await portFreeOn();
     await create('survive', port, 4);
     await ready('survive', port, 4);
     const load = new Load([`${HOSTS.w1}:${port}`]).start();

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { Cluster, TEST_IMAGE, docker, runToEnd, waitFor, type TaskJson } from '../helpers/cluster.js';
 import { Load } from '../helpers/load.js';
+import { TWO_HOSTS, portFreeOn } from '../helpers/ports.js';
 
 const IMAGE = 'warren-e2e-update';
-const HOSTS = ['127.0.0.2', '127.0.0.3'];
+const HOSTS = Object.values(TWO_HOSTS);
 
 /** `IMAGE:tag`, FROM the test image: `/` answers `tag`; the bad one has no /health. */
 async function build(tag: string, bad = false): Promise<string> {
@@ -29,16 +29,6 @@ async function build(tag: string, bad = false): Promise<string> {
   } finally {
     await rm(context, { recursive: true, force: true });
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Detail {
@@ -126,7 +116,7 @@ describe('service update and rollback, gated by health', { concurrency: false },
   };
 
   test('a rolling update v1 → v2 under load fails no request, one slot at a time, each new task verified', async () => {
-    const port = await freePort();
+    const port = await portFreeOn();
     await create('web', port, ['--update-delay', '500ms']);
     const load = new Load(HOSTS.map((h) => `${h}:${port}`)).start();
     try {
