@@ -1,6 +1,5 @@
 /** A fake world for the pure reconciler: a clock, ids, and its plans applied. */
 import {
-  RESTART_DEFAULTS,
   reconcile,
   type Action,
   type EventDraft,
@@ -14,9 +13,8 @@ import {
   type TaskHealthView,
   type UpdateState,
   type UpdateStatus,
-  ROLLBACK_DEFAULTS,
-  UPDATE_DEFAULTS,
 } from '@warren/core';
+import { testSpec } from './spec.js';
 
 /** A fake world: a clock, sequential ids, and the reconciler's actions applied to it. */
 export class World {
@@ -34,25 +32,7 @@ export class World {
   service(name: string, replicas: number, image = 'warren-test:latest', over: Partial<ServiceSpec> = {}): Service {
     const s: Service = {
       id: `svc-${name}`,
-      spec: {
-        name,
-        image,
-        replicas,
-        command: [],
-        env: [],
-        network: 'bridge',
-        stopTimeoutMs: 10_000,
-        health: {},
-        restart: RESTART_DEFAULTS,
-        maxReplacing: 0,
-        mounts: [],
-        pull: 'missing',
-        ports: [],
-        update: UPDATE_DEFAULTS,
-        rollback: ROLLBACK_DEFAULTS,
-        forceUpdate: 0,
-        ...over,
-      },
+      spec: testSpec({ name, image, replicas, ...over }),
       createdAt: this.now,
       updatedAt: this.now,
     };

@@ -8,30 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { ROLLBACK_DEFAULTS, RESTART_DEFAULTS, UPDATE_DEFAULTS, type Service, type Task } from '@warren/core';
+import type { Service, Task } from '@warren/core';
 import { IngressTables, NodeSessions, Store, TaskDispatch, type NodeRecord } from '@warren/manager';
 import type { wire } from '@warren/api';
+import { testSpec } from '../helpers/spec.js';
 
 const logger = pino({ level: 'silent' });
 
-const spec = {
-  name: 'web',
-  image: 'warren-test:latest',
-  replicas: 2,
-  command: [],
-  env: [],
-  network: 'bridge',
-  stopTimeoutMs: 10_000,
-  health: {},
-  restart: RESTART_DEFAULTS,
-  maxReplacing: 0,
-  mounts: [],
-  pull: 'missing' as const,
-  ports: [{ published: 8080, target: 80, protocol: 'tcp' as const }],
-  update: UPDATE_DEFAULTS,
-  rollback: ROLLBACK_DEFAULTS,
-  forceUpdate: 0,
-};
+const spec = testSpec({ replicas: 2, ports: [{ published: 8080, target: 80, protocol: 'tcp' }] });
 const service: Service = { id: 's1', spec, createdAt: 1, updatedAt: 1 };
 const node = (id: string): NodeRecord => ({
   id,

@@ -3,29 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AlreadyExistsError, type Service, RESTART_DEFAULTS, ROLLBACK_DEFAULTS, UPDATE_DEFAULTS } from '@warren/core';
+import { AlreadyExistsError, type Service } from '@warren/core';
 import { Store } from '@warren/manager';
+import { testSpec } from '../helpers/spec.js';
 
 const service = (id: string, name: string): Service => ({
   id,
-  spec: {
-    name,
-    image: 'warren-test:latest',
-    replicas: 1,
-    command: [],
-    env: [],
-    network: 'bridge',
-    stopTimeoutMs: 10_000,
-    health: {},
-    restart: RESTART_DEFAULTS,
-    maxReplacing: 0,
-    mounts: [],
-    pull: 'missing',
-    ports: [],
-    update: UPDATE_DEFAULTS,
-    rollback: ROLLBACK_DEFAULTS,
-    forceUpdate: 0,
-  },
+  spec: testSpec({ name }),
   createdAt: 1,
   updatedAt: 1,
 });
