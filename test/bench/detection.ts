@@ -58,6 +58,7 @@ export async function detection(rounds: number): Promise<DetectionFigures> {
     await cli(
       'service',
       'create',
+      '--detach',
       'detect',
       '--image',
       TEST_IMAGE,

@@ -12,8 +12,11 @@
  *   9. images from a registry: cold start next to docker pull + run and next to the Engine API, one pull for 10 replicas (pull.ts)
  *  10. published ports: failed requests during events, throughput and latency through the proxy, and readiness
  *      verdict → every proxy confirmed, next to HAProxy with active health checks, with wrk (ingress.ts)
+ *  11. rollouts: a bad image back to the good version and a good rolling update, next to Docker Swarm, and
+ *      failed requests during rollouts under load (update.ts)
  *
- * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress.
+ * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
+ * update.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -33,6 +36,7 @@ import { probeCapacity } from './probe-capacity.js';
 import { pullBench, type Comparison } from './pull.js';
 import { swarmRecovery, warrenRecovery, type Stages } from './recovery.js';
 import { percentile } from './stats.js';
+import { updateBench, updateReport } from './update.js';
 
 const ROUNDS = 5;
 const LS_RUNS = 11;
@@ -97,6 +101,7 @@ if (want('cli')) {
         address,
         'service',
         'create',
+        '--detach',
         service,
         '--image',
         TEST_IMAGE,
@@ -264,6 +269,11 @@ if (want('pull')) {
 if (want('ingress')) {
   process.stderr.write('bench: published ports, Warren and HAProxy\n');
   report.push(...ingressReport(await ingressBench()));
+}
+
+if (want('update')) {
+  process.stderr.write('bench: rollouts, Warren and Docker Swarm\n');
+  report.push(...updateReport(await updateBench(3)));
 }
 
 console.log(

@@ -32,6 +32,7 @@ export async function nodeLoss(rounds: number): Promise<NodeLossFigures> {
       await c.ok(
         'service',
         'create',
+        '--detach',
         'web',
         '--image',
         TEST_IMAGE,

@@ -147,6 +147,7 @@ export async function warrenRecovery(rounds: number): Promise<{ stages: Stages[]
       await cli(
         'service',
         'create',
+        '--detach',
         name,
         '--image',
         TEST_IMAGE,

@@ -158,6 +158,7 @@ test('a store that cannot write turns the manager unhealthy: /health answers 503
       address,
       'service',
       'create',
+      '--detach',
       `s${i}`,
       '--image',
       TEST_IMAGE,

@@ -89,6 +89,8 @@ test('npm start, then npx warren from the repository root: create, list, inspect
     '/www',
   );
   assert.equal(created.code, 0, created.stderr);
+  // It waited for the replicas, as docker service create does, and said so on the last line.
+  assert.match(created.stdout, new RegExp(`^${service}: 2/2 running$`, 'm'), created.stdout);
   const ls = await npxWarren(env, 'service', 'ls');
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, new RegExp(`${service}\\b`));

@@ -5,31 +5,15 @@
  */
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Cluster, TEST_IMAGE, docker, runToEnd, waitFor, type TaskJson } from '../helpers/cluster.js';
+import { Cluster, waitFor, type TaskJson } from '../helpers/cluster.js';
 import { Load } from '../helpers/load.js';
 import { TWO_HOSTS, portFreeOn } from '../helpers/ports.js';
+import { buildVersion, removeVersions } from '../helpers/versions.js';
 
 const IMAGE = 'warren-e2e-update';
 const HOSTS = Object.values(TWO_HOSTS);
 
-/** `IMAGE:tag`, FROM the test image: `/` answers `tag`; the bad one has no /health. */
-async function build(tag: string, bad = false): Promise<string> {
-  const context = await mkdtemp(join(tmpdir(), 'warren-update-'));
-  try {
-    const lines = [`FROM ${TEST_IMAGE}`, `RUN echo ${tag} > /www/index.html${bad ? ' && rm /www/health' : ''}`];
-    await writeFile(join(context, 'Dockerfile'), lines.join('\n') + '\n');
-    const built = await runToEnd('docker', ['build', '-q', '-t', `${IMAGE}:${tag}`, context], {
-      DOCKER_BUILDKIT: '0',
-    });
-    if (built.code !== 0) throw new Error(`docker build failed: ${built.stderr}`);
-    return `${IMAGE}:${tag}`;
-  } finally {
-    await rm(context, { recursive: true, force: true });
-  }
-}
+const build = (tag: string, bad = false): Promise<string> => buildVersion(IMAGE, tag, bad);
 
 interface Detail {
   tasks: TaskJson[];
@@ -40,6 +24,8 @@ interface Detail {
 describe('service update and rollback, gated by health', { concurrency: false }, () => {
   let c: Cluster;
   const images: Record<string, string> = {};
+  /** The published port of `web`. */
+  let port = 0;
 
   before(async () => {
     images.v1 = await build('v1');
@@ -52,11 +38,7 @@ describe('service update and rollback, gated by health', { concurrency: false },
   });
   after(async () => {
     await c.destroy();
-    for (const ref of Object.values(images))
-      await docker
-        .getImage(ref)
-        .remove({ force: true })
-        .catch(() => undefined);
+    await removeVersions(Object.values(images));
   });
 
   const inspect = (name: string): Promise<Detail> => c.inspect<Detail>(name);
@@ -116,13 +98,18 @@ describe('service update and rollback, gated by health', { concurrency: false },
   };
 
   test('a rolling update v1 → v2 under load fails no request, one slot at a time, each new task verified', async () => {
-    const port = await portFreeOn();
+    port = await portFreeOn();
     await create('web', port, ['--update-delay', '500ms']);
     const load = new Load(HOSTS.map((h) => `${h}:${port}`)).start();
     try {
       await load.flowing(200);
-      await c.ok('service', 'update', 'web', '--image', images.v2!, '--detach');
-      await until('web', 'completed');
+      // The CLI waits (a pipe: plain lines when something changes) and exits 0 once completed.
+      const shown = await c.ok('service', 'update', 'web', '--image', images.v2!);
+      assert.match(shown, /^slot 1: task \w+ on \S+: new spec, running, healthy, ready, verifying$/m, shown);
+      assert.match(shown, /^verifying: waiting 1s for the new task to stay healthy and ready$/m, shown);
+      assert.match(shown, /^1\/3: running the new spec$/m, shown);
+      assert.match(shown, /^web: update completed \(3 new tasks succeeded, 0 failed\)$/m, shown);
+      assert.equal((await inspect('web')).updateStatus?.state, 'completed');
       await allOn('web', images.v2!, 3);
       await load.flowing(200);
     } finally {
@@ -158,7 +145,8 @@ describe('service update and rollback, gated by health', { concurrency: false },
 
   test('a bad image with pause: the rollout stops after the first slot, the old tasks keep serving', async () => {
     const update = await c.cli('service', 'update', 'web', '--image', images.bad!);
-    assert.notEqual(update.code, 0, 'the CLI says the update did not complete');
+    assert.equal(update.code, 1, 'the CLI says the update did not complete');
+    assert.match(update.stderr, /web: update paused \(0 new tasks succeeded, 1 failed\)/);
     const d = await until('web', 'paused');
     assert.match(d.updateStatus!.message, /health|failed|unhealthy/i);
     const tasks = await live('web');
@@ -198,6 +186,33 @@ describe('service update and rollback, gated by health', { concurrency: false },
     await until('web', 'completed', 180_000);
     const tasks = await allOn('web', images.v1!, 3);
     assert.deepEqual(tasks.map((t) => t.slot).sort(), [1, 2, 3]);
+  });
+
+  test('start-first under load: each old task serves until its successor succeeded; no request fails', async () => {
+    const load = new Load(HOSTS.map((h) => `${h}:${port}`)).start();
+    let [fewest, most] = [Infinity, 0];
+    let sampling = true;
+    const sample = (async () => {
+      while (sampling) {
+        const tasks = await live('web');
+        fewest = Math.min(fewest, tasks.filter((t) => t.state === 'running' && t.ready).length);
+        most = Math.max(most, tasks.length);
+      }
+    })();
+    try {
+      await load.flowing(200);
+      await c.ok('service', 'update', 'web', '--image', images.v2!, '--update-order', 'start-first');
+      await allOn('web', images.v2!, 3);
+      await load.flowing(200);
+    } finally {
+      sampling = false;
+      await sample;
+      await load.stop();
+    }
+    assert.deepEqual(load.failures(), [], 'no request failed');
+    assert.equal(fewest, 3, 'never fewer than 3 ready tasks');
+    assert.equal(most, 4, 'a new task ran next to the old one of its slot, never more');
+    assert.equal(load.outcomes.at(-1)!.body, 'v2');
   });
 
   test('bad update flags are refused with exit 2 and change nothing', async () => {

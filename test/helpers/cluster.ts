@@ -270,7 +270,16 @@ export class Cluster {
     return `${this.prefix}-${name}`;
   }
 
+  /**
+   * Runs the CLI, with `service create` and `service scale` detached (as scripts run them): a test
+   * waits for what it asserts. `attached()` runs them as a user at a terminal does, waiting.
+   */
   cli(...args: string[]): Promise<CliResult> {
+    const detach = args[0] === 'service' && (args[1] === 'create' || args[1] === 'scale');
+    return this.attached(...(detach ? [args[0]!, args[1]!, '--detach', ...args.slice(2)] : args));
+  }
+
+  attached(...args: string[]): Promise<CliResult> {
     return runWarren(['--manager', this.address, ...args]);
   }
 

@@ -160,16 +160,18 @@ test('bad update flags are refused with a ValidationError naming the flag, the v
   await refuses(() => update('--no-healthcheck', '--startup-tcp', 'port=1'), '--startup-tcp', 'port=1', /removes/);
 });
 
-test('update and rollback wait unless --detach; create and scale only with --wait; --wait-timeout 1h', async () => {
+test('create, scale, update and rollback wait unless --detach (as docker service does); --wait-timeout 1h', async () => {
   const flags = async (sub: string, args: string[]) =>
-    (await parsed<{ detach?: boolean; wait?: boolean; waitTimeout: string }>(sub, args)).opts;
+    (await parsed<{ detach?: boolean; waitTimeout: string }>(sub, args)).opts;
   assert.equal((await flags('update', ['web'])).waitTimeout, '1h');
   assert.equal((await flags('update', ['web'])).detach, undefined);
   assert.equal((await flags('update', ['web', '--detach'])).detach, true);
   assert.equal((await flags('rollback', ['web', '-d'])).detach, true);
-  assert.equal((await flags('scale', ['web=2'])).wait, undefined, 'scale returns at once (e2e tests rely on it)');
-  assert.equal((await flags('create', ['web', '--image', 'x'])).wait, undefined);
-  assert.equal((await flags('create', ['web', '--image', 'x', '--wait', '--wait-timeout', '5m'])).waitTimeout, '5m');
+  assert.equal((await flags('scale', ['web=2'])).detach, undefined);
+  assert.equal((await flags('scale', ['web=2', '-d'])).detach, true);
+  assert.equal((await flags('create', ['web', '--image', 'x'])).detach, undefined);
+  assert.equal((await flags('create', ['web', '--image', 'x', '--detach', '--wait-timeout', '5m'])).waitTimeout, '5m');
+  await assert.rejects(() => flags('create', ['web', '--image', 'x', '--wait']), /unknown option '--wait'/);
 });
 
 // Progress: ServiceDetail snapshots of a rollout web:v1 → web:v2, 3 replicas, parallelism 1, monitor 5s.
@@ -365,7 +367,7 @@ test('following ends when the rollout leaves updating/rollback_started; the exit
   assert.equal(followOutcome(back, 'update'), undefined, 'an automatic rollback is still followed');
 });
 
-test('create and scale --wait: converged when every replica runs the spec, healthy and ready', async () => {
+test('create and scale: converged when every replica runs the spec, healthy and ready; over when a slot gave up', async () => {
   const v1 = await wireSpec('web:v1');
   const converge: Following = 'converge';
   const tasks = [1, 2, 3].map((slot) => task(`t${slot}`, slot, v1));
@@ -383,6 +385,15 @@ test('create and scale --wait: converged when every replica runs the spec, healt
       '1/3: running',
     ],
   );
+  const failing = snapshot(v1, null, tasks.slice(0, 2));
+  const gaveUp = { slot: 3, failures: 5, nextAttemptAtMs: 0, gaveUp: true, lastReason: 'exited with code 1' };
+  failing.slots = [gaveUp];
+  assert.deepEqual(followOutcome(failing, converge), {
+    ok: false,
+    message: 'web: slot 3 gave up: exited with code 1; see warren service ps web',
+  });
+  failing.slots = [{ ...gaveUp, slot: 4 }];
+  assert.equal(followOutcome(failing, converge), undefined, 'a slot above the replicas (scaled down) does not count');
 });
 
 test('service inspect: the update status and the previous spec, in text and JSON', async () => {

@@ -242,6 +242,39 @@ test('a new task that crashes fails the update: paused with the reason, and noth
   assert.equal(w.status()!.state, 'paused');
 });
 
+test("a node whose engine is in trouble: its new task's failing checks are not judged, its end is", () => {
+  const w = running(2);
+  w.update({ image: 'web:v2' });
+  w.pass();
+  const t = inSlot(w, 1);
+  w.run(t.id);
+  w.nodes = w.nodes.map((n) => ({ ...n, engineTrouble: true }));
+  w.unhealthy(t.id, 'exec probe failed: the engine did not answer');
+  w.now += 60_000; // past its deadline too
+  w.pass();
+  assert.equal(w.status()!.state, 'updating', 'probes that cannot reach the engine say nothing about the version');
+  assert.deepEqual(w.status()!.failed, []);
+  w.observe(t.id, { state: 'failed', error: 'container exited with code 2', exitCode: 2 });
+  w.pass();
+  assert.equal(w.status()!.state, 'paused');
+  assert.match(w.status()!.message, /failed: container exited with code 2$/);
+});
+
+test('failure action rollback with no previous spec to return to pauses, and says why', () => {
+  const w = running(2);
+  w.update({ image: 'web:v2', update: policy({ failureAction: 'rollback' }) });
+  w.services = w.services.map(({ previousSpec: _, ...rest }) => rest);
+  w.pass();
+  const t = inSlot(w, 1);
+  w.run(t.id);
+  w.observe(t.id, { state: 'failed', error: 'container exited with code 1' });
+  w.pass();
+  assert.equal(w.status()!.state, 'paused');
+  assert.match(w.status()!.message, /\(no previous spec to roll back to\)$/);
+  assert.equal(w.services[0]!.spec.image, 'web:v2', 'the spec stays');
+  assert.ok(!w.types().includes('rollback-started'));
+});
+
 test('pause: a task in flight is still judged, but no new batch starts', () => {
   const w = running(4);
   w.update({ image: 'web:v2', update: policy({ parallelism: 2 }) });

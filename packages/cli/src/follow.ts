@@ -1,6 +1,6 @@
 /**
- * Following a service after `update`, `rollback` (and `create`/`scale --wait`), as `docker service
- * update` does: poll InspectService, show the progress (live bars on a TTY, plain lines on a pipe,
+ * Following a service after `create`, `scale`, `update` and `rollback`, as `docker service`
+ * does: poll InspectService, show the progress (live bars on a TTY, plain lines on a pipe,
  * only when something changed), stop when the rollout ends or the replicas converge.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,28 +16,21 @@ export const POLL_INTERVAL_MS = 500;
 /** How long it follows at most (`--wait-timeout`): generous, a rollout of many slots takes a while. */
 export const DEFAULT_WAIT_TIMEOUT = '1h';
 
-/** The flags of following: `--detach` (update, rollback) or `--wait` (create, scale), and `--wait-timeout`. */
+/** The flags of following: `--detach` and `--wait-timeout`. */
 export interface FollowFlags {
   detach?: boolean;
-  wait?: boolean;
   waitTimeout: string;
 }
 
-/** `detach`: the command waits unless --detach; otherwise it waits only with --wait. */
-export function addFollowOptions(command: Command, waits: 'unless-detached' | 'when-asked'): Command {
-  if (waits === 'unless-detached') {
-    command.option(
-      '-d, --detach',
-      'return at once instead of waiting for the rollout to end and showing its progress',
+/** The command waits and shows the progress unless --detach; `what` is what it waits for. */
+export function addFollowOptions(command: Command, what: string): Command {
+  return command
+    .option('-d, --detach', `return at once instead of waiting for ${what} and showing the progress`)
+    .option(
+      '--wait-timeout <duration>',
+      'stop waiting after this long (the manager goes on without the CLI)',
+      DEFAULT_WAIT_TIMEOUT,
     );
-  } else {
-    command.option('--wait', 'wait until every replica runs, healthy and ready, showing the progress');
-  }
-  return command.option(
-    '--wait-timeout <duration>',
-    'stop waiting after this long (the manager goes on without the CLI)',
-    DEFAULT_WAIT_TIMEOUT,
-  );
 }
 
 /** `--wait-timeout` in ms; checked before anything is sent. */

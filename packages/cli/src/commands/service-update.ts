@@ -14,7 +14,7 @@ export function addUpdateCommands(service: Command): void {
         'waits and shows the progress unless --detach, exits 1 when the update pauses or rolls back',
     )
     .argument('<name>', 'service name or id');
-  addFollowOptions(addServiceUpdateOptions(update), 'unless-detached').action(
+  addFollowOptions(addServiceUpdateOptions(update), 'the rollout to end').action(
     async (ref: string, o: UpdateOptions & FollowFlags, cmd: Command) => {
       const timeoutMs = waitTimeoutMs(o);
       // As the docker CLI: the current spec with the flags applied, sent whole.
@@ -35,7 +35,7 @@ export function addUpdateCommands(service: Command): void {
         'waits and shows the progress unless --detach',
     )
     .argument('<name>', 'service name or id');
-  addFollowOptions(rollback, 'unless-detached').action(async (ref: string, o: FollowFlags, cmd: Command) => {
+  addFollowOptions(rollback, 'the rollback to end').action(async (ref: string, o: FollowFlags, cmd: Command) => {
     const timeoutMs = waitTimeoutMs(o);
     const service = await control<wire.ServiceOut>(cmd, (c) => c.RollbackService, { name: ref });
     const name = service.spec?.name ?? ref;

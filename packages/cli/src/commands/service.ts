@@ -44,8 +44,8 @@ export function serviceCommand(): Command {
       collect,
       [],
     );
-  // Create returns once the service is stored (--wait follows its replicas): scripts and tests go on at once.
-  addFollowOptions(addHealthOptions(addUpdatePolicyOptions(addRestartOptions(create))), 'when-asked').action(
+  const createFlags = addHealthOptions(addUpdatePolicyOptions(addRestartOptions(create)));
+  addFollowOptions(createFlags, 'every replica to run, healthy and ready').action(
     async (name: string, command: string[], o: CreateOptions & FollowFlags, cmd: Command) => {
       const spec = specFromFlags(name, command, o);
       const timeoutMs = waitTimeoutMs(o);
@@ -53,7 +53,7 @@ export function serviceCommand(): Command {
       const request = { spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
       const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, request);
       process.stdout.write(`${created.id}\n`);
-      if (o.wait) await follow(cmd, spec.name, { following: 'converge', timeoutMs });
+      if (!o.detach) await follow(cmd, spec.name, { following: 'converge', timeoutMs });
     },
   );
 
@@ -93,14 +93,14 @@ export function serviceCommand(): Command {
     .command('scale')
     .description('set the number of replicas: warren service scale web=5 [api=2 ...]')
     .argument('<name=replicas...>');
-  addFollowOptions(scale, 'when-asked').action(async (pairs: string[], o: FollowFlags, cmd: Command) => {
+  addFollowOptions(scale, 'the replicas to converge').action(async (pairs: string[], o: FollowFlags, cmd: Command) => {
     const targets = parseScaleTargets(pairs);
     const timeoutMs = waitTimeoutMs(o);
     for (const { name, replicas } of targets) {
       await control<wire.ServiceOut>(cmd, (c) => c.ScaleService, { name, replicas });
       process.stdout.write(`${name} scaled to ${replicas}\n`);
     }
-    if (!o.wait) return;
+    if (o.detach) return;
     for (const { name } of targets) await follow(cmd, name, { following: 'converge', timeoutMs });
   });
 

@@ -114,7 +114,8 @@ export function rolloutOutcome(name: string, command: 'update' | 'rollback', sta
 
 /**
  * Whether following is over, and how: a rollout when it leaves `updating`/`rollback_started`
- * (without an update status, or for create and scale: when every replica runs the spec, good).
+ * (without an update status, or for create and scale: when every replica runs the spec, good,
+ * or a slot gave up).
  */
 export function followOutcome(detail: wire.ServiceDetailOut, following: Following): Outcome | undefined {
   const name = detail.service?.spec?.name ?? '';
@@ -123,7 +124,14 @@ export function followOutcome(detail: wire.ServiceDetailOut, following: Followin
     return ROLLING.includes(status.state) ? undefined : rolloutOutcome(name, following, status);
   }
   const replicas = detail.service?.spec?.replicas ?? 0;
-  return converged(detail) ? { ok: true, message: `${name}: ${replicas}/${replicas} running` } : undefined;
+  if (converged(detail)) return { ok: true, message: `${name}: ${replicas}/${replicas} running` };
+  // A slot that gave up (its restart attempts or health replacements ran out) will not converge by itself.
+  const gaveUp = detail.slots.find((s) => s.gaveUp && s.slot <= replicas);
+  if (gaveUp) {
+    const why = gaveUp.lastReason ? `: ${gaveUp.lastReason}` : '';
+    return { ok: false, message: `${name}: slot ${gaveUp.slot} gave up${why}; see warren service ps ${name}` };
+  }
+  return undefined;
 }
 
 /** The progress lines of one snapshot: the rollout's state, a line per slot, the overall line, the wait. */
