@@ -47,3 +47,4 @@ export {
   type DaemonHttpOptions,
 } from './daemon-http.js';
 export { VERSION } from './version.js';
+export * from './pki/index.js';

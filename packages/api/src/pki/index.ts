@@ -1,0 +1,5 @@
+export * from './ca.js';
+export * from './identity.js';
+export * from './pin.js';
+export * from './secret-files.js';
+export * from './token.js';
