@@ -46,7 +46,7 @@ export async function detection(rounds: number): Promise<DetectionFigures> {
   ]);
   const nodeId = async () => (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
   try {
-    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
+    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).socket as string;
     await up.waitForLog((l) => l.msg === 'assignments received');
     const cli = async (...args: string[]) => {
       const res = await runWarren(['--manager', address, ...args]);

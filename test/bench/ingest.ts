@@ -7,7 +7,8 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createControlClient, createWorkerClient, tokenMetadata, unary, type wire } from '@warren/api';
+import { createControlClient, unary, type wire } from '@warren/api';
+import { joinSimulated } from '../helpers/sim-worker.js';
 import { spawnWarren, waitFor } from '../helpers/cluster.js';
 import { percentile } from './stats.js';
 
@@ -38,26 +39,21 @@ export async function ingest(workers: number, offeredPerSecond: number, seconds:
     const started = await manager.waitForLog((l) => typeof l.joinToken === 'string');
     const address = started.address as string;
     const token = started.joinToken as string;
-    const metadata = tokenMetadata(token);
+    const caPem = await readFile(join(dataDir, 'certs', 'ca.crt'), 'utf8');
 
     // Simulated workers: register, hold an assignment stream, heartbeat.
     const sims = await Promise.all(
       Array.from({ length: workers }, async (_, i) => {
-        const client = createWorkerClient(address);
-        const reg = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(client.Register, client, {
-          token,
-          name: `sim-${i}`,
-          hostname: 'sim',
-          images: [IMAGE],
-        });
+        const { client, nodeId } = await joinSimulated(address, token, caPem, { name: `sim-${i}`, images: [IMAGE] });
+        const reg = { nodeId };
         const tasks = new Set<string>();
-        const stream = client.Assignments({ nodeId: reg.nodeId }, metadata);
+        const stream = client.Assignments({ nodeId: reg.nodeId });
         stream.on('data', (m: wire.AssignmentsMessageOut) => {
           for (const t of m.tasks) if (t.desiredState === 'running') tasks.add(t.id);
           for (const id of m.removedTaskIds) tasks.delete(id);
         });
         stream.on('error', () => undefined);
-        const beat = setInterval(() => client.Heartbeat({ nodeId: reg.nodeId }, metadata, () => undefined), 500);
+        const beat = setInterval(() => client.Heartbeat({ nodeId: reg.nodeId }, () => undefined), 500);
         abort.signal.addEventListener('abort', () => {
           clearInterval(beat);
           stream.cancel();
@@ -66,7 +62,7 @@ export async function ingest(workers: number, offeredPerSecond: number, seconds:
       }),
     );
 
-    const control = createControlClient(address);
+    const control = createControlClient(started.socket as string);
     const check = { exec: { command: ['true'] }, intervalMs: 1000 };
     for (let s = 0; s < 10; s++) {
       await unary(control.CreateService, control, {
@@ -85,7 +81,7 @@ export async function ingest(workers: number, offeredPerSecond: number, seconds:
     const pid = manager.process.pid!;
     const streams = sims.map((sim) => {
       const ids = [...sim.tasks];
-      const call = sim.client.ReportHealth(metadata);
+      const call = sim.client.ReportHealth();
       const sentAt = new Map<number, number>();
       let seq = 0;
       let cursor = 0;

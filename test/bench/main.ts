@@ -78,7 +78,7 @@ if (want('cli')) {
   ]);
   let nodeId = '';
   try {
-    const address = ((await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string) ?? '';
+    const address = ((await up.waitForLog((l) => typeof l.joinToken === 'string')).socket as string) ?? '';
     // warn level hides the registration line: find the node through the API.
     const control = createControlClient(address);
     const nodes = await waitFor('local node ready', async () => {

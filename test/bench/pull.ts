@@ -132,7 +132,7 @@ async function warrenColdStart(
   const c = await Cluster.create();
   try {
     const worker = await c.startWorker('w1');
-    const control = createControlClient(c.address);
+    const control = c.controlClient();
     const events = control.WatchEvents({ service: 'big', sinceMs: Date.now() });
     try {
       const running = new Promise<number>((resolve, reject) => {

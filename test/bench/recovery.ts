@@ -134,7 +134,7 @@ export async function warrenRecovery(rounds: number): Promise<{ stages: Stages[]
   const results: Stages[] = [];
   const decisionMs: number[] = [];
   try {
-    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
+    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).socket as string;
     nodeId = (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
     await up.waitForLog((l) => l.msg === 'assignments received');
     const cli = async (...args: string[]): Promise<string> => {

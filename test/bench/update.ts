@@ -99,7 +99,7 @@ async function timeRollout(
 async function warrenSystem(dataDir: string): Promise<System & { stop(): Promise<void> }> {
   const up = spawnWarren(['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0']);
   try {
-    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
+    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).socket as string;
     await up.waitForLog((l) => l.msg === 'assignments received');
     const control = createControlClient(address);
     const cli = async (...args: string[]): Promise<void> => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { createControlClient, createWorkerClient, tokenMetadata, unary, type wire } from '@warren/api';
-import { Cluster, TEST_IMAGE, runWarren, spawnWarren } from '../helpers/cluster.js';
+import { TLS_CHANNEL_OPTIONS, channelCredentials, createWorkerClient, unary, type wire } from '@warren/api';
+import { Cluster, Daemon, TEST_IMAGE, runWarren, spawnWarren } from '../helpers/cluster.js';
 
 test('bad flags exit 2 with one line naming what is wrong, and nothing is created', async (t) => {
   const c = await Cluster.create();
@@ -103,29 +103,45 @@ test('bad flags exit 2 with one line naming what is wrong, and nothing is create
   assert.equal((await c.tasks('web')).length, 1);
 });
 
-test('an unreachable manager exits 1 and says where it tried', async () => {
-  const res = await runWarren(['--manager', '127.0.0.1:1', 'service', 'ls']);
+test('an unreachable manager exits 1 and says where it tried; a TLS address without a certificate exits 2', async () => {
+  const res = await runWarren(['--manager', 'unix:/nonexistent/warren.sock', 'service', 'ls']);
   assert.equal(res.code, 1);
-  assert.match(res.stderr, /^error: cannot reach the manager at 127\.0\.0\.1:1 /);
-  const env = await runWarren(['node', 'ls'], { WARREN_MANAGER: '127.0.0.1:2' });
+  assert.match(res.stderr, /^error: cannot reach the manager at unix:\/nonexistent\/warren\.sock /);
+  const env = await runWarren(['node', 'ls'], { WARREN_MANAGER: 'unix:/nonexistent/other.sock' });
   assert.equal(env.code, 1);
-  assert.match(env.stderr, /127\.0\.0\.1:2/);
+  assert.match(env.stderr, /other\.sock/);
+  const tls = await runWarren(['--manager', '127.0.0.1:2', 'node', 'ls']);
+  assert.equal(tls.code, 2);
+  assert.match(
+    tls.stderr,
+    /^error: 127\.0\.0\.1:2 is the manager's TLS port: the CLI needs a client certificate there/,
+  );
 });
 
-test('a worker with the wrong join token is refused with a clear error', async (t) => {
+test('a worker with a wrong join token is refused with a clear error, and nothing is stored', async (t) => {
   const c = await Cluster.create();
   t.after(() => c.destroy());
-  const worker = spawnWarren([
-    'worker',
-    '--manager',
-    c.address,
-    '--token',
-    'wrn-wrong',
-    '--name',
-    c.nodeName('intruder'),
-  ]);
-  assert.equal(await worker.exited, 2);
-  assert.match(worker.stderr, /error: invalid join token/);
+  const join = async (token: string): Promise<Daemon> => {
+    const worker = spawnWarren(['worker', '--manager', c.address, '--token', token, '--data-dir', c.workerDir('x')]);
+    await worker.exited;
+    return worker;
+  };
+  const malformed = await join('wrn-wrong');
+  assert.equal(malformed.process.exitCode, 2);
+  assert.match(malformed.stderr, /error: --token .*is not a join token/);
+  assert.ok(!malformed.stderr.includes('wrn-wrong'), 'the token is not echoed');
+  const [caHash] = c.token.replace(/^WRN-1-/, '').split('-');
+  const secret = await join(`WRN-1-${caHash}-${'x'.repeat(32)}`);
+  assert.equal(secret.process.exitCode, 2);
+  assert.match(secret.stderr, /error: invalid join token/);
+  const foreign = await join(`WRN-1-${'0'.repeat(64)}-${'x'.repeat(32)}`);
+  assert.equal(foreign.process.exitCode, 2);
+  assert.match(foreign.stderr, /error: the manager at .* belongs to another cluster/);
+  const refusals = c.manager.lines.filter((l) => l.msg === 'worker call refused');
+  assert.ok(
+    refusals.length >= 1 && typeof refusals[0]!.peer === 'string',
+    'the manager logged the refusal and the peer',
+  );
   assert.deepEqual(JSON.parse(await c.ok('node', 'ls', '--format', 'json')), [], 'no node registered');
 });
 
@@ -133,11 +149,13 @@ test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches 
   const c = await Cluster.create();
   t.after(() => c.destroy());
   await c.startWorker('w1');
-  const control = createControlClient(c.address);
-  const workers = createWorkerClient(c.address);
+  const control = c.controlClient();
+  const workers = c.workerClient('w1');
+  const stranger = createWorkerClient(c.address, channelCredentials({ caPem: c.caPem }), TLS_CHANNEL_OPTIONS);
   t.after(() => {
     control.close();
     workers.close();
+    stranger.close();
   });
   const code = async (p: Promise<unknown>): Promise<[grpc.status, string]> => {
     try {
@@ -173,26 +191,29 @@ test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches 
   );
   assert.equal((await code(unary(control.InspectService, control, { name: '' })))[0], grpc.status.INVALID_ARGUMENT);
 
-  // Worker calls: no token, unknown node, unknown task, a state a worker may not report.
+  // Worker calls: no certificate, another node's id, unknown task, a state a worker may not report.
   const nodeId = [...c.nodeIds][0]!;
-  const report = (req: wire.TaskStatusUpdate, token = c.token) =>
-    unary(workers.UpdateTaskStatus, workers, req, { metadata: tokenMetadata(token) });
+  const report = (req: wire.TaskStatusUpdate, client = workers) => unary(client.UpdateTaskStatus, client, req);
   assert.equal(
-    (await code(report({ nodeId, taskId: 'x', state: 'running' }, 'wrn-bad')))[0],
+    (await code(report({ nodeId, taskId: 'x', state: 'running' }, stranger)))[0],
     grpc.status.UNAUTHENTICATED,
   );
   assert.deepEqual(await code(report({ nodeId, taskId: 'nope', state: 'running' })), [
     grpc.status.NOT_FOUND,
     'task "nope" not found',
   ]);
-  assert.equal((await code(report({ nodeId: 'ghost', taskId: 'nope', state: 'running' })))[0], grpc.status.NOT_FOUND);
+  assert.equal(
+    (await code(report({ nodeId: 'ghost', taskId: 'nope', state: 'running' })))[0],
+    grpc.status.UNAUTHENTICATED,
+  );
   assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'pending' })))[0], grpc.status.INVALID_ARGUMENT);
   assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'exploded' })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(unary(workers.Register, workers, { name: '' })))[0], grpc.status.INVALID_ARGUMENT);
+  assert.equal((await code(unary(stranger.Heartbeat, stranger, { nodeId })))[0], grpc.status.UNAUTHENTICATED);
   assert.equal(
-    (await code(unary(workers.Register, workers, { token: c.token, name: '' })))[0],
-    grpc.status.INVALID_ARGUMENT,
+    (await code(unary(stranger.Register, stranger, { token: 'guess', name: 'x', csr: 'y' })))[0],
+    grpc.status.UNAUTHENTICATED,
   );
-  assert.equal((await code(unary(workers.Heartbeat, workers, { nodeId })))[0], grpc.status.UNAUTHENTICATED);
 
   // A worker may not move a task backwards, nor touch another node's task.
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, '--', 'sleep', '1000');
@@ -201,13 +222,13 @@ test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches 
     (await code(report({ nodeId, taskId: task!.id, state: 'starting' })))[0],
     grpc.status.FAILED_PRECONDITION,
   );
-  const other = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(workers.Register, workers, {
-    token: c.token,
-    name: c.nodeName('other'),
-  });
-  c.nodeIds.add(other.nodeId);
+  await c.startWorker('w2');
+  const other = c.workerClient('w2');
+  t.after(() => other.close());
+  const nodes = JSON.parse(await c.ok('node', 'ls', '--format', 'json')) as Array<{ id: string; name: string }>;
+  const otherId = nodes.find((n) => n.name === c.nodeName('w2'))!.id;
   assert.equal(
-    (await code(report({ nodeId: other.nodeId, taskId: task!.id, state: 'failed' })))[0],
+    (await code(report({ nodeId: otherId, taskId: task!.id, state: 'failed' }, other)))[0],
     grpc.status.FAILED_PRECONDITION,
   );
   const [after] = await c.tasks('web');

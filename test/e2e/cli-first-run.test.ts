@@ -29,6 +29,11 @@ async function freeAddress(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
+/** A socket path nothing listens on. */
+async function freeSocketPath(): Promise<string> {
+  return join(tmpdir(), `warren-nothing-${process.pid}-${Date.now()}.sock`);
+}
+
 async function tempDataDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'warren-first-run-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -74,14 +79,17 @@ test('warren version shows the client and the manager that answers', async (t) =
   assert.match(res.stdout, clientBlock);
   const [, server] = res.stdout.split('\n\n');
   assert.match(server!, /^Server:\n/);
-  assert.match(server!, new RegExp(`\\n  Manager: +${c.address}\\n`));
+  assert.ok(
+    new RegExp(`\\n  Manager: +${c.control.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n`).test(server!),
+    server,
+  );
   assert.match(server!, /\n {2}Started: +\d{4}-\d\d-\d\dT[\d:.]+Z \(.+ ago\)\n$/);
   const versions = [...res.stdout.matchAll(/^ {2}Version: +(\S+)$/gm)].map((m) => m[1]);
   assert.deepEqual(versions, [VERSION, VERSION], 'client and server report the same version');
 });
 
 test('warren version without a manager prints the client block, then one error line, and exits 1', async () => {
-  const address = await freeAddress();
+  const address = `unix:${await freeSocketPath()}`;
   const res = await runWarren(['--manager', address, 'version']);
   assert.equal(res.code, 1);
   assert.match(res.stdout, clientBlock);
@@ -111,7 +119,18 @@ test('a worker on an address in use says which flag to change and exits 1', asyn
   t.after(() => c.destroy());
   const held = await holdPort(t);
   const worker = (name: string, ...flags: string[]): Promise<CliResult> =>
-    runWarren(['worker', '--manager', c.address, '--token', c.token, '--name', c.nodeName(name), ...flags]);
+    runWarren([
+      'worker',
+      '--manager',
+      c.address,
+      '--token',
+      c.token,
+      '--data-dir',
+      c.workerDir(name),
+      '--name',
+      c.nodeName(name),
+      ...flags,
+    ]);
   assertInUse(await worker('grpc', '--grpc', held), held, '--grpc');
   assertInUse(await worker('http', '--http', held), held, '--http');
 });

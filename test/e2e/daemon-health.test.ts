@@ -185,7 +185,7 @@ test('grpc.health.v1 Watch sees NOT_SERVING when the manager or a worker shuts d
   const c = await Cluster.create();
   t.after(() => c.destroy());
   const worker = await c.startWorker('w1');
-  const managerHealth = new GrpcHealth(c.address);
+  const managerHealth = new GrpcHealth(c.control);
   const workerHealth = new GrpcHealth((await worker.waitForLog((l) => l.msg === 'health endpoints')).grpc as string);
   t.after(() => {
     managerHealth.close();

@@ -40,7 +40,7 @@ interface ServiceJson {
 
 /** Every message a task of `service` showed while `preparing`, sampled over gRPC until `done`. */
 function watchPreparing(c: Cluster, service: string): { messages: Set<string>; stop: () => Promise<void> } {
-  const client = createControlClient(c.address);
+  const client = c.controlClient();
   const messages = new Set<string>();
   let running = true;
   const loop = (async () => {
@@ -192,7 +192,7 @@ for (const tls of [false, true]) {
     const created = await runWarren(
       [
         '--manager',
-        c.address,
+        c.control,
         'service',
         'create',
         'priv',

@@ -29,13 +29,15 @@ function npxWarren(env: Record<string, string>, ...args: string[]): Promise<CliR
 test('npm start, then npx warren from the repository root: create, list, inspect, remove; Ctrl-C stops it', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-readme-'));
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const env = { WARREN_MANAGER: `127.0.0.1:${grpcPort}` };
+  // The CLI finds the manager's socket in the data dir (by default ./.warren/warren.sock).
+  const env = { WARREN_MANAGER: `unix:${dataDir}/warren.sock` };
+  const listen = `127.0.0.1:${grpcPort}`;
   const service = `readme${process.pid}`;
   // Its own process group, so that SIGINT reaches npm, the start script, warren and pino-pretty
   // together, as Ctrl-C in a terminal does.
   const start = spawn(
     'npm',
-    ['start', '--', '--data-dir', dataDir, '--listen', env.WARREN_MANAGER, '--http', `127.0.0.1:${httpPort}`],
+    ['start', '--', '--data-dir', dataDir, '--listen', listen, '--http', `127.0.0.1:${httpPort}`],
     {
       cwd: ROOT,
       env: { ...process.env, npm_config_update_notifier: 'false' },

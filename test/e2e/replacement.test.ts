@@ -42,7 +42,7 @@ async function events(c: Cluster, ...args: string[]): Promise<EventJson[]> {
 
 /** Collects an endpoints watch (ControlService.WatchEndpoints) with the time of each message. */
 function watchEndpoints(c: Cluster, service: string) {
-  const client = createControlClient(c.address);
+  const client = c.controlClient();
   const seen: Array<{ at: number; tasks: string[] }> = [];
   const call = client.WatchEndpoints({ name: service });
   call.on('data', (m: wire.EndpointsMessageOut) =>
@@ -403,7 +403,7 @@ test('warren events streams decisions as they happen and replays them with --sin
   // Following from a moment in the past: nothing from then on can be missed, however late the
   // follower's stream is established.
   const from = new Date().toISOString();
-  const follower = spawnWarren(['--manager', c.address, 'events', '--since', from, '--format', 'json']);
+  const follower = spawnWarren(['--manager', c.control, 'events', '--since', from, '--format', 'json']);
   t.after(() => follower.kill());
   await c.ok(
     'service',

@@ -30,7 +30,7 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
       '--name',
       name,
     ]);
-    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).address as string;
+    const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).socket as string;
     nodeId = (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
     await up.waitForLog((l) => l.msg === 'assignments received');
     return address;

@@ -9,7 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
+import {
+  CertificateSource,
+  TLS_CHANNEL_OPTIONS,
+  channelCredentials,
+  createControlClient,
+  createWorkerClient,
+  type wire,
+} from '@warren/api';
+
+type WorkerServiceClient = wire.WorkerServiceClient;
+type ControlServiceClient = wire.ControlServiceClient;
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'packages/cli/dist/main.js');
@@ -213,7 +225,10 @@ export class Cluster {
   readonly nodeIds = new Set<string>();
   readonly prefix = `t${randomBytes(3).toString('hex')}`;
   manager!: Daemon;
+  /** The manager's TLS address (workers, remote CLIs). */
   address = '';
+  /** The manager's local socket, `unix:…`: what the CLI and the tests' clients use. */
+  control = '';
   token = '';
   /** The manager's HTTP endpoints, `host:port`. */
   managerHttp = '';
@@ -243,6 +258,7 @@ export class Cluster {
     ]);
     const joined = await this.manager.waitForLog((l) => typeof l.joinToken === 'string');
     this.address = joined.address as string;
+    this.control = joined.socket as string;
     this.token = joined.joinToken as string;
     this.managerHttp = (await this.manager.waitForLog((l) => l.msg === 'manager started')).http as string;
   }
@@ -255,6 +271,8 @@ export class Cluster {
       this.address,
       '--token',
       this.token,
+      '--data-dir',
+      this.workerDir(name),
       '--name',
       this.nodeName(name),
       ...extra,
@@ -270,6 +288,28 @@ export class Cluster {
     return `${this.prefix}-${name}`;
   }
 
+  /** Where worker `name` keeps its key and certificate (a restart of the same name reuses them). */
+  workerDir(name: string): string {
+    return join(this.dataDir, 'workers', name);
+  }
+
+  /** A WorkerService client with worker `name`'s certificate (mutual TLS), as its worker has. */
+  workerClient(name: string): WorkerServiceClient {
+    const read = (file: string): string => readFileSync(join(this.workerDir(name), file), 'utf8');
+    const source = new CertificateSource(read('ca.crt'), read('node.crt'), read('node.key'));
+    return createWorkerClient(this.address, channelCredentials(source), TLS_CHANNEL_OPTIONS);
+  }
+
+  /** The cluster CA's certificate, as the manager keeps it. */
+  get caPem(): string {
+    return readFileSync(join(this.dataDir, 'certs', 'ca.crt'), 'utf8');
+  }
+
+  /** A ControlService client on the manager's local socket. */
+  controlClient(): ControlServiceClient {
+    return createControlClient(this.control);
+  }
+
   /**
    * Runs the CLI, with `service create` and `service scale` detached (as scripts run them): a test
    * waits for what it asserts. `attached()` runs them as a user at a terminal does, waiting.
@@ -280,7 +320,7 @@ export class Cluster {
   }
 
   attached(...args: string[]): Promise<CliResult> {
-    return runWarren(['--manager', this.address, ...args]);
+    return runWarren(['--manager', this.control, ...args]);
   }
 
   /** Runs the CLI and fails the test unless it exits 0. */

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
@@ -458,6 +460,8 @@ test('progress of a rollback, and of a start-first slot whose old task still ser
   );
 });
 
+let fakes = 0;
+
 /** A ControlService in this process whose InspectService answers `snapshots` in turn (the last one again). */
 async function fakeManager(snapshots: wire.ServiceDetailOut[]): Promise<{ cmd: Command; close: () => void }> {
   const server = new grpc.Server();
@@ -467,9 +471,11 @@ async function fakeManager(snapshots: wire.ServiceDetailOut[]): Promise<{ cmd: C
       reply(null, snapshots[Math.min(i++, snapshots.length - 1)]!),
   };
   server.addService(warrenProto().ControlService.service, handlers as unknown as grpc.UntypedServiceImplementation);
-  const port = await bindServer(server, '127.0.0.1:0');
+  // As the local CLI reaches the manager: its Unix socket.
+  const socket = join(tmpdir(), `warren-fake-manager-${process.pid}-${++fakes}.sock`);
+  await bindServer(server, `unix:${socket}`);
   const cmd = new Command().option('--manager <addr>');
-  cmd.parse(['--manager', `127.0.0.1:${port}`], { from: 'user' });
+  cmd.parse(['--manager', `unix:${socket}`], { from: 'user' });
   return { cmd, close: () => server.forceShutdown() };
 }
 

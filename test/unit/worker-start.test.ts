@@ -56,6 +56,7 @@ async function setup(t: import('node:test').TestContext) {
   const base = {
     manager: manager.address,
     token: manager.token,
+    dataDir: join(dir, 'worker'),
     name: 'start-test',
     logger,
     docker: { socketPath: engine.socketPath },
@@ -66,7 +67,8 @@ async function setup(t: import('node:test').TestContext) {
 test('a worker the manager refuses releases its connection to the manager', async (t) => {
   const { base } = await setup(t);
   const before = tcpSockets();
-  await assert.rejects(Worker.start({ ...base, token: 'wrn-wrong' }), { name: 'UnauthenticatedError' });
+  const wrongSecret = base.token.replace(/-[^-]+$/, `-${'x'.repeat(32)}`);
+  await assert.rejects(Worker.start({ ...base, token: wrongSecret }), { name: 'UnauthenticatedError' });
   await eventually('the connection to the manager closed', () => tcpSockets() === before);
 });
 

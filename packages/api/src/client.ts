@@ -3,18 +3,26 @@ import type { ControlServiceClient } from './generated/warren/v1/ControlService.
 import type { WorkerServiceClient } from './generated/warren/v1/WorkerService.js';
 import { warrenProto } from './proto.js';
 
-/** Metadata entry carrying the join token on every WorkerService call but Register. */
-export const TOKEN_METADATA_KEY = 'x-warren-token';
-
-export function createControlClient(address: string): ControlServiceClient {
-  return new (warrenProto().ControlService)(address, grpc.credentials.createInsecure());
+/** A ControlService client: `unix:PATH` (the manager's local socket) or HOST:PORT with TLS credentials. */
+export function createControlClient(
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): ControlServiceClient {
+  return new (warrenProto().ControlService)(address, credentials, options);
 }
 
-export function createWorkerClient(address: string): WorkerServiceClient {
-  return new (warrenProto().WorkerService)(address, grpc.credentials.createInsecure(), {
+/** A WorkerService client (mutual TLS with the node's certificate; see pki/credentials.ts). */
+export function createWorkerClient(
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): WorkerServiceClient {
+  return new (warrenProto().WorkerService)(address, credentials, {
     // Detect a dead manager on an idle connection, so the worker reconnects promptly.
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
+    ...options,
   });
 }
 
@@ -51,10 +59,4 @@ export function unary<Req, Res>(
     const onAbort = (): void => call.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-export function tokenMetadata(token: string): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  metadata.set(TOKEN_METADATA_KEY, token);
-  return metadata;
 }

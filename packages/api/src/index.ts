@@ -1,14 +1,6 @@
 export { warrenProto, PROTO_LOAD_OPTIONS } from './proto.js';
 export { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS } from './addresses.js';
-export {
-  createControlClient,
-  createWorkerClient,
-  tokenMetadata,
-  unary,
-  TOKEN_METADATA_KEY,
-  type CallOptions,
-  type UnaryMethod,
-} from './client.js';
+export { createControlClient, createWorkerClient, unary, type CallOptions, type UnaryMethod } from './client.js';
 export {
   bindServer,
   routeGrpcLogs,

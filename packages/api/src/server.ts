@@ -6,9 +6,13 @@ import { AddressInUseError, isDomainError, toServiceError } from './errors.js';
  * Binds `address` (`host:port`, port 0 for any) and resolves with the port bound; rejects with
  * an AddressInUseError when the address is taken.
  */
-export function bindServer(server: grpc.Server, address: string): Promise<number> {
+export function bindServer(
+  server: grpc.Server,
+  address: string,
+  credentials = grpc.ServerCredentials.createInsecure(),
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, credentials, (err, port) => {
       if (!err) return resolve(port);
       // grpc-js reports the listen errors only as text: `No address added … errors: [listen EADDRINUSE: …]`.
       reject(err.message.includes('EADDRINUSE') ? new AddressInUseError(address, { cause: err }) : err);

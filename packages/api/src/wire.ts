@@ -76,3 +76,9 @@ export type {
   UpdateServiceRequest,
   UpdateServiceRequest__Output as UpdateServiceRequestOut,
 } from './generated/warren/v1/UpdateServiceRequest.js';
+export type { IssuedCertificate__Output as IssuedCertificateOut } from './generated/warren/v1/IssuedCertificate.js';
+export type { JoinTokenInfo__Output as JoinTokenInfoOut } from './generated/warren/v1/JoinTokenInfo.js';
+// prettier-ignore
+export type {
+  RenewCertificateRequest__Output as RenewCertificateRequestOut,
+} from './generated/warren/v1/RenewCertificateRequest.js';

@@ -1,18 +1,24 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_MANAGER_ADDRESS, VERSION } from '@warren/api';
+import { VERSION } from '@warren/api';
+import { certCommand, joinTokenCommand } from './commands/cluster.js';
 import { eventsCommand } from './commands/events.js';
 import { nodeCommand } from './commands/node.js';
 import { managerCommand, upCommand, workerCommand } from './commands/daemons.js';
 import { serviceCommand } from './commands/service.js';
 import { versionCommand } from './commands/version.js';
-import { managerAddress } from './context.js';
+import { DEFAULT_CONTROL_SOCKET, managerAddress } from './context.js';
 import { CliError, cliErrorFrom } from './errors.js';
 
 const program = new Command('warren')
   .description('Warren: a small container orchestrator with health checks that recover fast')
   .version(VERSION, '-v, --version', 'print the version of the CLI')
-  .option('--manager <addr>', `manager address (env WARREN_MANAGER, default ${DEFAULT_MANAGER_ADDRESS})`)
+  .option(
+    '--manager <addr>',
+    'the manager: unix:PATH (its local socket) or HOST:PORT with --tls-dir ' +
+      `(env WARREN_MANAGER, default ${DEFAULT_CONTROL_SOCKET})`,
+  )
+  .option('--tls-dir <dir>', 'client certificate for HOST:PORT: ca.pem, cert.pem, key.pem (env WARREN_TLS_DIR)')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
@@ -23,6 +29,8 @@ const commands = [
   workerCommand(),
   serviceCommand(),
   nodeCommand(),
+  joinTokenCommand(),
+  certCommand(),
   eventsCommand(),
   versionCommand(),
 ];

@@ -24,6 +24,7 @@ export const EVENT_TYPES = [
   'node-degraded',
   'node-drain',
   'node-active',
+  'node-removed',
   'service-updated',
   'update-started',
   'update-progress',

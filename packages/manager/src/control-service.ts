@@ -23,6 +23,9 @@ import {
 import { endpointsOf, replacementState } from './endpoints.js';
 import { watchHandlers } from './control-watch.js';
 import { updateHandlers } from './service-update.js';
+import { clusterHandlers } from './control-cluster.js';
+import { nodeWire } from './node-wire.js';
+import type { ClusterPki } from './cluster-pki.js';
 import type { ImageQueries } from './image-queries.js';
 import type { IngressTables } from './ingress.js';
 import { resolveImage } from './image-resolution.js';
@@ -41,6 +44,9 @@ export interface ControlDeps {
   imageQueries: ImageQueries;
   /** The ingress table's view of which nodes cannot listen on which published ports. */
   ingress: Pick<IngressTables, 'problems'>;
+  pki: ClusterPki;
+  /** Serving the manager's local socket (its owner) rather than a remote client over TLS. */
+  local: boolean;
 }
 
 /** ControlService: what the CLI calls. Every request is validated before anything is written. */
@@ -51,32 +57,11 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
 
   const findNode = (view: StoreView, ref: string): NodeRecord => {
     const node = view.nodeByName(ref) ?? view.node(ref);
-    if (!node) throw new NotFoundError('node', ref);
+    if (!node || node.removedAt) throw new NotFoundError('node', ref);
     return node;
   };
 
-  const nodeToWire = (n: NodeRecord, withHistory: boolean): wire.Node => {
-    let tasks = 0;
-    for (const t of store.tasks())
-      if (t.nodeId === n.id && t.desiredState === 'running' && !isTerminal(t.state)) tasks++;
-    const engine = sessions.engine(n.id);
-    return {
-      id: n.id,
-      name: n.name,
-      hostname: n.hostname,
-      status: n.status ?? 'down',
-      registeredAtMs: n.registeredAt,
-      lastSeenAtMs: sessions.lastSeenAt(n.id) ?? n.lastSeenAt,
-      taskCount: tasks,
-      images: withHistory ? n.images : [],
-      availability: n.availability ?? 'active',
-      engineOk: engine.ok,
-      engineMessage: engine.message,
-      history: withHistory ? (n.history ?? []).map((h) => ({ atMs: h.at, status: h.status, reason: h.reason })) : [],
-      address: n.address ?? '',
-      ingressAddress: n.ingressAddress ?? '',
-    };
-  };
+  const nodeToWire = (n: NodeRecord, withHistory: boolean): wire.Node => nodeWire(store, sessions, n, withHistory);
   const tasksOf = (service: Service): wire.Task[] =>
     store
       .tasksOfService(service.id)
@@ -164,6 +149,8 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
 
     ...watchHandlers(store, now, (ref) => findService(store, ref)),
 
+    ...clusterHandlers({ ...deps, nodeToWire: (n) => nodeToWire(n, false) }),
+
     ...updateHandlers({
       store,
       sessions,
@@ -211,7 +198,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
     }),
 
     ListNodes: unaryHandler('ListNodes', logger, async () => {
-      const nodes = [...store.nodes()].sort((a, b) => (a.name < b.name ? -1 : 1));
+      const nodes = [...store.nodes()].filter((n) => !n.removedAt).sort((a, b) => (a.name < b.name ? -1 : 1));
       return { nodes: nodes.map((n) => nodeToWire(n, false)) };
     }),
 

@@ -1,7 +1,5 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { FailedPreconditionError } from '@warren/core';
 import {
@@ -9,15 +7,14 @@ import {
   DEFAULT_MANAGER_HTTP_ADDRESS,
   DaemonHttp,
   VERSION,
-  bindServer,
-  shutdownServer,
-  warrenProto,
   type Component,
 } from '@warren/api';
+import { ClusterPki, DEFAULT_CERT_VALIDITY_MS } from './cluster-pki.js';
+import { ManagerServers } from './manager-servers.js';
 import { controlServiceHandlers } from './control-service.js';
 import { HealthIngest } from './health-ingest.js';
 import { managerMetrics } from './metrics.js';
-import { newId, newJoinToken } from './ids.js';
+import { newId } from './ids.js';
 import { NodeMonitor } from './node-monitor.js';
 import { ImageQueries } from './image-queries.js';
 import { NodeSessions } from './node-sessions.js';
@@ -30,8 +27,12 @@ import { workerServiceHandlers } from './worker-service.js';
 export interface ManagerOptions {
   /** State lives in `<dataDir>/store`. */
   dataDir: string;
-  /** gRPC address for the CLI and workers; default DEFAULT_MANAGER_ADDRESS (port 0: any free port). */
+  /** gRPC address (TLS) for workers and remote CLIs; default DEFAULT_MANAGER_ADDRESS (port 0: any free port). */
   listen?: string;
+  /** The local CLI's Unix socket; default `<dataDir>/warren.sock`. */
+  socket?: string;
+  /** Validity of the node and client certificates the CA issues (`--cert-expiry`); default 90 days. */
+  certExpiryMs?: number;
   logger: Logger;
   /** How often workers heartbeat; default 1 s. */
   heartbeatIntervalMs?: number;
@@ -58,14 +59,13 @@ export class Manager {
   private constructor(
     /** `host:port` actually bound. */
     readonly address: string,
-    /** The join token workers must present. */
-    readonly token: string,
-    private readonly server: grpc.Server,
+    /** The join token: `WRN-1-<CA hash>-<secret>` (it changes with `warren join-token --rotate`). */
+    private readonly pki: ClusterPki,
+    private readonly servers: ManagerServers,
     private readonly store: Store,
     private readonly sessions: NodeSessions,
     readonly reconciler: ReconcilerLoop,
     private readonly logger: Logger,
-    private readonly grpcHealth: HealthImplementation,
     /** The HTTP endpoints. */
     readonly http: DaemonHttp,
   ) {}
@@ -82,14 +82,12 @@ export class Manager {
         `cannot open the store in ${storeDir} (is another manager using this data dir?): ${(err as Error).message}`,
       );
     });
-    let token = store.meta('join-token');
-    if (token === undefined) {
-      const fresh = newJoinToken();
-      await store.mutate(() => ({
-        changes: [{ kind: 'putMeta', key: 'join-token', value: fresh }],
-        result: undefined,
-      }));
-      token = fresh;
+    let pki: ClusterPki;
+    try {
+      pki = await ClusterPki.start(options.dataDir, store, options.certExpiryMs ?? DEFAULT_CERT_VALIDITY_MS, logger);
+    } catch (err) {
+      await store.close();
+      throw err;
     }
 
     const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000, options.nodeDownAfter ?? 3);
@@ -124,18 +122,7 @@ export class Manager {
     dispatch.resume(graceMs);
     const streams = { health: 0 };
     const imageQueries = new ImageQueries(sessions);
-    // Keepalive pings end the streams of a worker that vanished without a FIN (a cut network).
-    const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 });
-    // grpc.health.v1 on the gRPC port, following the daemon's own health.
-    const grpcHealth = new HealthImplementation({
-      '': 'SERVING',
-      'warren.v1.ControlService': 'SERVING',
-      'warren.v1.WorkerService': 'SERVING',
-    });
-    grpcHealth.addToServer(server);
-    const proto = warrenProto();
-    server.addService(
-      proto.ControlService.service,
+    const control = (local: boolean) =>
       controlServiceHandlers({
         store,
         sessions,
@@ -144,40 +131,40 @@ export class Manager {
         startedAt,
         imageQueries,
         ingress,
+        pki,
+        local,
         logger: options.logger.child({ component: 'control' }),
-      }),
-    );
-    server.addService(
-      proto.WorkerService.service,
-      workerServiceHandlers({
-        store,
-        sessions,
-        token,
-        now,
-        newId,
-        onNodeChange: () => {
-          reconciler.trigger();
-          ingress.nodeChanged();
-        },
-        onConnect: () => monitor.check(),
-        ingress,
-        dispatch,
-        health,
-        imageQueries,
-        streams,
-        logger: options.logger.child({ component: 'workers' }),
-      }),
-    );
-
+      });
+    const worker = workerServiceHandlers({
+      store,
+      sessions,
+      pki,
+      now,
+      newId,
+      onNodeChange: () => {
+        reconciler.trigger();
+        ingress.nodeChanged();
+      },
+      onConnect: () => monitor.check(),
+      ingress,
+      dispatch,
+      health,
+      imageQueries,
+      streams,
+      logger: options.logger.child({ component: 'workers' }),
+    });
     const listen = options.listen ?? DEFAULT_MANAGER_ADDRESS;
-    let port: number;
+    const socket = options.socket ?? join(options.dataDir, 'warren.sock');
+    let servers: ManagerServers;
     try {
-      port = await bindServer(server, listen);
+      servers = await ManagerServers.start({ listen, socket, pki, control, worker, logger });
     } catch (err) {
+      pki.stop();
       await store.close();
+      if (err instanceof FailedPreconditionError) throw err;
       throw new FailedPreconditionError(`cannot listen on ${listen}: ${(err as Error).message}`, { cause: err });
     }
-    const address = `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
+    const address = servers.address;
     const intervalMs = options.reconcileIntervalMs ?? 1000;
     const components: Component[] = [
       {
@@ -217,16 +204,17 @@ export class Manager {
         version: VERSION,
         components,
         registry: managerMetrics({ store, sessions, health, reconciler, streams, ingress, dispatch }),
-        onStatus: (status) => grpcHealth.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
+        onStatus: (status) => servers.health.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
       });
     } catch (err) {
-      server.forceShutdown();
+      servers.forceShutdown();
+      pki.stop();
       await store.close();
       throw new FailedPreconditionError(`cannot serve HTTP on ${httpListen}: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    const manager = new Manager(address, token, server, store, sessions, reconciler, logger, grpcHealth, http);
+    const manager = new Manager(address, pki, servers, store, sessions, reconciler, logger, http);
     store.onCommit((changes) => {
       dispatch.push(changes);
       if (changes.some(movesIngress)) ingress.schedule();
@@ -239,6 +227,8 @@ export class Manager {
     logger.info(
       {
         address,
+        socket: servers.socket,
+        caHash: pki.ca.hash,
         http: http.address,
         dataDir: options.dataDir,
         services: [...store.services()].length,
@@ -247,6 +237,16 @@ export class Manager {
       'manager started',
     );
     return manager;
+  }
+
+  /** The join token workers present: `WRN-1-<CA hash>-<secret>`. */
+  get token(): string {
+    return this.pki.joinToken;
+  }
+
+  /** The local CLI's socket, `unix:` + absolute path. */
+  get socket(): string {
+    return this.servers.socket;
   }
 
   get state(): ManagerState {
@@ -258,12 +258,11 @@ export class Manager {
     if (this.#state !== 'running') return;
     this.#state = 'stopping';
     this.logger.info('manager stopping');
-    for (const service of ['', 'warren.v1.ControlService', 'warren.v1.WorkerService'])
-      this.grpcHealth.setStatus(service, 'NOT_SERVING');
     this.#abort.abort();
+    this.pki.stop();
     await this.http.stop();
     this.sessions.closeAll();
-    await shutdownServer(this.server, graceMs);
+    await this.servers.stop(graceMs);
     await this.store.close();
     this.#state = 'stopped';
     this.logger.info('manager stopped');

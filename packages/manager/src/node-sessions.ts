@@ -101,6 +101,13 @@ export class NodeSessions {
     for (const { stream } of this.#sessions.values()) stream?.write(message);
   }
 
+  /** Forgets a node removed from the cluster: its stream ends with `error`, it is neither ready nor alive. */
+  revoke(nodeId: string, error: Partial<grpc.StatusObject>): void {
+    const session = this.#sessions.get(nodeId);
+    this.#sessions.delete(nodeId);
+    session?.stream?.emit('error', error);
+  }
+
   /** Ends every stream (manager shutdown). */
   closeAll(): void {
     for (const { stream } of this.#sessions.values()) stream?.end();

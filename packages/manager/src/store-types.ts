@@ -29,6 +29,8 @@ export interface NodeRecord {
   address?: string;
   /** Where its proxy listens (`--ingress-addr`). */
   ingressAddress?: string;
+  /** `warren node rm`: from then on its certificate is refused and its tasks go elsewhere. */
+  removedAt?: number;
 }
 
 export type Change =

@@ -234,7 +234,7 @@ export class Store implements StoreView {
     return this.#nodes.get(id);
   }
   nodeByName(name: string): NodeRecord | undefined {
-    for (const node of this.#nodes.values()) if (node.name === name) return node;
+    for (const node of this.#nodes.values()) if (node.name === name && !node.removedAt) return node;
     return undefined;
   }
   meta(key: string): string | undefined {

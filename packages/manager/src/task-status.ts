@@ -12,6 +12,7 @@ import {
 } from '@warren/core';
 import { unaryHandler, type wire } from '@warren/api';
 import type { Change, NodeRecord, Store } from './store.js';
+import type { AuthenticatedCall } from './worker-service.js';
 
 const MAX_TEXT = 4096;
 const MAX_PORTS = 64;
@@ -23,13 +24,12 @@ const HOST_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d{1,5}$/;
  */
 export function taskStatusHandler(
   deps: { store: Store; now: () => number; logger: Logger },
-  authenticate: (metadata: grpc.Metadata) => void,
-  findNode: (id: string) => NodeRecord,
+  /** The calling node's record, when its certificate speaks for `nodeId`; throws otherwise. */
+  authenticate: (call: AuthenticatedCall, nodeId: string) => NodeRecord,
 ): grpc.handleUnaryCall<wire.TaskStatusUpdateOut, Record<string, never>> {
   const { store, now, logger } = deps;
   return unaryHandler('UpdateTaskStatus', logger, async (req: wire.TaskStatusUpdateOut, call) => {
-    authenticate(call.metadata);
-    findNode(req.nodeId);
+    authenticate(call, req.nodeId);
     const state = req.state;
     if (!isTaskState(state) || !WORKER_STATES.has(state)) {
       throw new ValidationError('state', state, `a worker reports one of ${[...WORKER_STATES].join(', ')}`);

@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { NotFoundError, UnauthenticatedError, ValidationError } from '@warren/core';
-import { TOKEN_METADATA_KEY, toServiceError, unaryHandler, type wire } from '@warren/api';
+import { callIdentity, identityOfPem, toServiceError, unaryHandler, type wire } from '@warren/api';
+import type { ClusterPki } from './cluster-pki.js';
 import { assignments } from './assignments.js';
 import { taskStatusHandler } from './task-status.js';
 import type { HealthIngest } from './health-ingest.js';
@@ -16,7 +16,8 @@ import type { NodeRecord, Store } from './store.js';
 export interface WorkerDeps {
   store: Store;
   sessions: NodeSessions;
-  token: string;
+  /** The join secret and the CA that signs nodes' certificates. */
+  pki: ClusterPki;
   now: () => number;
   newId: () => string;
   /** Called when a node connects or goes away: the scheduler has new options. */
@@ -39,27 +40,32 @@ const NODE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const MAX_IMAGES = 10_000;
 const MAX_TEXT = 4096;
 
+/** What WorkerService handlers need of a call to know who made it. */
+export type AuthenticatedCall = Parameters<typeof callIdentity>[0] & { getPeer(): string };
+
 /**
- * WorkerService: what worker agents call. Every call is authenticated with the join token,
- * and a worker may only report on tasks assigned to its own node, forward in state.
+ * WorkerService: what worker agents call, over mutual TLS. Every call presents a node
+ * certificate of this cluster and may speak only for that node (a first Register presents the
+ * join secret instead); a worker may only report on tasks assigned to its own node, forward in state.
  */
 export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandlers {
-  const { store, sessions, now, newId, logger } = deps;
-  const expected = Buffer.from(deps.token);
+  const { store, sessions, now, newId, logger, pki } = deps;
 
-  const checkToken = (token: string): void => {
-    const given = Buffer.from(token);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new UnauthenticatedError('invalid join token (use the token the manager printed when it started)');
+  const refuse = (call: AuthenticatedCall, why: string): never => {
+    logger.warn({ peer: call.getPeer(), reason: why }, 'worker call refused');
+    throw new UnauthenticatedError(why);
+  };
+  /** The node the call's certificate speaks for, when it is `nodeId` and still in the cluster. */
+  const authenticate = (call: AuthenticatedCall, nodeId: string): NodeRecord => {
+    const id = callIdentity(call);
+    if (!id || id.role !== 'worker')
+      return refuse(call, 'a node certificate of this cluster is required (join with a token)');
+    const node = store.node(id.id);
+    if (!node || node.removedAt) {
+      return refuse(call, `node ${id.id} was removed from the cluster: its certificate is revoked`);
     }
-  };
-  const authenticate = (metadata: grpc.Metadata): void => {
-    const value = metadata.get(TOKEN_METADATA_KEY)[0];
-    checkToken(typeof value === 'string' ? value : '');
-  };
-  const findNode = (id: string): NodeRecord => {
-    const node = store.node(id);
-    if (!node) throw new NotFoundError('node', id);
+    if (nodeId !== id.id)
+      return refuse(call, `node ${id.id} cannot speak for node ${JSON.stringify(nodeId.slice(0, 64))}`);
     return node;
   };
   const checkImages = (images: string[]): string[] => {
@@ -68,8 +74,11 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
   };
 
   return {
-    Register: unaryHandler('Register', logger, async (req: wire.RegisterRequestOut) => {
-      checkToken(req.token);
+    Register: unaryHandler('Register', logger, async (req: wire.RegisterRequestOut, call) => {
+      const id = callIdentity(call);
+      if (id?.role !== 'worker' && !pki.admits(req.token)) {
+        refuse(call, 'invalid join token (warren join-token on the manager shows the current one)');
+      }
       if (!NODE_NAME.test(req.name)) {
         throw new ValidationError(
           '--name',
@@ -85,14 +94,26 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         if (ip !== '' && isIP(ip) === 0) throw new ValidationError(flag, ip.slice(0, 80), 'not an IP address');
       }
       const addresses = { address: req.address, ingressAddress: req.ingressAddress };
+      // A node that joined before comes back with its certificate; one joining gets a certificate
+      // for the key of its CSR (signed before anything is stored: a bad request stores nothing).
+      const record = id?.role === 'worker' ? store.node(id.id) : undefined;
+      const known = record?.removedAt ? undefined : record;
+      if (id?.role === 'worker' && !known)
+        refuse(call, `node ${id.id} was removed from the cluster: join again with a token`);
+      const named = store.nodeByName(req.name);
+      if (named && named.id !== known?.id && (known || sessions.isReady(named.id))) {
+        throw new ValidationError('--name', req.name, 'another node of the cluster has this name');
+      }
+      const nodeId = known?.id ?? named?.id ?? newId();
+      const certificate = known ? '' : await pki.sign(req.csr, nodeId, 'worker');
       const node = await store.mutate((view) => {
         const t = now();
-        const existing = view.nodeByName(req.name);
+        const existing = view.node(nodeId);
         const record: NodeRecord = existing
-          ? { ...existing, hostname: req.hostname, images, lastSeenAt: t, ...addresses }
+          ? { ...existing, name: req.name, hostname: req.hostname, images, lastSeenAt: t, ...addresses }
           : {
               ...addresses,
-              id: newId(),
+              id: nodeId,
               name: req.name,
               hostname: req.hostname,
               registeredAt: t,
@@ -104,16 +125,22 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
             };
         return { changes: [{ kind: 'putNode', node: record }], result: record };
       });
-      logger.info({ node: node.name, id: node.id }, 'worker registered');
-      return { nodeId: node.id, heartbeatIntervalMs: sessions.heartbeatIntervalMs };
+      logger.info({ node: node.name, id: node.id, joined: !known }, known ? 'worker registered' : 'worker joined');
+      return { nodeId: node.id, heartbeatIntervalMs: sessions.heartbeatIntervalMs, certificate };
+    }),
+
+    RenewCertificate: unaryHandler('RenewCertificate', logger, async (req: wire.RenewCertificateRequestOut, call) => {
+      const node = authenticate(call, req.nodeId);
+      const certificate = await pki.sign(req.csr, node.id, 'worker');
+      logger.info({ node: node.name }, 'node certificate renewed');
+      return { certificate, caCertificate: pki.ca.certPem, notAfterMs: identityOfPem(certificate)!.notAfter };
     }),
 
     Heartbeat: unaryHandler(
       'Heartbeat',
       logger,
       async (req: { nodeId: string; engineUnreachable: boolean; engineMessage: string }, call) => {
-        authenticate(call.metadata);
-        findNode(req.nodeId);
+        authenticate(call, req.nodeId);
         const wasReady = sessions.isReady(req.nodeId);
         sessions.heartbeat(req.nodeId, { ok: !req.engineUnreachable, message: req.engineMessage.slice(0, 300) });
         if (!wasReady && sessions.isReady(req.nodeId)) deps.onNodeChange();
@@ -124,8 +151,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
     Assignments: (call: grpc.ServerWritableStream<{ nodeId: string }, wire.AssignmentsMessage>) => {
       let node: NodeRecord;
       try {
-        authenticate(call.metadata);
-        node = findNode(call.request.nodeId);
+        node = authenticate(call, call.request.nodeId);
       } catch (err) {
         call.emit('error', toServiceError(err));
         return;
@@ -151,13 +177,16 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       call.on('error', gone);
     },
 
-    UpdateTaskStatus: taskStatusHandler(deps, authenticate, findNode),
+    UpdateTaskStatus: taskStatusHandler(deps, authenticate),
 
     ReportHealth: (call: grpc.ServerDuplexStream<wire.HealthBatchOut, wire.HealthAck>) => {
-      try {
-        authenticate(call.metadata);
-      } catch (err) {
-        call.emit('error', toServiceError(err));
+      const id = callIdentity(call);
+      if (id?.role !== 'worker' || !store.node(id.id)) {
+        try {
+          refuse(call, 'a node certificate of this cluster is required');
+        } catch (err) {
+          call.emit('error', toServiceError(err));
+        }
         return;
       }
       deps.streams.health++;
@@ -169,8 +198,9 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       call.on('close', closed);
       call.on('cancelled', closed);
       call.on('data', (batch: wire.HealthBatchOut) => {
-        if (!store.node(batch.nodeId)) {
-          call.emit('error', toServiceError(new NotFoundError('node', batch.nodeId)));
+        if (batch.nodeId !== id.id || !store.node(batch.nodeId)) {
+          const why = `node ${id.id} cannot report for node ${JSON.stringify(String(batch.nodeId).slice(0, 64))}`;
+          call.emit('error', toServiceError(new UnauthenticatedError(why)));
           return;
         }
         deps.health.submit(batch.nodeId, batch).then(
@@ -186,8 +216,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
     },
 
     AnswerImageQuery: unaryHandler('AnswerImageQuery', logger, async (req: wire.ImageQueryAnswerOut, call) => {
-      authenticate(call.metadata);
-      findNode(req.nodeId);
+      authenticate(call, req.nodeId);
       if (req.error.length > MAX_TEXT) throw new ValidationError('error', '…', `at most ${MAX_TEXT} characters`);
       if (req.digest !== '' && !/^sha256:[0-9a-f]{64}$/.test(req.digest)) {
         throw new ValidationError('digest', req.digest.slice(0, 80), 'not a sha256: digest');
@@ -200,8 +229,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
     }),
 
     AckIngress: unaryHandler('AckIngress', logger, async (req: wire.IngressAckOut, call) => {
-      authenticate(call.metadata);
-      findNode(req.nodeId);
+      authenticate(call, req.nodeId);
       if (!Number.isSafeInteger(req.version) || req.version < 0 || req.version > deps.ingress.version) {
         throw new ValidationError(
           'version',
@@ -224,7 +252,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       'UpdateNodeImages',
       logger,
       async (req: { nodeId: string; images: string[] }, call) => {
-        authenticate(call.metadata);
+        authenticate(call, req.nodeId);
         const images = checkImages(req.images);
         await store.mutate((view) => {
           const node = view.node(req.nodeId);

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { phaseToWire, tokenMetadata, type wire } from '@warren/api';
+import { phaseToWire, type wire } from '@warren/api';
 import { Backoff } from './backoff.js';
 import type { PhaseUpdate } from './prober/prober.js';
 
@@ -40,7 +40,6 @@ export class HealthReporter {
 
   constructor(
     private readonly client: wire.WorkerServiceClient,
-    private readonly token: string,
     private readonly nodeId: () => string,
     private readonly logger: Logger,
     private readonly signal: AbortSignal,
@@ -118,7 +117,7 @@ export class HealthReporter {
   #stream(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.nodeId() === '') return resolve();
-      const call = this.client.ReportHealth(tokenMetadata(this.token));
+      const call = this.client.ReportHealth();
       this.#call = call;
       const onAbort = (): void => call.cancel();
       this.signal.addEventListener('abort', onAbort, { once: true });

@@ -3,15 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, UnauthenticatedError, type RegistryAuth } from '@warren/core';
-import {
-  isRejected,
-  registryAuthFromWire,
-  taskFromWire,
-  tokenMetadata,
-  unary,
-  type AssignedTask,
-  type wire,
-} from '@warren/api';
+import { isRejected, registryAuthFromWire, taskFromWire, unary, type AssignedTask, type wire } from '@warren/api';
 import { Backoff } from './backoff.js';
 import type { EngineState } from './engine-watch.js';
 import type { ContainerRuntime } from './runtime.js';
@@ -44,7 +36,6 @@ export interface ManagerLinkOptions {
   client: wire.WorkerServiceClient;
   /** The manager's gRPC address, for logs. */
   manager: string;
-  token: string;
   /** Node name. The same name after a restart is the same node. */
   name: string;
   /** Told at registration: where other nodes reach this node's tasks, and where its proxy listens. */
@@ -104,7 +95,7 @@ export class ManagerLink {
   }
 
   /**
-   * Registers the node. Rejects when the manager refuses it (wrong token, bad name) or `signal`
+   * Registers the node. Rejects when the manager refuses it (a revoked certificate, a bad name) or `signal`
    * aborts; keeps trying while the manager cannot be reached.
    */
   register(signal: AbortSignal): Promise<void> {
@@ -121,12 +112,12 @@ export class ManagerLink {
     clearTimeout(this.#imagesTimer);
     this.#imagesTimer = setTimeout(() => {
       if (signal.aborted) return;
-      const { client, token, runtime, logger } = this.options;
+      const { client, runtime, logger } = this.options;
       runtime
         .images()
         .then((images) => {
           const request = { nodeId: this.#nodeId, images };
-          return unary(client.UpdateNodeImages, client, request, { metadata: tokenMetadata(token), signal });
+          return unary(client.UpdateNodeImages, client, request, { signal });
         })
         .catch((err: unknown) => logger.warn({ reason: (err as Error).message }, 'image list update failed'));
     }, IMAGES_SETTLE_MS);
@@ -138,10 +129,10 @@ export class ManagerLink {
     answer: { digest: string; errorKind: string; error: string },
     signal: AbortSignal,
   ): Promise<void> {
-    const { client, token, logger } = this.options;
+    const { client, logger } = this.options;
     const request = { nodeId: this.#nodeId, id, ...answer };
-    await unary(client.AnswerImageQuery, client, request, { metadata: tokenMetadata(token), signal }).catch(
-      (err: unknown) => logger.warn({ reason: (err as Error).message }, 'image query answer not delivered'),
+    await unary(client.AnswerImageQuery, client, request, { signal }).catch((err: unknown) =>
+      logger.warn({ reason: (err as Error).message }, 'image query answer not delivered'),
     );
   }
 
@@ -151,9 +142,9 @@ export class ManagerLink {
     bindErrors: Array<{ published: number; error: string }>,
     signal: AbortSignal,
   ): Promise<void> {
-    const { client, token, logger } = this.options;
+    const { client, logger } = this.options;
     const request = { nodeId: this.#nodeId, version, bindErrors };
-    const options = { metadata: tokenMetadata(token), signal, timeoutMs: 5000 };
+    const options = { signal, timeoutMs: 5000 };
     await unary(client.AckIngress, client, request, options).catch((err: unknown) => {
       if (!signal.aborted) logger.warn({ version, reason: (err as Error).message }, 'ingress ack not delivered');
     });
@@ -161,7 +152,7 @@ export class ManagerLink {
 
   /** `first`: a refusal rejects (the worker is starting); later ones are logged and retried. */
   async #register(signal: AbortSignal, first: boolean): Promise<void> {
-    const { client, token, name, manager, logger, address, ingressAddress } = this.options;
+    const { client, name, manager, logger, address, ingressAddress } = this.options;
     const retry = new Backoff(REGISTER_RETRY);
     let warned = false;
     for (;;) {
@@ -171,7 +162,7 @@ export class ManagerLink {
         const res = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(
           client.Register,
           client,
-          { token, name, hostname: hostname(), images, address, ingressAddress },
+          { name, hostname: hostname(), images, address, ingressAddress },
           { signal, timeoutMs: 5000 },
         );
         this.#nodeId = res.nodeId;
@@ -219,8 +210,8 @@ export class ManagerLink {
 
   /** Follows the assignment stream until it ends. */
   async #follow(signal: AbortSignal): Promise<void> {
-    const { client, token, assignments, logger } = this.options;
-    const call = client.Assignments({ nodeId: this.#nodeId }, tokenMetadata(token));
+    const { client, assignments, logger } = this.options;
+    const call = client.Assignments({ nodeId: this.#nodeId });
     const onAbort = (): void => call.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -259,7 +250,7 @@ export class ManagerLink {
   }
 
   async #heartbeatLoop(signal: AbortSignal): Promise<void> {
-    const { client, token, logger } = this.options;
+    const { client, logger } = this.options;
     while (!signal.aborted) {
       await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted || !this.#connected) continue;
@@ -269,7 +260,7 @@ export class ManagerLink {
           client.Heartbeat,
           client,
           { nodeId: this.#nodeId, engineUnreachable: !engine.ok, engineMessage: engine.message },
-          { metadata: tokenMetadata(token), signal, timeoutMs: this.#heartbeatIntervalMs * 2 },
+          { signal, timeoutMs: this.#heartbeatIntervalMs * 2 },
         );
         this.#heartbeatIntervalMs = res.heartbeatIntervalMs || this.#heartbeatIntervalMs;
       } catch (err) {

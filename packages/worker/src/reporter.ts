@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TaskPort, TaskState } from '@warren/core';
-import { isRejected, isUnavailable, tokenMetadata, unary, type wire } from '@warren/api';
+import { isRejected, isUnavailable, unary, type wire } from '@warren/api';
 import { Backoff } from './backoff.js';
 
 export interface StatusReport {
@@ -34,7 +34,6 @@ export class StatusReporter {
 
   constructor(
     private readonly client: wire.WorkerServiceClient,
-    private readonly token: string,
     private readonly nodeId: () => string,
     private readonly logger: Logger,
     private readonly signal: AbortSignal,
@@ -101,7 +100,7 @@ export class StatusReporter {
           ports: report.ports ?? [],
           observedAtMs: Date.now(),
         },
-        { metadata: tokenMetadata(this.token), timeoutMs: 5000, signal: this.signal },
+        { timeoutMs: 5000, signal: this.signal },
       );
     } catch (err) {
       if (isUnavailable(err) || !isRejected(err)) {

@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { HealthImplementation } from 'grpc-health-check';
 import { FailedPreconditionError } from '@warren/core';
-import { DaemonHttp, VERSION, bindServer, createWorkerClient, shutdownServer, type wire } from '@warren/api';
+import { DaemonHttp, VERSION, bindServer, shutdownServer, type wire } from '@warren/api';
 import { localAddressTowards } from './advertise.js';
 import { ContainerWatch } from './container-watch.js';
 import { EngineWatch } from './engine-watch.js';
@@ -14,6 +14,7 @@ import { Executor, type ProbeHooks } from './executor.js';
 import { HealthReporter } from './health-reporter.js';
 import { IngressProxy, ingressTableFromWire } from './ingress/index.js';
 import { ManagerLink } from './manager-link.js';
+import { NodeIdentity } from './node-identity.js';
 import { workerMetrics } from './metrics.js';
 import { Prober } from './prober/prober.js';
 import { probeDispatcher } from './probes/dispatch.js';
@@ -21,9 +22,14 @@ import { StatusReporter } from './reporter.js';
 import { ContainerRuntime } from './runtime.js';
 
 export interface WorkerOptions {
-  /** The manager's gRPC address, `host:port`. */
+  /** The manager's gRPC address, `host:port` (mutual TLS). */
   manager: string;
-  token: string;
+  /** The join token, for a first start (later starts use the certificate kept in `dataDir`). */
+  token?: string;
+  /** The node's key, certificate and pinned CA. */
+  dataDir: string;
+  /** Gives up a start still waiting to join. */
+  signal?: AbortSignal;
   /** Node name; default the host name. The same name after a restart is the same node. */
   name?: string;
   logger: Logger;
@@ -84,22 +90,17 @@ export class Worker {
   private constructor(
     private readonly options: WorkerOptions,
     advertiseAddr: string,
+    private readonly identity: NodeIdentity,
   ) {
-    const { logger, token } = options;
+    const { logger } = options;
     this.#logger = logger.child({ component: 'worker' });
     this.#name = options.name ?? hostname();
-    this.#client = createWorkerClient(options.manager);
+    this.#client = identity.client(options.manager);
     this.#runtime = new ContainerRuntime(options.docker, advertiseAddr);
     const signal = this.#abort.signal;
     const nodeId = (): string => this.#link.nodeId;
-    this.#reporter = new StatusReporter(this.#client, token, nodeId, logger.child({ component: 'reporter' }), signal);
-    this.#health = new HealthReporter(
-      this.#client,
-      token,
-      nodeId,
-      logger.child({ component: 'health-reporter' }),
-      signal,
-    );
+    this.#reporter = new StatusReporter(this.#client, nodeId, logger.child({ component: 'reporter' }), signal);
+    this.#health = new HealthReporter(this.#client, nodeId, logger.child({ component: 'health-reporter' }), signal);
     this.#metrics = workerMetrics({
       probedTasks: () => this.#prober.taskCount,
       connected: () => this.state === 'running',
@@ -130,7 +131,6 @@ export class Worker {
     this.#link = new ManagerLink({
       client: this.#client,
       manager: options.manager,
-      token,
       name: this.#name,
       address: advertiseAddr,
       ingressAddress: options.ingressAddr ?? '0.0.0.0',
@@ -192,7 +192,9 @@ export class Worker {
           `cannot tell this node's address towards ${options.manager} (${why}); set --advertise-addr`,
         );
       }));
-    const worker = new Worker(options, advertise);
+    // A first start waits for the manager to take the join (a signal meanwhile ends the process: cli/daemon.ts).
+    const identity = await NodeIdentity.obtain({ ...options, address: advertise });
+    const worker = new Worker(options, advertise, identity);
     try {
       await worker.#start();
     } catch (err) {
@@ -225,6 +227,7 @@ export class Worker {
     this.#logger.info({ http: http.address, grpc: this.#grpcAddress }, 'health endpoints');
     this.#health.start();
     this.#loops.push(this.#link.run(signal), this.#engine.run(signal), this.#containers.run(signal));
+    this.#loops.push(this.identity.renewals(this.#client, signal));
   }
 
   get nodeId(): string {

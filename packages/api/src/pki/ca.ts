@@ -19,8 +19,13 @@ const DAY_MS = 86_400_000;
 /** The root lives long (as Swarm's: 20 years); node certificates are short and renewed. */
 export const CA_VALIDITY_MS = 20 * 365 * DAY_MS;
 export const DEFAULT_CERT_VALIDITY_MS = 90 * DAY_MS;
-/** Clocks between nodes differ a little: a certificate is valid from a minute before it was signed. */
+/**
+ * Clocks between nodes differ a little: a certificate is valid from a minute before it was
+ * signed (a tenth of its validity when that is shorter, so that renewal at 50-80 % of its life
+ * still falls after it was issued).
+ */
 const BACKDATE_MS = 60_000;
+const backdate = (validityMs: number): number => Math.min(BACKDATE_MS, validityMs / 10);
 
 /** Who a certificate speaks for: a manager, a worker, or a client (a remote CLI). */
 export type Role = 'manager' | 'worker' | 'client';
@@ -134,7 +139,7 @@ export class ClusterCa {
       publicKey: csr.publicKey,
       signingKey: this.key,
       signingAlgorithm: SIGNING,
-      notBefore: new Date(now - BACKDATE_MS),
+      notBefore: new Date(now - backdate(r.validityMs ?? DEFAULT_CERT_VALIDITY_MS)),
       notAfter: new Date(now + (r.validityMs ?? DEFAULT_CERT_VALIDITY_MS)),
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),

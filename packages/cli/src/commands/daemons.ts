@@ -1,12 +1,16 @@
 import { Command } from 'commander';
 import { ValidationError, parseDuration } from '@warren/core';
-import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS } from '@warren/api';
+import { join } from 'node:path';
+import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, parseJoinToken } from '@warren/api';
 import { parseCount } from '../numbers.js';
 import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_INGRESS_ADDR, ingressOptions, parseDrainTimeout } from '../daemon-flags.js';
-import { managerAddress } from '../context.js';
-import { CliError } from '../errors.js';
-
 const DEFAULT_DATA_DIR = './.warren';
+const DEFAULT_WORKER_DATA_DIR = './.warren/worker';
+/** As Swarm's default node certificate expiry. */
+const DEFAULT_CERT_EXPIRY = '2160h';
+const CERT_EXPIRY = 'validity of the node and client certificates the cluster CA issues (they renew at 50-80 %)';
+const SOCKET = "the local CLI's Unix socket, only the owner can use it (default: <data-dir>/warren.sock)";
+const LISTEN = 'gRPC address (TLS, the cluster CA) for workers and remote CLIs';
 /** A free port on loopback, whichever: where a worker serves its own endpoints by default. */
 const ANY_LOCAL_PORT = '127.0.0.1:0';
 const HTTP_ENDPOINTS = '/health, /health/ready, /liveness, /metrics';
@@ -28,13 +32,17 @@ interface UpOptions {
   ingressAddr: string;
   advertiseAddr?: string;
   drainTimeout: string;
+  socket?: string;
+  certExpiry: string;
 }
 
 export function upCommand(): Command {
   return new Command('up')
     .description('run a manager and a local worker in one process (the embedded single-node cluster)')
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
-    .option('--listen <addr>', 'gRPC address for the CLI and workers', DEFAULT_MANAGER_ADDRESS)
+    .option('--listen <addr>', LISTEN, DEFAULT_MANAGER_ADDRESS)
+    .option('--socket <path>', SOCKET)
+    .option('--cert-expiry <duration>', CERT_EXPIRY, DEFAULT_CERT_EXPIRY)
     .option('--name <name>', 'name of the local worker node (default: the host name)')
     .option('--http <addr>', `HTTP address of the manager's ${HTTP_ENDPOINTS}`, DEFAULT_MANAGER_HTTP_ADDRESS)
     .option('--worker-http <addr>', "HTTP address of the local worker's endpoints (port 0: any)", ANY_LOCAL_PORT)
@@ -44,6 +52,7 @@ export function upCommand(): Command {
     .option('--drain-timeout <duration>', DRAIN_TIMEOUT, DEFAULT_DRAIN_TIMEOUT)
     .action(async (o: UpOptions) => {
       const drainTimeoutMs = parseDrainTimeout(o.drainTimeout);
+      const certExpiryMs = parseDuration(o.certExpiry, '--cert-expiry');
       const ingress = ingressOptions(o);
       const { createLogger, runUntilSignal, startOn } = await import('../daemon.js');
       const { Manager } = await import('@warren/manager');
@@ -57,12 +66,23 @@ export function upCommand(): Command {
       };
       const { manager, worker } = await startOn(flags, async () => {
         const { dataDir, listen, http } = o;
-        const manager = await Manager.start({ dataDir, listen, logger, http, drainTimeoutMs });
-        announce(logger, manager.address, manager.token);
+        const socket = o.socket ? { socket: o.socket } : {};
+        const manager = await Manager.start({
+          dataDir,
+          listen,
+          logger,
+          http,
+          drainTimeoutMs,
+          certExpiryMs,
+          ...socket,
+        });
+        announce(logger, manager);
         try {
+          // The local worker joins like any other, its certificate kept next to the manager's data.
           const worker = await Worker.start({
             manager: manager.address,
             token: manager.token,
+            dataDir: join(dataDir, 'worker'),
             logger,
             http: o.workerHttp,
             grpc: o.workerGrpc,
@@ -89,13 +109,17 @@ interface ManagerCommandOptions {
   nodeDownAfter: string;
   http: string;
   drainTimeout: string;
+  socket?: string;
+  certExpiry: string;
 }
 
 export function managerCommand(): Command {
   return new Command('manager')
     .description('run a manager: desired state, scheduling and the reconciler')
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
-    .option('--listen <addr>', 'gRPC address for the CLI and workers', DEFAULT_MANAGER_ADDRESS)
+    .option('--listen <addr>', LISTEN, DEFAULT_MANAGER_ADDRESS)
+    .option('--socket <path>', SOCKET)
+    .option('--cert-expiry <duration>', CERT_EXPIRY, DEFAULT_CERT_EXPIRY)
     .option('--heartbeat-interval <duration>', 'how often workers heartbeat', '1s')
     .option('--node-down-after <n>', 'heartbeats missed in a row after which a node is down', '3')
     .option('--http <addr>', `HTTP address of ${HTTP_ENDPOINTS}`, DEFAULT_MANAGER_HTTP_ADDRESS)
@@ -108,20 +132,24 @@ export function managerCommand(): Command {
       const nodeDownAfter = parseCount('--node-down-after', o.nodeDownAfter);
       if (nodeDownAfter < 1) throw new ValidationError('--node-down-after', nodeDownAfter, 'must be at least 1');
       const drainTimeoutMs = parseDrainTimeout(o.drainTimeout);
+      const certExpiryMs = parseDuration(o.certExpiry, '--cert-expiry');
       const { createLogger, runUntilSignal, startOn } = await import('../daemon.js');
       const { Manager } = await import('@warren/manager');
       const logger = createLogger();
       const { dataDir, listen, http } = o;
-      const options = { dataDir, listen, http, logger, heartbeatIntervalMs, nodeDownAfter, drainTimeoutMs };
+      const options = {
+        ...{ dataDir, listen, http, logger, heartbeatIntervalMs, nodeDownAfter, drainTimeoutMs, certExpiryMs },
+        ...(o.socket ? { socket: o.socket } : {}),
+      };
       const manager = await startOn({ '--listen': listen, '--http': http }, () => Manager.start(options));
-      announce(logger, manager.address, manager.token);
+      announce(logger, manager);
       await runUntilSignal(logger, () => manager.stop());
     });
 }
 
 interface WorkerCommandOptions {
-  manager?: string;
   token?: string;
+  dataDir: string;
   name?: string;
   http: string;
   grpc: string;
@@ -132,23 +160,35 @@ interface WorkerCommandOptions {
 export function workerCommand(): Command {
   return new Command('worker')
     .description("run a worker agent: runs its tasks' containers through the local Docker engine")
-    .option('--manager <addr>', `manager address (default: WARREN_MANAGER or ${DEFAULT_MANAGER_ADDRESS})`)
-    .option('--token <token>', 'the join token the manager printed (or WARREN_TOKEN)')
+    .option('--manager <addr>', `the manager's TLS address (default: WARREN_MANAGER or ${DEFAULT_MANAGER_ADDRESS})`)
+    .option('--token <token>', 'the join token (or WARREN_TOKEN): needed to join, not to restart a joined worker')
+    .option(
+      '--data-dir <dir>',
+      "where the node keeps its key, certificate and the cluster's CA",
+      DEFAULT_WORKER_DATA_DIR,
+    )
     .option('--name <name>', 'node name (default: the host name)')
     .option('--http <addr>', `HTTP address of ${HTTP_ENDPOINTS} (port 0: any)`, ANY_LOCAL_PORT)
     .option('--grpc <addr>', 'gRPC address of grpc.health.v1 (port 0: any)', ANY_LOCAL_PORT)
     .option('--ingress-addr <ip>', INGRESS_ADDR, DEFAULT_INGRESS_ADDR)
     .option('--advertise-addr <ip>', ADVERTISE_ADDR)
     .action(async (o: WorkerCommandOptions, cmd: Command) => {
-      const token = o.token ?? process.env.WARREN_TOKEN;
-      if (!token) throw new CliError('--token is required: the join token the manager printed at start', 2);
+      // `--manager` is also the CLI's global flag: take it from wherever commander put it.
+      const manager =
+        cmd.optsWithGlobals<{ manager?: string }>().manager ?? process.env.WARREN_MANAGER ?? DEFAULT_MANAGER_ADDRESS;
+      if (manager.startsWith('unix:')) {
+        throw new ValidationError('--manager', manager, "a worker reaches the manager's TLS address, HOST:PORT");
+      }
       const ingress = ingressOptions(o);
+      const token = o.token ?? process.env.WARREN_TOKEN;
+      if (token !== undefined) parseJoinToken(token);
       const { createLogger, runUntilSignal, startOn } = await import('../daemon.js');
       const { Worker } = await import('@warren/worker');
       const logger = createLogger();
       const options = {
-        manager: o.manager ?? managerAddress(cmd),
-        token,
+        manager,
+        dataDir: o.dataDir,
+        ...(token ? { token } : {}),
         logger,
         http: o.http,
         grpc: o.grpc,
@@ -160,7 +200,8 @@ export function workerCommand(): Command {
     });
 }
 
-function announce(logger: import('pino').Logger, address: string, token: string): void {
-  const command = `warren worker --manager ${address} --token ${token}`;
-  logger.info({ component: 'manager', address, joinToken: token }, `workers join with: ${command}`);
+function announce(logger: import('pino').Logger, manager: { address: string; token: string; socket: string }): void {
+  const command = `warren worker --manager ${manager.address} --token ${manager.token}`;
+  const fields = { component: 'manager', address: manager.address, socket: manager.socket, joinToken: manager.token };
+  logger.info(fields, `workers join with: ${command}`);
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ValidationError, parseDuration } from '@warren/core';
-import { createControlClient, type wire } from '@warren/api';
-import { control, managerAddress } from '../context.js';
+import type { wire } from '@warren/api';
+import { control, controlClient } from '../context.js';
 import { cliErrorFrom } from '../errors.js';
 import { formatOption } from '../options.js';
 
@@ -30,8 +30,7 @@ export function eventsCommand(): Command {
       const untilMs = o.until === undefined ? 0 : Math.max(1, parseTime('--until', o.until, now));
       const nodes = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
       const nodeName = new Map(nodes.nodes.map((n) => [n.id, n.name]));
-      const address = managerAddress(cmd);
-      const client = createControlClient(address);
+      const { address, client } = controlClient(cmd);
       const call = client.WatchEvents({ service: o.service ?? '', sinceMs, untilMs });
       const stop = (): void => call.cancel();
       process.once('SIGINT', stop);

@@ -6,7 +6,7 @@ import { formatOption } from '../options.js';
 import { nodeDetailText, nodeJson, nodesTable } from '../views/node.js';
 
 export function nodeCommand(): Command {
-  const node = new Command('node').description('list, inspect, drain and activate worker nodes');
+  const node = new Command('node').description('list, inspect, drain, activate and remove worker nodes');
   node
     .command('ls')
     .description('list nodes: every worker that ever joined, ready or down')
@@ -39,5 +39,14 @@ export function nodeCommand(): Command {
         process.stdout.write(`${n.name}: ${n.availability}\n`);
       });
   }
+  node
+    .command('rm')
+    .description('remove a node: its certificate is refused from then on and its tasks go elsewhere')
+    .argument('<name>', 'node name or id')
+    .option('-f, --force', 'remove it even while it runs tasks (they are rescheduled)')
+    .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
+      const n = await control<wire.NodeOut>(cmd, (c) => c.RemoveNode, { name, force: o.force === true });
+      process.stdout.write(`${n.name} removed\n`);
+    });
   return node;
 }

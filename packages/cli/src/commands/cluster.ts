@@ -1,0 +1,53 @@
+/** Trust in the cluster: `warren join-token [--rotate]` and `warren cert issue --out DIR`. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { formatDuration, parseDuration } from '@warren/core';
+import { newKeyAndCsr, writeSecretFile, type wire } from '@warren/api';
+import { TLS_FILES, control } from '../context.js';
+
+export function joinTokenCommand(): Command {
+  return new Command('join-token')
+    .description('print the token workers join with (warren worker --token …)')
+    .option('--rotate', 'replace its secret first: the old token stops working; joined nodes are not affected')
+    .option('-q, --quiet', 'print the token alone')
+    .action(async (o: { rotate?: boolean; quiet?: boolean }, cmd: Command) => {
+      const { token } = await control<wire.JoinTokenInfoOut>(cmd, (c) => c.JoinToken, { rotate: o.rotate === true });
+      if (o.quiet) return void process.stdout.write(`${token}\n`);
+      const rotated = o.rotate ? 'The join token was rotated: the previous one no longer works.\n' : '';
+      process.stdout.write(
+        `${rotated}To add a worker to this cluster, run:\n\n    warren worker --manager HOST:PORT --token ${token}\n`,
+      );
+    });
+}
+
+export function certCommand(): Command {
+  const cert = new Command('cert').description('certificates of the cluster CA');
+  cert
+    .command('issue')
+    .description(
+      'write a client certificate for a remote CLI (ca.pem, cert.pem, key.pem) to DIR; run it on the manager host, ' +
+        'then use warren --manager HOST:PORT --tls-dir DIR …',
+    )
+    .requiredOption('--out <dir>', 'directory to write to (created; key.pem is readable by you alone)')
+    .option('--name <name>', "the certificate's name (its CN), shown in the manager's logs", 'cli')
+    .option('--expiry <duration>', "validity (default: the manager's --cert-expiry)")
+    .action(async (o: { out: string; name: string; expiry?: string }, cmd: Command) => {
+      const validityMs = o.expiry === undefined ? 0 : parseDuration(o.expiry, '--expiry');
+      const { keyPem, csrPem } = await newKeyAndCsr();
+      const issued = await control<wire.IssuedCertificateOut>(cmd, (c) => c.IssueCertificate, {
+        csr: csrPem,
+        name: o.name,
+        validityMs,
+      });
+      await writeSecretFile(join(o.out, TLS_FILES.key), keyPem);
+      await writeFile(join(o.out, TLS_FILES.cert), issued.certificate);
+      await writeFile(join(o.out, TLS_FILES.ca), issued.caCertificate);
+      const left = formatDuration(Number(issued.notAfterMs) - Date.now());
+      process.stdout.write(
+        `Wrote ${o.out}/{${Object.values(TLS_FILES).join(',')}} for "${o.name}" (valid for ${left}).\n` +
+          `Use it with: warren --manager HOST:PORT --tls-dir ${o.out} … (or WARREN_TLS_DIR)\n`,
+      );
+    });
+  return cert;
+}
