@@ -142,7 +142,7 @@ test('a store that cannot write turns the manager unhealthy: /health answers 503
   ]);
   const started = await manager.waitForLog((l) => l.msg === 'manager started');
   const http = started.http as string;
-  const client = new GrpcHealth(started.address as string);
+  const client = new GrpcHealth(started.socket as string);
   t.after(() => client.close());
   assert.equal(await client.check(), 'SERVING');
   assert.equal((await get(http, '/health')).status, 200);
@@ -150,7 +150,7 @@ test('a store that cannot write turns the manager unhealthy: /health answers 503
   // Fill the filesystem under LevelDB, then write until a write needs space it cannot get
   // (the log file's last page had room for a few small records).
   await writeFile(join(dir, 'filler'), Buffer.alloc(4 * 1024 * 1024)).catch(() => undefined);
-  const address = started.address as string;
+  const address = started.socket as string;
   let refused;
   for (let i = 0; i < 50 && !refused; i++) {
     const res = await runWarren([
