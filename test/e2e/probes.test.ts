@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cluster, TEST_IMAGE, docker, waitFor } from '../helpers/cluster.js';
 
 const HTTPD = ['httpd', '-f', '-p', '8080', '-h', '/www'];
@@ -224,6 +227,9 @@ test('with a startup probe, liveness and readiness wait until startup passes; st
   const c = await Cluster.create();
   t.after(() => c.destroy());
   await c.startWorker('w1');
+  // The container passes startup when the test says so (a file in a mount), not after a sleep a busy machine could outrun.
+  const gate = await mkdtemp(join(tmpdir(), 'warren-startup-gate-'));
+  t.after(() => rm(gate, { recursive: true, force: true }));
   await c.ok(
     'service',
     'create',
@@ -232,6 +238,8 @@ test('with a startup probe, liveness and readiness wait until startup passes; st
     TEST_IMAGE,
     '--stop-timeout',
     '1s',
+    '--mount',
+    `source=${gate},target=/gate`,
     '--startup-cmd',
     'test -f /tmp/started',
     '--startup-interval',
@@ -249,7 +257,7 @@ test('with a startup probe, liveness and readiness wait until startup passes; st
     '--',
     'sh',
     '-c',
-    'sleep 2; touch /tmp/started; exec httpd -f -p 8080 -h /www',
+    'until test -f /gate/go; do sleep 0.1; done; touch /tmp/started; exec httpd -f -p 8080 -h /www',
   );
   const early = await waitFor('startup results', async () => {
     const [task] = await c.live('api');
@@ -266,6 +274,7 @@ test('with a startup probe, liveness and readiness wait until startup passes; st
     (await c.exec(early.containerId, ['sh', '-c', 'test -f /tmp/liveness-ran && echo ran || echo not'])).trim(),
     'not',
   );
+  await writeFile(join(gate, 'go'), '');
 
   const passed = await waitFor('healthy and ready', async () => {
     const [task] = await c.live('api');

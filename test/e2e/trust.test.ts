@@ -12,7 +12,9 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import {
   CertificateSource,
+  ClusterCa,
   TLS_CHANNEL_OPTIONS,
+  newKeyAndCsr,
   channelCredentials,
   identityOfPem,
   unary,
@@ -118,7 +120,35 @@ test('remote CLIs: a client certificate from cert issue works over TLS; none, or
     assert.match(err.details, /a worker certificate cannot use the control API/);
     return true;
   });
-  assert.ok(c.manager.lines.some((l) => l.msg === 'control call refused' && typeof l.peer === 'string'));
+  const logged = await c.manager.waitForLog((l) => l.msg === 'control call refused');
+  assert.equal(typeof logged.peer, 'string', 'the refusal names the peer');
+
+  // Certificates that are not this cluster's, or no longer valid, are refused the same way, and logged.
+  const ca = await ClusterCa.load(
+    await readFile(join(c.dataDir, 'certs', 'ca.crt'), 'utf8'),
+    await readFile(join(c.dataDir, 'certs', 'ca.key'), 'utf8'),
+  );
+  const clientOf = async (signer: ClusterCa, over: { now?: number; validityMs?: number } = {}) => {
+    const { keyPem, csrPem } = await newKeyAndCsr();
+    const certPem = await signer.sign({ csrPem, id: 'mallory', role: 'client', ...over });
+    const client = new proto.ControlService(
+      c.address,
+      channelCredentials(new CertificateSource(ca.certPem, certPem, keyPem)),
+      TLS_CHANNEL_OPTIONS,
+    );
+    t.after(() => client.close());
+    return client;
+  };
+  const expired = await clientOf(ca, { now: Date.now() - 3_600_000, validityMs: 60_000 });
+  const foreign = await clientOf(await ClusterCa.create());
+  for (const client of [expired, foreign]) {
+    const spec = { name: 'mallory', image: TEST_IMAGE, replicas: 1 };
+    await assert.rejects(unary(client.CreateService, client, { spec }), { code: grpc.status.UNAUTHENTICATED });
+  }
+  assert.ok(!(await c.ok('service', 'ls')).includes('mallory'), 'nothing stored');
+  await c.manager.waitForLog(
+    (l) => l.msg === 'control call refused' && /client certificate of this cluster/.test(String(l.reason)),
+  );
 
   // Client certificates are issued on the manager host only.
   const remoteIssue = await c.attached('--manager', c.address, '--tls-dir', dir, 'cert', 'issue', '--out', dir);
