@@ -43,7 +43,7 @@ export function certCommand(): Command {
       await writeSecretFile(join(o.out, TLS_FILES.key), keyPem);
       await writeFile(join(o.out, TLS_FILES.cert), issued.certificate);
       await writeFile(join(o.out, TLS_FILES.ca), issued.caCertificate);
-      const left = formatDuration(Number(issued.notAfterMs) - Date.now());
+      const left = formatDuration(Math.round((Number(issued.notAfterMs) - Date.now()) / 60_000) * 60_000);
       process.stdout.write(
         `Wrote ${o.out}/{${Object.values(TLS_FILES).join(',')}} for "${o.name}" (valid for ${left}).\n` +
           `Use it with: warren --manager HOST:PORT --tls-dir ${o.out} … (or WARREN_TLS_DIR)\n`,
