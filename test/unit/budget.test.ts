@@ -75,6 +75,53 @@ test('a replacement that turned healthy and fails again needs room in the budget
   assert.equal(slotsWithoutHealthyTask(w, 6).length, 2);
 });
 
+test("a replacement frees room only once healthy for its check's detection time: held tasks get to recover", () => {
+  const w = new World();
+  const check = {
+    handler: { exec: { command: ['true'] } },
+    intervalMs: 1000,
+    timeoutMs: 500,
+    retries: 3,
+    successThreshold: 1,
+    startPeriodMs: 0,
+  };
+  w.service('web', 6, 'warren-test:latest', { health: { check } as never });
+  w.pass();
+  for (const t of w.live()) {
+    w.run(t.id);
+    w.healthy(t.id);
+  }
+  w.pass();
+  const originals = w.live();
+  for (const t of originals) w.unhealthy(t.id);
+  w.pass();
+  assert.equal(failedCount(w), 2, 'budget 2 of 6');
+  const replacements = w.live().filter((t) => t.state !== 'running');
+  for (const r of replacements) {
+    start(w, r.id);
+    w.healthy(r.id);
+  }
+  w.now += 3000; // healthy, not yet for 3 x 1 s + 0.5 s
+  w.pass();
+  assert.equal(failedCount(w), 2, 'the held tasks are not killed on a verdict their next probe may reverse');
+  // The dependency is back: the held ones pass again and are released, none was killed.
+  const held = originals.filter((t) => w.tasks.find((x) => x.id === t.id)!.state === 'running');
+  assert.equal(held.length, 4);
+  for (const t of held) w.healthy(t.id);
+  w.now += 2000;
+  w.pass();
+  assert.equal(failedCount(w), 2);
+  assert.ok(
+    held.every((t) => !w.tasks.find((x) => x.id === t.id)!.held),
+    'released',
+  );
+
+  // Had they still failed once the replacements proved themselves, two more would have gone.
+  for (const t of held) w.unhealthy(t.id);
+  w.pass();
+  assert.equal(failedCount(w), 4);
+});
+
 test('a replacement that fails before it ever turned healthy goes at once: its slot already counts', () => {
   const w = healthyService(6, { ...RESTART_DEFAULTS, delayMs: 0, maxDelayMs: 0 });
   for (const t of w.live()) w.unhealthy(t.id);

@@ -39,8 +39,12 @@ export function replacementState(view: StoreView, service: Service) {
   const ofService = [...view.slots()].filter((s) => s.serviceId === service.id);
   const slots = ofService.filter((s) => s.slot <= service.spec.replicas && (s.failures > 0 || s.gaveUp));
   // The reconciler's own count: slots without a running task because of health.
-  const out = slotsOutForHealth(service.spec, ofService, live, (t) =>
-    taskHealthView(t.spec.health, view.health(t.id)),
+  const out = slotsOutForHealth(
+    service.spec,
+    ofService,
+    live,
+    (t) => taskHealthView(t.spec.health, view.health(t.id)),
+    Date.now(),
   );
   const state = view.serviceState(service.id);
   return {

@@ -13,24 +13,46 @@ import { recordFailure } from './slots.js';
  * needs room in the budget like any other task, however often the dependency flaps.
  */
 export function slotsOutForHealth(
-  spec: Pick<ServiceSpec, 'replicas'>,
+  spec: Pick<ServiceSpec, 'replicas' | 'health'>,
   slots: Iterable<SlotState>,
   live: readonly Task[],
   healthOf: (task: Task) => TaskHealthView,
+  now = Number.POSITIVE_INFINITY,
 ): Set<number> {
   const out = new Set<number>();
+  const provingMs = provingPeriodMs(spec);
   for (const s of slots) {
     if (s.slot > spec.replicas || s.failures === 0 || !s.healthFailure) continue;
-    if (!live.some((t) => t.slot === s.slot && holdsItsSlot(t, healthOf(t)))) out.add(s.slot);
+    const holds = (t: Task): boolean => t.slot === s.slot && holdsItsSlot(t, healthOf(t), now, provingMs);
+    if (!live.some(holds)) out.add(s.slot);
   }
   return out;
 }
 
-/** A live task its slot counts on: running, and healthy now or earlier in its life (or without checks). */
-export function holdsItsSlot(task: Task, health: TaskHealthView): boolean {
-  return (
-    task.state === 'running' && (health.status === 'none' || health.status === 'healthy' || health.wasHealthy === true)
-  );
+/**
+ * A live task its slot counts on: running, and healthy (or without checks) — for a replacement
+ * in a slot out for health, healthy for `provingMs` at least — or healthy earlier in its life
+ * and failing since. A replacement that has only just passed frees no room in the budget: the
+ * tasks held back get the time to pass again when their dependency came back, instead of being
+ * killed for a verdict their next probe would have reversed.
+ */
+export function holdsItsSlot(
+  task: Task,
+  health: TaskHealthView,
+  now = Number.POSITIVE_INFINITY,
+  provingMs = 0,
+): boolean {
+  if (task.state !== 'running') return false;
+  if (health.status === 'none') return true;
+  if (health.status === 'healthy') return now - (health.healthySince ?? 0) >= provingMs;
+  return health.wasHealthy === true;
+}
+
+/** How long a replacement must have been healthy to prove itself: its liveness check's detection time. */
+export function provingPeriodMs(spec: Pick<ServiceSpec, 'health'>): number {
+  const { liveness, check, startup } = spec.health;
+  const probe = liveness ?? check ?? startup;
+  return probe ? probe.intervalMs * probe.retries + probe.timeoutMs : 0;
 }
 
 /**
@@ -83,6 +105,7 @@ export function outForHealth(b: PlanBuilder, service: Service, live: readonly Ta
     [...slots].map((n) => b.slotOf(service.id, n)),
     live,
     (t) => b.healthOf(t),
+    b.now,
   );
 }
 
