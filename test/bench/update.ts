@@ -127,7 +127,18 @@ async function warrenSystem(dataDir: string): Promise<System & { stop(): Promise
             })),
         };
       },
-      remove: (service) => cli('service', 'rm', service),
+      async remove(service) {
+        await cli('service', 'rm', service);
+        // rm returns once the tasks are told to stop: wait for the worker to remove their containers.
+        await waitFor(
+          'warren containers gone',
+          async () =>
+            (await docker.listContainers({ all: true, filters: { label: [`warren.service.name=${service}`] } }))
+              .length === 0,
+          60_000,
+          250,
+        );
+      },
     };
     return {
       ...system,
