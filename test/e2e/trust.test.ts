@@ -110,10 +110,8 @@ test('remote CLIs: a client certificate from cert issue works over TLS; none, or
   assert.match(without.stderr, /needs a client certificate/);
 
   // A worker's certificate is the cluster's, but not a client's: the control API refuses it.
-  const read = (f: string) => readFile(join(c.workerDir('w1'), f), 'utf8');
-  const source = new CertificateSource(await read('ca.crt'), await read('node.crt'), await read('node.key'));
   const proto = warrenProto();
-  const asWorker = new proto.ControlService(c.address, channelCredentials(source), TLS_CHANNEL_OPTIONS);
+  const asWorker = new proto.ControlService(c.address, c.workerCredentials('w1'), TLS_CHANNEL_OPTIONS);
   t.after(() => asWorker.close());
   await assert.rejects(unary(asWorker.ListNodes, asWorker, {}), (err: grpc.ServiceError) => {
     assert.equal(err.code, grpc.status.UNAUTHENTICATED);
@@ -245,12 +243,8 @@ test('fuzz: 10,000 random and malformed messages to both services, with and with
     ...Object.values(proto.ControlService.service).map((m) => m.path),
     ...Object.values(proto.WorkerService.service).map((m) => m.path),
   ];
-  const read = (f: string) => readFile(join(c.workerDir('w1'), f), 'utf8');
-  const nodeCreds = channelCredentials(
-    new CertificateSource(await read('ca.crt'), await read('node.crt'), await read('node.key')),
-  );
   const clients = [
-    new grpc.Client(c.address, nodeCreds, TLS_CHANNEL_OPTIONS), // a node's certificate
+    new grpc.Client(c.address, c.workerCredentials('w1'), TLS_CHANNEL_OPTIONS), // a node's certificate
     new grpc.Client(c.address, channelCredentials({ caPem: c.caPem }), TLS_CHANNEL_OPTIONS), // none
     new grpc.Client(c.control, grpc.credentials.createInsecure()), // the local socket
   ];

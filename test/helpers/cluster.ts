@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
+import type * as grpc from '@grpc/grpc-js';
 import Docker from 'dockerode';
 import {
   CertificateSource,
@@ -293,11 +294,15 @@ export class Cluster {
     return join(this.dataDir, 'workers', name);
   }
 
+  /** Worker `name`'s certificate, key and CA as it keeps them (for clients that present them). */
+  workerCredentials(name: string): grpc.ChannelCredentials {
+    const read = (file: string): string => readFileSync(join(this.workerDir(name), file), 'utf8');
+    return channelCredentials(new CertificateSource(read('ca.crt'), read('node.crt'), read('node.key')));
+  }
+
   /** A WorkerService client with worker `name`'s certificate (mutual TLS), as its worker has. */
   workerClient(name: string): WorkerServiceClient {
-    const read = (file: string): string => readFileSync(join(this.workerDir(name), file), 'utf8');
-    const source = new CertificateSource(read('ca.crt'), read('node.crt'), read('node.key'));
-    return createWorkerClient(this.address, channelCredentials(source), TLS_CHANNEL_OPTIONS);
+    return createWorkerClient(this.address, this.workerCredentials(name), TLS_CHANNEL_OPTIONS);
   }
 
   /** The cluster CA's certificate, as the manager keeps it. */
