@@ -194,8 +194,8 @@ test('grpc.health.v1 Watch sees NOT_SERVING when the manager or a worker shuts d
   const manager = managerHealth.watch('warren.v1.ControlService');
   const local = workerHealth.watch();
   await waitFor('serving', () => manager[0] === 'SERVING' && local[0] === 'SERVING');
-  assert.equal(await worker.kill('SIGTERM'), 0);
+  assert.equal(await worker.kill('SIGTERM'), 0, worker.tail());
   assert.deepEqual(local, ['SERVING', 'NOT_SERVING']);
-  assert.equal(await c.manager.kill('SIGTERM'), 0);
+  assert.equal(await c.manager.kill('SIGTERM'), 0, c.manager.tail());
   assert.deepEqual(manager, ['SERVING', 'NOT_SERVING']);
 });

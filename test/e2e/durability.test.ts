@@ -89,13 +89,13 @@ test('a worker stopped with SIGTERM exits cleanly and leaves its containers runn
   const worker = await c.startWorker('w1');
   await c.ok('service', 'create', 'web', '--image', TEST_IMAGE, ...HTTPD);
   const [task] = await c.waitRunning('web', 1);
-  assert.equal(await worker.kill('SIGTERM'), 0);
+  assert.equal(await worker.kill('SIGTERM'), 0, worker.tail());
   assert.ok(worker.lines.some((l) => l.msg === 'worker stopped'));
   assert.equal((await docker.getContainer(task!.containerId).inspect()).State.Running, true);
   await waitFor(
     'node down',
     async () => JSON.parse(await c.ok('node', 'ls', '--format', 'json'))[0].status === 'down',
   );
-  assert.equal(await c.manager.kill('SIGTERM'), 0);
+  assert.equal(await c.manager.kill('SIGTERM'), 0, c.manager.tail());
   assert.ok(c.manager.lines.some((l) => l.msg === 'manager stopped'));
 });

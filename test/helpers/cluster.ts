@@ -112,9 +112,31 @@ export class Daemon {
     }
   }
 
-  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
-    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(signal);
-    return this.exited;
+  /** What it last logged, for an assertion's message. */
+  tail(count = 8): string {
+    return `last lines: ${JSON.stringify(this.lines.slice(-count))}; stderr: ${this.stderr}`;
+  }
+
+  /**
+   * Sends `signal` and resolves with the exit code. A daemon still running `boundMs` after a
+   * signal other than SIGKILL is killed, and the test fails with what it last logged.
+   */
+  async kill(signal: NodeJS.Signals = 'SIGKILL', boundMs = 40_000): Promise<number | null> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return this.exited;
+    this.process.kill(signal);
+    if (signal === 'SIGKILL') return this.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.process.kill('SIGKILL');
+        reject(new Error(`still running ${boundMs} ms after ${signal}; ${this.tail()}`));
+      }, boundMs);
+    });
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -401,17 +423,32 @@ export class Cluster {
   async destroy(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     await this.manager.stop();
-    const list = await docker.listContainers({ all: true, filters: { label: ['warren.task.id'] } });
-    await Promise.all(
-      list
-        .filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? ''))
-        .map((c) =>
-          docker
-            .getContainer(c.Id)
-            .remove({ force: true })
-            .catch(() => undefined),
-        ),
-    );
-    await rm(this.dataDir, { recursive: true, force: true });
+    // dockerode has no timeout of its own: an engine that stops answering fails the test here.
+    const removed = (async () => {
+      const list = await docker.listContainers({ all: true, filters: { label: ['warren.task.id'] } });
+      await Promise.all(
+        list
+          .filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? ''))
+          .map((c) =>
+            docker
+              .getContainer(c.Id)
+              .remove({ force: true })
+              .catch(() => undefined),
+          ),
+      );
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error('the Docker engine did not remove the containers within 60 s')),
+        60_000,
+      );
+    });
+    try {
+      await Promise.race([removed, late]);
+    } finally {
+      clearTimeout(timer);
+      await rm(this.dataDir, { recursive: true, force: true });
+    }
   }
 }

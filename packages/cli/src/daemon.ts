@@ -52,9 +52,15 @@ export async function startOn<T>(flags: Readonly<Record<string, string>>, start:
 
 /**
  * Waits for SIGINT or SIGTERM, then runs `stop` (a graceful shutdown). A second signal, or a
- * shutdown that takes longer than `graceMs`, ends the process at once.
+ * shutdown that takes longer than `graceMs`, ends the process at once; so does anything left
+ * holding the process `lingerMs` after a shutdown that completed (a bug: it is logged, exit 1).
  */
-export function runUntilSignal(logger: Logger, stop: () => Promise<void>, graceMs = 15_000): Promise<void> {
+export function runUntilSignal(
+  logger: Logger,
+  stop: () => Promise<void>,
+  graceMs = 15_000,
+  lingerMs = 5000,
+): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -74,6 +80,7 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>, graceM
           clearTimeout(timer);
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
+          exitIfStillRunning(logger, lingerMs);
           resolve();
         },
         (err: unknown) => {
@@ -90,4 +97,18 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>, graceM
       duringStartup = undefined;
     }
   });
+}
+
+/**
+ * After a shutdown that completed, nothing should keep the process: a timer or socket that does
+ * would leave a stopped daemon running forever. Names what is left, then exits.
+ */
+function exitIfStillRunning(logger: Logger, lingerMs: number): void {
+  const timer = setTimeout(() => {
+    // This timer is one of the Timeouts listed.
+    const resources = process.getActiveResourcesInfo();
+    logger.error({ resources, lingerMs }, 'still running after the shutdown completed: exiting');
+    process.exit(1);
+  }, lingerMs);
+  timer.unref();
 }

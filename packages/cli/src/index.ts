@@ -16,6 +16,7 @@ export {
 } from './views/rollout.js';
 export { follow, POLL_INTERVAL_MS, type FollowOptions, type ProgressStream } from './follow.js';
 export { CliError } from './errors.js';
+export { runUntilSignal } from './daemon.js';
 export { previousSpecText, updateStatusText } from './views/service-update.js';
 export { ingressOptions, parseDrainTimeout, parseIp, type IngressFlags } from './daemon-flags.js';
 export { serviceDetailText } from './views/service-inspect.js';
