@@ -65,7 +65,8 @@ function watchPreparing(c: Cluster, service: string): { messages: Set<string>; s
 }
 
 test('a node that lacks the image pulls it once for all its tasks, shows progress, and runs the pinned digest', async (t) => {
-  const r = await registry();
+  // 20 MiB/s per connection: on loopback a fast machine pulled 60 MiB between two progress reports.
+  const r = await registry({ throttleMiBps: 20 });
   const image = await push(r, 'team/web', 'v1', { sizeMiB: 60, layers: 2 });
   const c = await Cluster.create();
   t.after(() => c.destroy());
@@ -250,7 +251,8 @@ test('a registry that does not answer: the service runs the tag as found and say
 });
 
 test('a worker killed while it pulls starts the pull over when it comes back, and the task runs', async (t) => {
-  const r = await registry();
+  // Throttled, so the kill lands in the middle of the pull on a fast machine too.
+  const r = await registry({ throttleMiBps: 20 });
   const image = await push(r, 'team/big', 'v1', { sizeMiB: 200, layers: 4 });
   const c = await Cluster.create();
   t.after(() => c.destroy());

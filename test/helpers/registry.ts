@@ -19,6 +19,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, runToEnd, waitFor } from './cluster.js';
+import { startThrottledFront, type ThrottledFront } from './throttle.js';
 
 export const CERTS_D = '/etc/docker/certs.d';
 const MiB = 1024 * 1024;
@@ -33,6 +34,11 @@ export interface RegistryOptions {
   auth?: RegistryAuth;
   /** Serve HTTPS only, with a certificate for IP 127.0.0.1 from a fresh CA. Default: plain HTTP. */
   tls?: boolean;
+  /**
+   * Send at most this many MiB/s per connection (a throttled front on its own port is the
+   * registry's `host`), so a pull lasts long enough to watch on a fast machine. Default: no limit.
+   */
+  throttleMiBps?: number;
 }
 
 /** The engine's `X-Registry-Auth` for a registry (dockerode's `authconfig`). */
@@ -69,11 +75,15 @@ export class Registry {
   #stdout = '';
   #process!: ChildProcess;
   #certsDir = '';
+  /** Where docker-registry itself listens: `host`, unless a throttled front is in between. */
+  #backendHost = '';
+  #front: ThrottledFront | undefined;
 
   private constructor(
     readonly dir: string,
     readonly auth: RegistryAuth | undefined,
     readonly tls: boolean,
+    readonly throttleMiBps: number | undefined,
   ) {}
 
   /** Starts a registry and resolves once `GET /v2/` answers (200, or 401 with auth). */
@@ -82,6 +92,7 @@ export class Registry {
       await mkdtemp(join(tmpdir(), 'warren-registry-')),
       options.auth,
       options.tls ?? false,
+      options.throttleMiBps,
     );
     live.add(registry);
     try {
@@ -189,7 +200,11 @@ export class Registry {
       10_000,
       20,
     );
-    this.host = await Promise.race([listening, exited]);
+    this.#backendHost = await Promise.race([listening, exited]);
+    if (this.throttleMiBps !== undefined) {
+      this.#front ??= await startThrottledFront(() => this.#backendHost, this.throttleMiBps * MiB);
+      this.host = this.#front.host;
+    } else this.host = this.#backendHost;
     if (this.tls && !this.#certsDir) await this.#trustCa();
     const ready = this.auth ? 401 : 200;
     await Promise.race([waitFor('GET /v2/ to answer', async () => (await this.#v2()) === ready, 10_000, 50), exited]);
@@ -207,7 +222,7 @@ export class Registry {
   /** Serves again on the same address with the same storage (and CA, login, request log). */
   async restart(): Promise<void> {
     await this.kill();
-    await this.#serve(this.host);
+    await this.#serve(this.#backendHost);
   }
 
   #access(text: string): void {
@@ -267,6 +282,7 @@ export class Registry {
   async stop(): Promise<void> {
     live.delete(this);
     await this.kill();
+    await this.#front?.stop();
     if (this.#certsDir) await rm(this.#certsDir, { recursive: true, force: true });
     // Fails while another registry's CA is in it, as it should.
     if (madeCertsD)
