@@ -29,4 +29,5 @@ export {
   slotsOutForHealth,
 } from './reconcile/index.js';
 export * from './health.js';
+export { describeProbeRun } from './health-words.js';
 export { backoffDelay, type BackoffPolicy } from './backoff.js';

@@ -2,14 +2,9 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FailedPreconditionError } from '@warren/core';
-import {
-  DEFAULT_MANAGER_ADDRESS,
-  DEFAULT_MANAGER_HTTP_ADDRESS,
-  DaemonHttp,
-  VERSION,
-  type Component,
-} from '@warren/api';
+import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, DaemonHttp, VERSION } from '@warren/api';
 import { ClusterPki, DEFAULT_CERT_VALIDITY_MS } from './cluster-pki.js';
+import { managerComponents } from './manager-components.js';
 import { ManagerServers } from './manager-servers.js';
 import { controlServiceHandlers } from './control-service.js';
 import { HealthIngest } from './health-ingest.js';
@@ -166,36 +161,7 @@ export class Manager {
     }
     const address = servers.address;
     const intervalMs = options.reconcileIntervalMs ?? 1000;
-    const components: Component[] = [
-      {
-        name: 'store',
-        critical: true,
-        check: async () => {
-          await store.check();
-          return { status: 'healthy', message: 'LevelDB write and read back' };
-        },
-      },
-      {
-        name: 'reconciler',
-        critical: true,
-        check: async () => {
-          const age = now() - (reconciler.lastPassAt || startedAt);
-          return age <= intervalMs * 5
-            ? { status: 'healthy', message: `last pass ${age} ms ago` }
-            : { status: 'unhealthy', message: `no pass for ${age} ms` };
-        },
-      },
-      {
-        name: 'workers',
-        critical: false,
-        check: async () => {
-          const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id)).length;
-          return ready > 0
-            ? { status: 'healthy', message: `${ready} ready` }
-            : { status: 'degraded', message: 'no worker connected: nothing can be scheduled' };
-        },
-      },
-    ];
+    const components = managerComponents({ store, sessions, reconciler, now, startedAt, intervalMs });
     const httpListen = options.http ?? DEFAULT_MANAGER_HTTP_ADDRESS;
     let http: DaemonHttp;
     try {

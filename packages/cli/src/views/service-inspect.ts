@@ -1,5 +1,6 @@
 /** The text view of `service inspect`: the configuration in words, then the live tasks. */
 import {
+  describeProbeRun,
   describeResult,
   describeUpdatePolicy,
   formatAge,
@@ -78,29 +79,7 @@ function healthLine(spec: ServiceSpec, live: wire.TaskOut[]): string {
 
 /** Each probe in words: `liveness+readiness: HTTP GET :8080/health expecting 200-399, every 2s, …`. */
 function probeLines(spec: ServiceSpec): Line[] {
-  return probeRuns(spec.health).map((run): Line => {
-    const p = run.probe;
-    const h = p.handler;
-    const check =
-      h.kind === 'http'
-        ? `HTTP GET ${h.scheme}://<task>:${h.port}${h.path} expecting ${h.statusMin}-${h.statusMax}` +
-          h.headers.map((x) => `, ${x.name}: ${x.value}`).join('')
-        : h.kind === 'tcp'
-          ? `TCP connect to port ${h.port}`
-          : h.kind === 'grpc'
-            ? `gRPC health check on port ${h.port}${h.service ? ` for "${h.service}"` : ''}`
-            : `exec ${JSON.stringify(h.command)} exiting 0`;
-    const timing = [
-      `every ${formatDuration(p.intervalMs)}`,
-      `timeout ${formatDuration(p.timeoutMs)}`,
-      `unhealthy after ${p.retries} failure${p.retries === 1 ? '' : 's'}`,
-      ...(p.successThreshold > 1 ? [`healthy after ${p.successThreshold} successes`] : []),
-      ...(p.startPeriodMs > 0 ? [`start period ${formatDuration(p.startPeriodMs)}`] : []),
-    ];
-    const replaces = run.phases.includes('liveness') || run.phases.includes('startup');
-    const effect = replaces ? 'replaced when unhealthy' : 'out of endpoints when unhealthy';
-    return [`Check (${run.phases.join('+')})`, `${check}; ${timing.join(', ')}; ${effect}`];
-  });
+  return probeRuns(spec.health).map((run): Line => [`Check (${run.phases.join('+')})`, describeProbeRun(run)]);
 }
 
 function restartLine(spec: ServiceSpec): string {
