@@ -32,6 +32,11 @@ export interface DaemonHttpOptions {
   refreshMs?: number;
   /** Told every time the overall status is computed (the gRPC health service follows it). */
   onStatus?: (status: ComponentStatus) => void;
+  /**
+   * More GET paths (the manager's status page): asked for any path not listed above; returns
+   * false when it has nothing there (404).
+   */
+  pages?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
 /**
@@ -42,6 +47,7 @@ export interface DaemonHttpOptions {
  *   the answer comes within the slowest timeout, never the sum.
  * - `GET /liveness`: the process answers; nothing else is looked at.
  * - `GET /metrics`: Prometheus text.
+ * - anything else: `options.pages`, if given.
  */
 export class DaemonHttp {
   #cached: ComponentStatus = 'healthy';
@@ -150,9 +156,11 @@ export class DaemonHttp {
         res.writeHead(200, { 'content-type': this.options.registry.contentType }).end(text);
         return;
       }
+      if (this.options.pages && (await this.options.pages(req, res))) return;
       json(404, { error: `no ${path}: try /health, /health/ready, /liveness or /metrics` });
     } catch (err) {
-      json(500, { error: (err as Error).message });
+      if (!res.headersSent) json(500, { error: (err as Error).message });
+      else res.destroy();
     }
   }
 }

@@ -140,14 +140,15 @@ export interface RegistryAuth {
   serverAddress: string;
 }
 
-const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
+/** What a service name may be: a letter or digit, then up to 62 of letters, digits, `_` and `-`. */
+export const SERVICE_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const MAX_STOP_TIMEOUT_MS = 3_600_000;
 const MIN_PROBE_PERIOD_MS = 10;
 
 export function validateServiceName(name: string): string {
-  if (!SERVICE_NAME.test(name)) {
+  if (!SERVICE_NAME_PATTERN.test(name)) {
     throw new ValidationError(
       'service name',
       name,

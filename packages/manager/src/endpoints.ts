@@ -5,6 +5,7 @@ import {
   taskHealthView,
   taskReady,
   type Service,
+  type Task,
 } from '@warren/core';
 import type { wire } from '@warren/api';
 import type { StoreView } from './store.js';
@@ -14,6 +15,18 @@ import type { StoreView } from './store.js';
  * startup passed) and have an address. What a load balancer in front of Warren would read.
  */
 export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] {
+  return endpointTasks(view, service).map((t) => ({
+    taskId: t.id,
+    slot: t.slot,
+    nodeId: t.nodeId,
+    nodeName: view.node(t.nodeId)?.name ?? '',
+    address: t.address,
+    ports: t.ports ?? [],
+  }));
+}
+
+/** The tasks behind endpointsOf, by slot. */
+export function endpointTasks(view: StoreView, service: Service): Task[] {
   return view
     .tasksOfService(service.id)
     .filter(
@@ -22,15 +35,7 @@ export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] 
         t.address !== '' &&
         taskReady(t.spec.health, view.health(t.id), t.state === 'running'),
     )
-    .sort((a, b) => a.slot - b.slot)
-    .map((t) => ({
-      taskId: t.id,
-      slot: t.slot,
-      nodeId: t.nodeId,
-      nodeName: view.node(t.nodeId)?.name ?? '',
-      address: t.address,
-      ports: t.ports ?? [],
-    }));
+    .sort((a, b) => a.slot - b.slot);
 }
 
 /** The replacement state of a service, for `service inspect`. */

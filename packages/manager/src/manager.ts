@@ -14,6 +14,8 @@ import { NodeMonitor } from './node-monitor.js';
 import { ImageQueries } from './image-queries.js';
 import { NodeSessions } from './node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
+import { StatusPages } from './status-http.js';
+import { StatusStream } from './status-stream.js';
 import { Store, type Change } from './store.js';
 import { IngressTables } from './ingress.js';
 import { TaskDispatch } from './task-dispatch.js';
@@ -63,6 +65,7 @@ export class Manager {
     private readonly logger: Logger,
     /** The HTTP endpoints. */
     readonly http: DaemonHttp,
+    private readonly statusStream: StatusStream,
   ) {}
 
   static async start(options: ManagerOptions): Promise<Manager> {
@@ -115,6 +118,20 @@ export class Manager {
       options.logger.child({ component: 'drain' }),
     );
     dispatch.resume(graceMs);
+    const statusSources = { store, sessions, ingress, now, version: VERSION };
+    const statusLogger = options.logger.child({ component: 'status-page' });
+    const statusStream = new StatusStream({ sources: statusSources, store, logger: statusLogger });
+    let statusPages: StatusPages;
+    try {
+      statusPages = await StatusPages.load(statusSources, statusStream);
+    } catch (err) {
+      statusStream.close();
+      pki.stop();
+      await store.close();
+      throw new FailedPreconditionError(`cannot read the status page's files: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     const streams = { health: 0 };
     const imageQueries = new ImageQueries(sessions);
     const control = (local: boolean) =>
@@ -169,10 +186,12 @@ export class Manager {
         listen: httpListen,
         version: VERSION,
         components,
-        registry: managerMetrics({ store, sessions, health, reconciler, streams, ingress, dispatch }),
+        registry: managerMetrics({ store, sessions, health, reconciler, streams, ingress, dispatch, statusStream }),
+        pages: statusPages.handle,
         onStatus: (status) => servers.health.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
       });
     } catch (err) {
+      statusStream.close();
       servers.forceShutdown();
       pki.stop();
       await store.close();
@@ -180,7 +199,7 @@ export class Manager {
         cause: err,
       });
     }
-    const manager = new Manager(address, pki, servers, store, sessions, reconciler, logger, http);
+    const manager = new Manager(address, pki, servers, store, sessions, reconciler, logger, http, statusStream);
     store.onCommit((changes) => {
       dispatch.push(changes);
       if (changes.some(movesIngress)) ingress.schedule();
@@ -226,6 +245,7 @@ export class Manager {
     this.logger.info('manager stopping');
     this.#abort.abort();
     this.pki.stop();
+    this.statusStream.close();
     await this.http.stop();
     this.sessions.closeAll();
     await this.servers.stop(graceMs);

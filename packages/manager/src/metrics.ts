@@ -5,6 +5,7 @@ import type { IngressTables } from './ingress.js';
 import type { TaskDispatch } from './task-dispatch.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { ReconcilerLoop } from './reconciler-loop.js';
+import type { StatusStream } from './status-stream.js';
 import type { Store } from './store.js';
 
 /**
@@ -19,6 +20,7 @@ export function managerMetrics(deps: {
   streams: { health: number };
   ingress: IngressTables;
   dispatch: TaskDispatch;
+  statusStream: Pick<StatusStream, 'pages'>;
 }): Registry {
   const { store, sessions, health, reconciler } = deps;
   const registry = new Registry();
@@ -36,6 +38,14 @@ export function managerMetrics(deps: {
         if (t.desiredState !== 'running' || isTerminal(t.state)) continue;
         this.inc({ service: t.serviceName, health: taskHealth(t.spec.health, store.health(t.id)) });
       }
+    },
+  });
+  new Gauge({
+    name: 'warren_status_pages_open',
+    help: 'Status pages open now (server-sent event streams)',
+    registers,
+    collect() {
+      this.set(deps.statusStream.pages);
     },
   });
   new Gauge({

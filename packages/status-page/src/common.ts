@@ -1,0 +1,53 @@
+/** Parts both pages use: the header with the connection state, health badges, the event list. */
+import { html } from 'htm/preact/standalone';
+import { HEALTH_SYMBOL, ago, clock, type Verdict } from './format.js';
+import type { EventView, TaskHealth } from './model.js';
+
+export function Header({ connected, version }: { connected: boolean; version: string }) {
+  return html`<header class="top">
+    <a class="brand" href="/">Warren</a>
+    <span class="muted">${version ? `manager ${version}` : ''}</span>
+    <p class="conn ${connected ? 'up' : 'down'}" role="status">${connected ? '● live' : '○ reconnecting…'}</p>
+    <p class="muted ro">Read-only · this host only</p>
+  </header>`;
+}
+
+export function HealthBadge({ health }: { health: TaskHealth }) {
+  const label = health === 'none' ? 'no checks' : health;
+  return html`<span class="badge h-${health}"
+    ><span aria-hidden="true">${HEALTH_SYMBOL[health]} </span>${label}</span
+  >`;
+}
+
+const VERDICT_SYMBOL: Record<Verdict, string> = { ok: '✓', degraded: '!', failing: '✗' };
+
+export function VerdictBadge({ verdict }: { verdict: Verdict }) {
+  return html`<span class="badge v-${verdict}"
+    ><span aria-hidden="true">${VERDICT_SYMBOL[verdict]} </span>${verdict}</span
+  >`;
+}
+
+export function Events({ events, now, withService }: { events: EventView[]; now: number; withService: boolean }) {
+  return html`<section aria-labelledby="events-h">
+    <h2 id="events-h">Events</h2>
+    ${
+      events.length === 0
+        ? html`<p class="muted">No events yet.</p>`
+        : html`<ol class="events" data-testid="events">
+            ${events.map(
+              (e) =>
+                html`<li key=${e.seq} class="ev ev-${e.type}">
+                  <time datetime=${new Date(e.at).toISOString()} title=${ago(e.at, now)}>${clock(e.at)}</time>
+                  <span class="ev-type">${e.type}</span>
+                  ${withService && e.service ? html`<a href=${serviceHref(e.service)}>${e.service}</a>` : ''}
+                  <span class="ev-reason">${e.reason}</span>
+                </li>`,
+            )}
+          </ol>`
+    }
+  </section>`;
+}
+
+export function serviceHref(name: string): string {
+  return `/services/${encodeURIComponent(name)}`;
+}
