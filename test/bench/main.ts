@@ -14,9 +14,11 @@
  *      verdict → every proxy confirmed, next to HAProxy with active health checks, with wrk (ingress.ts)
  *  11. rollouts: a bad image back to the good version and a good rolling update, next to Docker Swarm, and
  *      failed requests during rollouts under load (update.ts)
+ *  12. the status page: page weight, time to first render with 100 services × 10 tasks, the manager's CPU with
+ *      20 pages open at 1,000 results/s (status-page.ts)
  *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
- * update.
+ * update, status-page.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -36,6 +38,7 @@ import { probeCapacity } from './probe-capacity.js';
 import { pullBench, type Comparison } from './pull.js';
 import { swarmRecovery, warrenRecovery, type Stages } from './recovery.js';
 import { percentile } from './stats.js';
+import { statusPageBench, statusPageReport } from './status-page.js';
 import { updateBench, updateReport } from './update.js';
 
 const ROUNDS = 5;
@@ -274,6 +277,11 @@ if (want('ingress')) {
 if (want('update')) {
   process.stderr.write('bench: rollouts, Warren and Docker Swarm\n');
   report.push(...updateReport(await updateBench(3)));
+}
+
+if (want('status-page')) {
+  process.stderr.write('bench: the status page\n');
+  report.push(...statusPageReport(await statusPageBench(5)));
 }
 
 console.log(

@@ -187,6 +187,63 @@ test('the page is keyboard navigable, reflows at 200% zoom, and says nothing it 
   );
 });
 
+test("a browser's tabs share one stream, so more than six stay live", async (t) => {
+  const c = await Cluster.create();
+  t.after(() => c.destroy());
+  await c.startWorker('w1');
+  for (const name of ['a', 'b']) {
+    await c.ok(
+      'service',
+      'create',
+      name,
+      '--image',
+      'warren-test:latest',
+      '--stop-timeout',
+      '1s',
+      '--',
+      'sleep',
+      '100000',
+    );
+  }
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const tabs: Page[] = [];
+  for (let i = 0; i < 8; i++) {
+    const tab = await context.newPage();
+    await tab.goto(`http://${c.managerHttp}/${i % 2 === 0 ? '' : `services/${i % 4 === 1 ? 'a' : 'b'}`}`);
+    tabs.push(tab);
+  }
+  for (const tab of tabs) {
+    await tab.locator('tr[data-service="b"], [data-testid="summary"]').first().waitFor({ timeout: 30_000 });
+  }
+  await waitFor(
+    'one stream for the eight tabs',
+    async () => (await metric(c, 'warren_status_streams_open')) === 1,
+    30_000,
+    200,
+  );
+  // Live still: a change reaches every tab.
+  await c.ok('service', 'scale', 'b=2');
+  // Every tab showing b (the overviews and b's pages) shows the new count.
+  for (const [i, tab] of tabs.entries()) {
+    if (i % 4 === 1) continue; // a's pages
+    await tab.locator('[data-testid="health"]', { hasText: '/2 running' }).first().waitFor({ timeout: 30_000 });
+  }
+  for (const tab of tabs) await tab.close();
+  await waitFor(
+    'the stream closed with the last tab',
+    async () => (await metric(c, 'warren_status_streams_open')) === 0,
+    60_000,
+    200,
+  );
+});
+
+async function metric(c: Cluster, name: string): Promise<number> {
+  const text = (await get(c.managerHttp, '/metrics')).body;
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
+
 /** GET `path` from the manager's HTTP port with `headers`; the status and body. */
 function get(
   address: string,

@@ -77,7 +77,7 @@ test('views are built once per tick for every page, sent only when they changed'
   const { store, stream, commit } = await setUp(t, 200);
   await commit({ changes: [{ kind: 'putService', service: service('s1', 'web') }], result: undefined });
   const pages = [new FakeResponse(), new FakeResponse()];
-  for (const p of pages) stream.open(p as unknown as ServerResponse, '', 0);
+  for (const p of pages) stream.open(p as unknown as ServerResponse, [''], 0);
   assert.equal(stream.pages, 2);
   for (const p of pages) assert.equal(p.messages().filter((m) => m.event === 'overview').length, 1, 'a view at once');
 
@@ -113,7 +113,7 @@ test('a page that is behind skips views until it drains, then gets the latest on
   const { stream, commit } = await setUp(t, 50);
   await commit({ changes: [{ kind: 'putService', service: service('s1', 'web') }], result: undefined });
   const slow = new FakeResponse();
-  stream.open(slow as unknown as ServerResponse, 'web', 0);
+  stream.open(slow as unknown as ServerResponse, ['web'], 0);
   slow.full = true;
   await commit({ changes: [{ kind: 'putService', service: service('s1', 'web', 2) }], result: undefined });
   await waitFor(
@@ -146,7 +146,7 @@ test("a service's page gets its own events, 'gone' when it is removed, and a rec
     result: undefined,
   });
   const page = new FakeResponse();
-  stream.open(page as unknown as ServerResponse, 'web', 0);
+  stream.open(page as unknown as ServerResponse, ['web'], 0);
   await commit({ changes: [event('db', 'db two'), event('web', 'web two')], result: undefined });
   await waitFor('web two', () => page.chunks.join('').includes('web two'), 5000, 10);
   const text = page.chunks.join('');
@@ -163,7 +163,7 @@ test("a service's page gets its own events, 'gone' when it is removed, and a rec
   assert.equal(stream.pages, 0);
   await commit({ changes: [event('web', 'web three')], result: undefined });
   const again = new FakeResponse();
-  stream.open(again as unknown as ServerResponse, 'web', lastId);
+  stream.open(again as unknown as ServerResponse, ['web'], lastId);
   const replayed = again.messages().filter((m) => m.event === 'events');
   assert.deepEqual(
     replayed.flatMap((m) => (JSON.parse(m.data) as { reason: string }[]).map((e) => e.reason)),

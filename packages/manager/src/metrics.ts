@@ -41,8 +41,8 @@ export function managerMetrics(deps: {
     },
   });
   new Gauge({
-    name: 'warren_status_pages_open',
-    help: 'Status pages open now (server-sent event streams)',
+    name: 'warren_status_streams_open',
+    help: 'Status page event streams open now (a browser shares one among its tabs)',
     registers,
     collect() {
       this.set(deps.statusStream.pages);

@@ -1,8 +1,8 @@
 /**
  * The status page over the manager's HTTP port: `/` (every service and node), `/services/NAME`
  * (one service), their assets under `/ui/`, and the data behind them: `/api/v1/stream` (server-
- * sent events, `?service=NAME` for one service), `/api/v1/overview` and `/api/v1/services/NAME`
- * (the same views as JSON, once).
+ * sent events: `?overview=1&service=NAME…`, the views of a browser's open tabs; `since=SEQ` replays
+ * events after SEQ), `/api/v1/overview` and `/api/v1/services/NAME` (the same views as JSON, once).
  *
  * Read-only, and for this host only: the control API admits only its owner's socket and client
  * certificates, and this page cannot check either, so it answers loopback clients only, and only
@@ -31,6 +31,8 @@ interface Asset {
 
 /** Where the browser finds the one library the page uses (preact with htm, in one ES module). */
 const VENDOR_PATH = '/ui/vendor/htm-preact.js';
+/** Services one stream may carry (a browser's tabs share one stream). */
+const MAX_STREAM_VIEWS = 100;
 const IMPORT_MAP = JSON.stringify({ imports: { 'htm/preact/standalone': VENDOR_PATH } });
 
 export class StatusPages {
@@ -65,6 +67,7 @@ export class StatusPages {
       `script-src 'self' 'sha256-${mapHash}'`,
       "style-src 'self'",
       "connect-src 'self'",
+      "worker-src 'self'",
       "img-src 'self' data:",
       "base-uri 'none'",
       "form-action 'none'",
@@ -91,10 +94,17 @@ export class StatusPages {
       'x-frame-options': 'DENY',
     };
     if (path === '/api/v1/stream') {
-      const service = url.searchParams.get('service') ?? '';
-      if (service !== '' && !SERVICE_NAME_PATTERN.test(service)) return badName(res, service);
+      // `?overview=1&service=a&service=b`: the views a browser's tabs show; none named: the overview.
+      const services = url.searchParams.getAll('service');
+      const bad = services.find((name) => !SERVICE_NAME_PATTERN.test(name));
+      if (bad !== undefined) return badName(res, bad);
+      if (services.length > MAX_STREAM_VIEWS) {
+        return json(res, 400, { error: `at most ${MAX_STREAM_VIEWS} services in one stream, not ${services.length}` });
+      }
+      const views = url.searchParams.get('overview') === '1' || services.length === 0 ? ['', ...services] : services;
+      const since = Number(req.headers['last-event-id'] ?? url.searchParams.get('since') ?? 0);
       for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-      this.stream.open(res, service, Number(req.headers['last-event-id'] ?? 0) || 0);
+      this.stream.open(res, views, Number.isSafeInteger(since) && since > 0 ? since : 0);
       return true;
     }
     if (path === '/api/v1/overview') return json(res, 200, overview(this.sources));

@@ -1,7 +1,8 @@
 /**
- * The status page's live feed, over server-sent events: each page gets its view (the overview,
- * or one service) at once, then again whenever it changed, at most every `tickMs`, and the
- * events as they happen. A view is built and serialised once per tick for every page showing
+ * The status page's live feed, over server-sent events: each stream carries one or more views
+ * (the overview, services by name; a browser's tabs share one stream, since a browser opens at
+ * most six HTTP/1.1 connections to a host): every view at once, then again whenever it changed,
+ * at most every `tickMs`, and the events of those views as they happen. A view is built and serialised once per tick for every page showing
  * it, so twenty open pages cost about what one does; a page that does not read fast enough
  * skips views (the next one replaces them) instead of piling them up in the manager.
  */
@@ -27,12 +28,13 @@ const EVENTS_ON_OPEN = 50;
 /** Events kept for a page that is behind; older ones are dropped. */
 const EVENTS_QUEUED = 500;
 
+/** One stream (a browser's tabs share one). */
 interface Page {
   res: ServerResponse;
-  /** The service it shows; '' for the overview. */
-  service: string;
-  /** The view last written, without its `now`, to send only what changed. */
-  lastView: string;
+  /** The views it carries: service names, '' for the overview. */
+  views: Set<string>;
+  /** Each view as last written, without its `now`, to send only what changed ('gone' for none). */
+  lastViews: Map<string, string>;
   /** The last write did not fit in the socket's buffer: wait for 'drain'. */
   behind: boolean;
   events: EventView[];
@@ -64,19 +66,27 @@ export class StatusStream {
   }
 
   /**
-   * Serves one page's stream on `res` until the page goes. `lastEventId` (the browser's
-   * `Last-Event-ID` on a reconnect) replays the events it missed.
+   * Serves a stream of `views` (service names, '' for the overview) on `res` until the page
+   * goes. `lastEventId` (`Last-Event-ID` on a reconnect) replays the events it missed; without
+   * it, the newest events of each view.
    */
-  open(res: ServerResponse, service: string, lastEventId: number): void {
-    const page: Page = { res, service, lastView: '', behind: false, events: [] };
+  open(res: ServerResponse, views: readonly string[], lastEventId: number): void {
+    const page: Page = { res, views: new Set(views), lastViews: new Map(), behind: false, events: [] };
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
     });
     res.write('retry: 1000\n\n');
-    const wanted = this.options.store.events().filter((e) => page.service === '' || e.service === page.service);
-    const replay = lastEventId > 0 ? wanted.filter((e) => e.seq > lastEventId) : wanted.slice(-EVENTS_ON_OPEN);
+    const all = this.options.store.events();
+    const replay =
+      lastEventId > 0
+        ? all.filter((e) => e.seq > lastEventId && concerns(page, e))
+        : [
+            ...new Set(
+              [...page.views].flatMap((v) => all.filter((e) => v === '' || e.service === v).slice(-EVENTS_ON_OPEN)),
+            ),
+          ].sort((a, b) => a.seq - b.seq);
     page.events = replay.slice(-EVENTS_QUEUED).map(eventView);
     this.#pages.add(page);
     res.on('drain', () => {
@@ -101,7 +111,7 @@ export class StatusStream {
 
   #queueEvents(events: readonly WarrenEvent[]): void {
     for (const page of this.#pages) {
-      for (const e of events) if (page.service === '' || e.service === page.service) page.events.push(eventView(e));
+      for (const e of events) if (concerns(page, e)) page.events.push(eventView(e));
       if (page.events.length > EVENTS_QUEUED) page.events.splice(0, page.events.length - EVENTS_QUEUED);
     }
   }
@@ -140,16 +150,18 @@ export class StatusStream {
     const views = new Map<string, string | null>();
     const { sources, store } = this.options;
     for (const page of pages) {
-      if (views.has(page.service)) continue;
-      if (page.service === '') {
-        const { now: _now, ...view } = overview(sources);
-        views.set('', JSON.stringify(view));
-      } else {
-        const service = store.serviceByName(page.service);
-        if (!service) views.set(page.service, null);
-        else {
-          const { now: _now, ...view } = serviceDetail(sources, service);
-          views.set(page.service, JSON.stringify(view));
+      for (const key of page.views) {
+        if (views.has(key)) continue;
+        if (key === '') {
+          const { now: _now, ...view } = overview(sources);
+          views.set('', JSON.stringify(view));
+        } else {
+          const service = store.serviceByName(key);
+          if (!service) views.set(key, null);
+          else {
+            const { now: _now, ...view } = serviceDetail(sources, service);
+            views.set(key, JSON.stringify(view));
+          }
         }
       }
     }
@@ -164,17 +176,24 @@ export class StatusStream {
       out += `id: ${last.seq}\nevent: ${STREAM_EVENTS.events}\ndata: ${JSON.stringify(page.events)}\n\n`;
       page.events = [];
     }
-    const view = views.get(page.service);
-    if (view === undefined) {
-      // A page that opened during this tick: its view is built on its own.
-    } else if (view === null) {
-      if (page.lastView !== 'gone') out += `event: ${STREAM_EVENTS.gone}\ndata: ${JSON.stringify(page.service)}\n\n`;
-      page.lastView = 'gone';
-    } else if (view !== page.lastView) {
-      const name = page.service === '' ? STREAM_EVENTS.overview : STREAM_EVENTS.service;
+    for (const key of page.views) {
+      const view = views.get(key);
+      // undefined: a page that opened during this tick; its views were built on their own.
+      if (view === undefined || view === page.lastViews.get(key)) continue;
+      if (view === null) {
+        out += `event: ${STREAM_EVENTS.gone}\ndata: ${JSON.stringify(key)}\n\n`;
+        page.lastViews.set(key, 'gone');
+        continue;
+      }
+      const name = key === '' ? STREAM_EVENTS.overview : STREAM_EVENTS.service;
       out += `event: ${name}\ndata: {"now":${this.options.sources.now()},${view.slice(1)}\n\n`;
-      page.lastView = view;
+      page.lastViews.set(key, view);
     }
     if (out !== '' && !page.res.write(out)) page.behind = true;
   }
+}
+
+/** Whether a stream's views show event `e`: the overview shows them all. */
+function concerns(page: Page, e: WarrenEvent): boolean {
+  return page.views.has('') || page.views.has(e.service);
 }

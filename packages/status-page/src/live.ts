@@ -1,6 +1,10 @@
-/** The page's live data: one EventSource on `/api/v1/stream`, reconnecting by itself. */
+/**
+ * The page's live data. Tabs share one stream through a SharedWorker (stream-worker.ts); where
+ * there is none, the tab opens its own EventSource. Both reconnect by themselves.
+ */
 import { useEffect, useState } from 'htm/preact/standalone';
 import { STREAM_EVENTS, type EventView } from './model.js';
+import type { TabMessage, WorkerMessage } from './stream-worker.js';
 
 export interface Live<T> {
   /** The latest view; null before the first and when the service is gone. */
@@ -16,30 +20,68 @@ export interface Live<T> {
 
 /** Events the page keeps in its list. */
 const EVENTS_SHOWN = 200;
+/** How often a tab tells the shared worker it is still there. */
+const PING_MS = 5000;
 
-export function useStream<T extends { now: number }>(query: string): Live<T> {
+/** The live data of `view`: '' for the overview, else a service's name. */
+export function useStream<T extends { now: number }>(view: string): Live<T> {
   const [live, setLive] = useState<Live<T>>({ view: null, gone: false, connected: false, events: [], skew: 0 });
   useEffect(() => {
-    const source = new EventSource(`/api/v1/stream${query}`);
-    const onView = (e: MessageEvent<string>): void => {
-      const view = JSON.parse(e.data) as T;
-      setLive((s) => ({ ...s, view, gone: false, connected: true, skew: view.now - Date.now() }));
+    const onMessage = (m: WorkerMessage): void => {
+      if (m.type === 'view') {
+        const next = JSON.parse(m.data) as T;
+        setLive((s) => ({ ...s, view: next, gone: false, connected: true, skew: next.now - Date.now() }));
+      } else if (m.type === 'gone') setLive((s) => ({ ...s, view: null, gone: true }));
+      else if (m.type === 'connected') setLive((s) => ({ ...s, connected: m.value }));
+      else {
+        const fresh = [...m.events].reverse();
+        setLive((s) => {
+          const newest = s.events[0]?.seq ?? 0;
+          return { ...s, events: [...fresh.filter((x) => x.seq > newest), ...s.events].slice(0, EVENTS_SHOWN) };
+        });
+      }
     };
-    source.addEventListener(STREAM_EVENTS.overview, onView);
-    source.addEventListener(STREAM_EVENTS.service, onView);
-    source.addEventListener(STREAM_EVENTS.gone, () => setLive((s) => ({ ...s, view: null, gone: true })));
-    source.addEventListener(STREAM_EVENTS.events, (e: MessageEvent<string>) => {
-      const fresh = (JSON.parse(e.data) as EventView[]).reverse();
-      setLive((s) => {
-        const newest = s.events[0]?.seq ?? 0;
-        return { ...s, events: [...fresh.filter((x) => x.seq > newest), ...s.events].slice(0, EVENTS_SHOWN) };
-      });
-    });
-    source.onopen = () => setLive((s) => ({ ...s, connected: true }));
-    source.onerror = () => setLive((s) => ({ ...s, connected: false }));
-    return () => source.close();
-  }, [query]);
+    return typeof SharedWorker === 'function' ? viaWorker(view, onMessage) : direct(view, onMessage);
+  }, [view]);
   return live;
+}
+
+function viaWorker(view: string, onMessage: (m: WorkerMessage) => void): () => void {
+  const worker = new SharedWorker('/ui/stream-worker.js', { type: 'module', name: 'warren-status' });
+  const port = worker.port;
+  const send = (m: TabMessage): void => port.postMessage(m);
+  port.onmessage = (e: MessageEvent<WorkerMessage>) => onMessage(e.data);
+  port.start();
+  send({ type: 'open', view });
+  const ping = setInterval(() => send({ type: 'ping' }), PING_MS);
+  const hide = (): void => send({ type: 'close' });
+  // A page restored from the back-forward cache opens its view again.
+  const show = (e: PageTransitionEvent): void => {
+    if (e.persisted) send({ type: 'open', view });
+  };
+  addEventListener('pagehide', hide);
+  addEventListener('pageshow', show);
+  return () => {
+    clearInterval(ping);
+    removeEventListener('pagehide', hide);
+    removeEventListener('pageshow', show);
+    hide();
+    port.close();
+  };
+}
+
+function direct(view: string, onMessage: (m: WorkerMessage) => void): () => void {
+  const source = new EventSource(`/api/v1/stream${view === '' ? '' : `?service=${encodeURIComponent(view)}`}`);
+  const onView = (e: MessageEvent<string>): void => onMessage({ type: 'view', data: e.data });
+  source.addEventListener(STREAM_EVENTS.overview, onView);
+  source.addEventListener(STREAM_EVENTS.service, onView);
+  source.addEventListener(STREAM_EVENTS.gone, () => onMessage({ type: 'gone' }));
+  source.addEventListener(STREAM_EVENTS.events, (e: MessageEvent<string>) =>
+    onMessage({ type: 'events', events: JSON.parse(e.data) as EventView[] }),
+  );
+  source.onopen = () => onMessage({ type: 'connected', value: true });
+  source.onerror = () => onMessage({ type: 'connected', value: false });
+  return () => source.close();
 }
 
 /** The manager's time now, redrawn every second (for `3s ago`). */

@@ -7,7 +7,7 @@ import type { ServiceDetail, TaskView } from './model.js';
 import { Timeline, remember } from './timeline.js';
 
 export function ServicePage({ name }: { name: string }) {
-  const live = useStream<ServiceDetail>(`?service=${encodeURIComponent(name)}`);
+  const live = useStream<ServiceDetail>(name);
   const now = useNow(live.skew);
   const d = live.view;
   return html`
