@@ -215,6 +215,7 @@ export class Manager {
         socket: servers.socket,
         caHash: pki.ca.hash,
         http: http.address,
+        statusPage: `http://${http.address}/`,
         dataDir: options.dataDir,
         services: [...store.services()].length,
         tasks: [...store.tasks()].length,
