@@ -2,9 +2,10 @@
  * The status page's live feed, over server-sent events: each stream carries one or more views
  * (the overview, services by name; a browser's tabs share one stream, since a browser opens at
  * most six HTTP/1.1 connections to a host): every view at once, then again whenever it changed,
- * at most every `tickMs`, and the events of those views as they happen. A view is built and serialised once per tick for every page showing
- * it, so twenty open pages cost about what one does; a page that does not read fast enough
- * skips views (the next one replaces them) instead of piling them up in the manager.
+ * at most every `tickMs`, and the events of those views as they happen. A view is built and
+ * serialised once per tick for every stream showing it, so twenty open streams cost little more
+ * than one; a stream whose reader is behind skips views (the next one replaces them) instead of
+ * piling them up in the manager.
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';

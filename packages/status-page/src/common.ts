@@ -1,5 +1,6 @@
 /** Parts both pages use: the header with the connection state, health badges, the event list. */
 import { html } from 'htm/preact/standalone';
+import type { ComponentChildren } from 'preact';
 import { HEALTH_SYMBOL, ago, clock, type Verdict } from './format.js';
 import type { EventView, TaskHealth } from './model.js';
 
@@ -50,4 +51,28 @@ export function Events({ events, now, withService }: { events: EventView[]; now:
 
 export function serviceHref(name: string): string {
   return `/services/${encodeURIComponent(name)}`;
+}
+
+/**
+ * A table in its own scrolling box (so a narrow window scrolls the table, not the page), which
+ * Tab can reach, named by the section heading `labelledBy`.
+ */
+export function Table(props: {
+  testid: string;
+  labelledBy: string;
+  headers: readonly string[];
+  children?: ComponentChildren;
+}) {
+  return html`<div class="scroll" tabindex="0" role="region" aria-labelledby=${props.labelledBy}>
+    <table data-testid=${props.testid}>
+      <thead>
+        <tr>
+          ${props.headers.map((h) => html`<th key=${h} scope="col">${h}</th>`)}
+        </tr>
+      </thead>
+      <tbody>
+        ${props.children}
+      </tbody>
+    </table>
+  </div>`;
 }

@@ -1,9 +1,12 @@
 /** `/`: every service with its health in a line, every node, and the events as they come. */
 import { html } from 'htm/preact/standalone';
-import { Events, Header, VerdictBadge, serviceHref } from './common.js';
+import { Events, Header, Table, VerdictBadge, serviceHref } from './common.js';
 import { ago, healthText, replacingText, updateText, verdict, type Verdict } from './format.js';
 import { useNow, useStream } from './live.js';
 import type { NodeSummary, Overview, ServiceSummary } from './model.js';
+
+const SERVICE_COLUMNS = ['Service', 'State', 'Health', 'Ready', 'Replacing for health', 'Update', 'Ports'];
+const NODE_COLUMNS = ['Node', 'Status', 'Availability', 'Docker engine', 'Address', 'Tasks', 'Last heartbeat'];
 
 export function OverviewPage() {
   const live = useStream<Overview>('');
@@ -41,24 +44,9 @@ function Services({ services, now }: { services: ServiceSummary[]; now: number }
     ${
       services.length === 0
         ? html`<p class="muted">No services. Create one: <code>npx warren service create NAME --image IMAGE</code></p>`
-        : html`<div class="scroll" tabindex="0" role="region" aria-labelledby="services-h">
-            <table data-testid="services">
-              <thead>
-                <tr>
-                  <th scope="col">Service</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Health</th>
-                  <th scope="col">Ready</th>
-                  <th scope="col">Replacing for health</th>
-                  <th scope="col">Update</th>
-                  <th scope="col">Ports</th>
-                </tr>
-              </thead>
-              <tbody>
+        : html`<${Table} testid="services" labelledBy="services-h" headers=${SERVICE_COLUMNS}>
                 ${services.map((s) => html`<${ServiceRow} key=${s.name} s=${s} now=${now} />`)}
-              </tbody>
-            </table>
-          </div>`
+              </${Table}>`
     }
   </section>`;
 }
@@ -94,20 +82,7 @@ function Nodes({ nodes, now }: { nodes: NodeSummary[]; now: number }) {
     ${
       nodes.length === 0
         ? html`<p class="muted">No node has joined.</p>`
-        : html`<div class="scroll" tabindex="0" role="region" aria-labelledby="nodes-h">
-            <table data-testid="nodes">
-              <thead>
-                <tr>
-                  <th scope="col">Node</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Availability</th>
-                  <th scope="col">Docker engine</th>
-                  <th scope="col">Address</th>
-                  <th scope="col">Tasks</th>
-                  <th scope="col">Last heartbeat</th>
-                </tr>
-              </thead>
-              <tbody>
+        : html`<${Table} testid="nodes" labelledBy="nodes-h" headers=${NODE_COLUMNS}>
                 ${nodes.map(
                   (n) =>
                     html`<tr key=${n.id} data-node=${n.name}>
@@ -126,9 +101,7 @@ function Nodes({ nodes, now }: { nodes: NodeSummary[]; now: number }) {
                       <td>${ago(n.lastHeartbeat, now)}</td>
                     </tr>`,
                 )}
-              </tbody>
-            </table>
-          </div>`
+              </${Table}>`
     }
   </section>`;
 }

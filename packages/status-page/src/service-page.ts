@@ -1,10 +1,12 @@
 /** `/services/NAME`: one service: its checks in words, ports and endpoints, every task's runs. */
 import { html } from 'htm/preact/standalone';
-import { Events, Header, HealthBadge, VerdictBadge } from './common.js';
+import { Events, Header, Table, HealthBadge, VerdictBadge } from './common.js';
 import { ago, healthText, replacingText, updateText, verdict } from './format.js';
 import { useNow, useStream } from './live.js';
 import type { ServiceDetail, TaskView } from './model.js';
 import { Timeline, remember } from './timeline.js';
+
+const ENDPOINT_COLUMNS = ['Slot', 'Task', 'Node', 'Address', 'Published targets'];
 
 export function ServicePage({ name }: { name: string }) {
   const live = useStream<ServiceDetail>(name);
@@ -106,18 +108,7 @@ function Endpoints({ d }: { d: ServiceDetail }) {
     ${
       d.endpoints.length === 0
         ? html`<p class="warn">No endpoint is ready: nothing receives traffic.</p>`
-        : html`<div class="scroll" tabindex="0" role="region" aria-labelledby="endpoints-h">
-            <table data-testid="endpoints">
-              <thead>
-                <tr>
-                  <th scope="col">Slot</th>
-                  <th scope="col">Task</th>
-                  <th scope="col">Node</th>
-                  <th scope="col">Address</th>
-                  <th scope="col">Published targets</th>
-                </tr>
-              </thead>
-              <tbody>
+        : html`<${Table} testid="endpoints" labelledBy="endpoints-h" headers=${ENDPOINT_COLUMNS}>
                 ${d.endpoints.map(
                   (e) =>
                     html`<tr key=${e.task}>
@@ -128,9 +119,7 @@ function Endpoints({ d }: { d: ServiceDetail }) {
                       <td>${e.ports.join(', ') || '-'}</td>
                     </tr>`,
                 )}
-              </tbody>
-            </table>
-          </div>`
+              </${Table}>`
     }
   </section>`;
 }

@@ -6,7 +6,7 @@
  */
 import { STREAM_EVENTS, type EventView } from './model.js';
 
-/** What a tab sends: the view it shows ('' for the overview, else a service's name), that it is alive, that it goes. */
+/** What a tab sends: the view it shows ('' for the overview, else a service's name), that it lives, that it goes. */
 export type TabMessage = { type: 'open'; view: string } | { type: 'ping' } | { type: 'close' };
 /** What a tab receives. */
 export type WorkerMessage =
