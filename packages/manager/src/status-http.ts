@@ -53,14 +53,21 @@ export class StatusPages {
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
       assets.set(path, { type, body, gzip: gzipSync(body, { level: 9 }), etag });
     };
-    const html = (await readFile(join(root, 'static', 'index.html'), 'utf8')).replace('{{IMPORT_MAP}}', IMPORT_MAP);
-    add('/', 'text/html; charset=utf-8', Buffer.from(html));
     add('/ui/style.css', 'text/css; charset=utf-8', await readFile(join(root, 'static', 'style.css')));
     add(VENDOR_PATH, 'text/javascript; charset=utf-8', await readFile(join(vendor, 'standalone.module.js')));
     for (const file of await readdir(join(root, 'dist'))) {
       if (file.endsWith('.js'))
         add(`/ui/${file}`, 'text/javascript; charset=utf-8', await readFile(join(root, 'dist', file)));
     }
+    // Every module is asked for at once, not import by import (a waterfall three deep).
+    const preloads = [...assets.keys()]
+      .filter((path) => path.endsWith('.js') && path !== '/ui/main.js' && path !== '/ui/stream-worker.js')
+      .map((path) => `<link rel="modulepreload" href="${path}" />`)
+      .join('\n    ');
+    const html = (await readFile(join(root, 'static', 'index.html'), 'utf8'))
+      .replace('{{IMPORT_MAP}}', IMPORT_MAP)
+      .replace('{{MODULE_PRELOADS}}', preloads);
+    add('/', 'text/html; charset=utf-8', Buffer.from(html));
     const mapHash = createHash('sha256').update(IMPORT_MAP).digest('base64');
     const csp = [
       "default-src 'none'",

@@ -41,7 +41,21 @@ export function useStream<T extends { now: number }>(view: string): Live<T> {
         });
       }
     };
-    return typeof SharedWorker === 'function' ? viaWorker(view, onMessage) : direct(view, onMessage);
+    // The first view comes sooner by a plain request than through a worker that is still starting.
+    const aborted = new AbortController();
+    void fetch(view === '' ? '/api/v1/overview' : `/api/v1/services/${encodeURIComponent(view)}`, {
+      signal: aborted.signal,
+    })
+      .then(async (res) => (res.ok ? ((await res.json()) as T) : null))
+      .then((first) => {
+        if (first) setLive((s) => (s.view || s.gone ? s : { ...s, view: first, skew: first.now - Date.now() }));
+      })
+      .catch(() => undefined);
+    const stop = typeof SharedWorker === 'function' ? viaWorker(view, onMessage) : direct(view, onMessage);
+    return () => {
+      aborted.abort();
+      stop();
+    };
   }, [view]);
   return live;
 }

@@ -69,10 +69,11 @@ function post(tab: Tab, message: WorkerMessage): void {
   tab.port.postMessage(message);
 }
 
-/** Tabs often open or close together: the stream is reopened once they settled. */
+/** Tabs often open or close together: the stream is reopened once they settled (the first opens at once). */
 function reopenSoon(): void {
   clearTimeout(pending);
-  pending = setTimeout(reopen, 50);
+  if (!source) reopen();
+  else pending = setTimeout(reopen, 50);
 }
 
 function reopen(): void {
