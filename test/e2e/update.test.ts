@@ -155,7 +155,9 @@ describe('service update and rollback, gated by health', { concurrency: false },
   });
 
   test('service rollback returns to the previous spec', async () => {
-    await c.ok('service', 'rollback', 'web');
+    const shown = await c.ok('service', 'rollback', 'web');
+    assert.match(shown, /^web: rolled back to the previous version \(3 replicas\)$/m, shown);
+    assert.doesNotMatch(shown, /rollback_|updating:|completed:/, 'words, not state names');
     await until('web', 'rollback_completed');
     await allOn('web', images.v2!, 3);
     assert.equal((await inspect('web')).spec.image, images.v2);

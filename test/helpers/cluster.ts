@@ -350,6 +350,11 @@ export class Cluster {
     return runWarren(['--manager', this.control, ...args]);
   }
 
+  /** As `attached`, for a command that may wait longer than 30 s: killed after `timeoutMs`. */
+  attachedFor(timeoutMs: number, ...args: string[]): Promise<CliResult> {
+    return runToEnd(process.execPath, [CLI, '--manager', this.control, ...args], {}, timeoutMs);
+  }
+
   /** Runs the CLI and fails the test unless it exits 0. */
   async ok(...args: string[]): Promise<string> {
     const res = await this.cli(...args);

@@ -1,12 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import * as grpc from '@grpc/grpc-js';
-import { Command } from 'commander';
 import { ValidationError, type ServiceSpec } from '@warren/core';
-import { bindServer, specToWire, warrenProto, type wire } from '@warren/api';
+import type { wire } from '@warren/api';
 import {
   ChangedLines,
   CliError,
@@ -15,38 +11,13 @@ import {
   onSpec,
   progressLines,
   rolloutOutcome,
-  serviceCommand,
+  rolloutWatch,
   serviceDetailJson,
   serviceDetailText,
-  specFromFlags,
   updatedSpec,
-  type CreateOptions,
-  type Following,
   type UpdateOptions,
 } from '@warren/cli';
-
-/**
- * Parses `args` with the real flag definitions of `service <sub>`, in process: the action is
- * swapped for one that hands back what commander parsed, so nothing runs (as cli-publish.test.ts).
- */
-async function parsed<Opts>(sub: string, args: string[]): Promise<{ args: unknown[]; opts: Opts }> {
-  const command = serviceCommand();
-  const target = command.commands.find((c) => c.name() === sub)!;
-  for (const c of [command, ...command.commands]) c.exitOverride().configureOutput({ writeErr: () => {} });
-  let seen: unknown[] = [];
-  target.action((...a: unknown[]) => {
-    seen = a;
-  });
-  await (command as Command).parseAsync([sub, ...args], { from: 'user' });
-  const argCount = target.registeredArguments.length;
-  return { args: seen.slice(0, argCount), opts: seen[argCount] as Opts };
-}
-
-/** The service as created with these flags. */
-async function created(...flags: string[]): Promise<ServiceSpec> {
-  const { args, opts } = await parsed<CreateOptions>('create', ['web', '--image', 'web:v1', ...flags]);
-  return specFromFlags(args[0] as string, args[1] as string[], opts);
-}
+import { NOW, created, fakeManager, parsed, snapshot, status, task, wireSpec } from '../helpers/cli-snapshots.js';
 
 const CURRENT = [
   ...['--replicas', '3', '--env', 'A=1', '--env', 'B=2', '-p', '8080:80', '-p', '8443:443'],
@@ -178,84 +149,6 @@ test('create, scale, update and rollback wait unless --detach (as docker service
 
 // Progress: ServiceDetail snapshots of a rollout web:v1 → web:v2, 3 replicas, parallelism 1, monitor 5s.
 
-const NOW = Date.parse('2025-01-01T12:00:00Z');
-type Status = NonNullable<wire.ServiceOut['updateStatus']>;
-
-/** Messages as the CLI receives them: through the real (de)serializers, proto3 `optional` markers and all. */
-const control = warrenProto().ControlService.service;
-const received = (detail: wire.ServiceDetailOut): wire.ServiceDetailOut =>
-  control.InspectService.responseDeserialize(control.InspectService.responseSerialize(detail));
-
-async function wireSpec(image: string, ...flags: string[]): Promise<wire.ServiceSpecOut> {
-  const spec = await created('--replicas', '3', '--health-tcp', 'port=80', ...flags);
-  const request = { spec: specToWire({ ...spec, image }) };
-  const create = control.CreateService;
-  return (create.requestDeserialize(create.requestSerialize(request)) as wire.CreateServiceRequestOut).spec!;
-}
-
-function task(id: string, slot: number, spec: wire.ServiceSpecOut, over: Partial<wire.TaskOut> = {}): wire.TaskOut {
-  return {
-    id: `${id}00000000000000`,
-    serviceId: 'svc1',
-    serviceName: 'web',
-    slot,
-    nodeId: `node-w${slot}`,
-    nodeName: `w${slot}`,
-    desiredState: 'running',
-    state: 'running',
-    message: '',
-    error: '',
-    hasExitCode: false,
-    exitCode: 0,
-    containerId: `c-${id}`,
-    createdAtMs: NOW - 60_000,
-    updatedAtMs: NOW - 60_000,
-    spec,
-    health: [],
-    healthStatus: 'healthy',
-    ready: true,
-    address: '',
-    startedAtMs: NOW - 60_000,
-    replacing: false,
-    held: false,
-    ports: [],
-    ...over,
-  };
-}
-
-function snapshot(spec: wire.ServiceSpecOut, status: Status | null, tasks: wire.TaskOut[]): wire.ServiceDetailOut {
-  return received({
-    service: {
-      id: 'svc1',
-      spec,
-      createdAtMs: NOW - 120_000,
-      updatedAtMs: NOW,
-      imageNote: '',
-      registryAuth: false,
-      updateStatus: status,
-      previousSpec: null,
-    },
-    tasks,
-    endpoints: [],
-    slots: [],
-    correlatedFailure: false,
-    correlatedSinceMs: 0,
-    replacementBudget: 1,
-    replacementsInFlight: 0,
-    held: 0,
-    ingressProblems: [],
-  });
-}
-
-const status = (state: string, message: string, succeeded = 0, failed = 0): Status => ({
-  state,
-  startedAtMs: NOW - 10_000,
-  completedAtMs: state === 'updating' || state === 'rollback_started' ? 0 : NOW,
-  message,
-  succeeded,
-  failed,
-});
-
 /** The rollout, one snapshot after another, each with the time the CLI looked. */
 async function rollout(): Promise<Array<{ detail: wire.ServiceDetailOut; now: number }>> {
   const [v1, v2] = [await wireSpec('web:v1'), await wireSpec('web:v2')];
@@ -303,7 +196,7 @@ test('progress on a pipe: plain lines, printed only when something changed', asy
   );
   assert.deepEqual(printed, [
     [
-      'updating: update in progress',
+      'update in progress',
       'slot 1: task old100000000 on w1: old spec, running, healthy, ready',
       'slot 2: task old200000000 on w2: old spec, running, healthy, ready',
       'slot 3: task old300000000 on w3: old spec, running, healthy, ready',
@@ -318,7 +211,7 @@ test('progress on a pipe: plain lines, printed only when something changed', asy
     [],
     ['slot 1: task new100000000 on w1: new spec, running, healthy, ready', '1/3: running the new spec'],
     [
-      'completed: update completed',
+      'update completed',
       'slot 2: task new200000000 on w2: new spec, running, healthy, ready',
       'slot 3: task new300000000 on w3: new spec, running, healthy, ready',
       '3/3: running the new spec',
@@ -331,7 +224,7 @@ test('progress on a TTY: bars and the time left to verify, redrawn as a whole', 
   const frame = (i: number) =>
     progressLines(steps[i]!.detail, { following: 'update', tty: true, now: steps[i]!.now }).map((l) => l.text);
   assert.deepEqual(frame(3), [
-    'updating: update in progress',
+    'update in progress',
     'slot 1  [================>   ]  new100000000  w1  new spec, running, healthy, ready, verifying',
     'slot 2  [                    ]  old200000000  w2  old spec, running, healthy, ready',
     'slot 3  [                    ]  old300000000  w3  old spec, running, healthy, ready',
@@ -350,9 +243,12 @@ test('following ends when the rollout leaves updating/rollback_started; the exit
     message: 'web: update completed (3 new tasks succeeded, 0 failed)',
   });
   const ends = (command: 'update' | 'rollback', state: string) =>
-    rolloutOutcome('web', command, status(state, 'new task web.1 failed: liveness probe failed', 0, 1));
+    rolloutOutcome('web', command, status(state, 'new task web.1 failed: liveness probe failed', 0, 1), 3);
   assert.equal(ends('update', 'completed').ok, true);
-  assert.equal(ends('rollback', 'rollback_completed').ok, true);
+  assert.deepEqual(ends('rollback', 'rollback_completed'), {
+    ok: true,
+    message: 'web: rolled back to the previous version (3 replicas)',
+  });
   for (const [command, state, words] of [
     ['update', 'paused', /^web: update paused \(0 new tasks succeeded, 1 failed\): new task web\.1 failed/],
     ['update', 'rollback_completed', /^web: the update was rolled back .*: new task web\.1 failed/],
@@ -367,70 +263,6 @@ test('following ends when the rollout leaves updating/rollback_started; the exit
   const v2 = await wireSpec('web:v2');
   const back = snapshot(v2, status('rollback_started', 'rolling back'), []);
   assert.equal(followOutcome(back, 'update'), undefined, 'an automatic rollback is still followed');
-});
-
-test('create and scale: converged when every replica runs the spec, healthy and ready; over when a slot gave up', async () => {
-  const v1 = await wireSpec('web:v1');
-  const converge: Following = 'converge';
-  const tasks = [1, 2, 3].map((slot) => task(`t${slot}`, slot, v1));
-  const starting = { ...tasks[2]!, healthStatus: 'starting', ready: false };
-  assert.equal(followOutcome(snapshot(v1, null, [tasks[0]!, tasks[1]!, starting]), converge), undefined);
-  assert.equal(followOutcome(snapshot(v1, null, tasks.slice(0, 2)), converge), undefined);
-  assert.deepEqual(followOutcome(snapshot(v1, null, tasks), converge), { ok: true, message: 'web: 3/3 running' });
-  const lines = progressLines(snapshot(v1, null, [tasks[0]!]), { following: converge, tty: false, now: NOW });
-  assert.deepEqual(
-    lines.map((l) => l.text),
-    [
-      'slot 1: task t10000000000 on w1: running, healthy, ready',
-      'slot 2: no task yet',
-      'slot 3: no task yet',
-      '1/3: running',
-    ],
-  );
-  const failing = snapshot(v1, null, tasks.slice(0, 2));
-  const gaveUp = { slot: 3, failures: 5, nextAttemptAtMs: 0, gaveUp: true, lastReason: 'exited with code 1' };
-  failing.slots = [gaveUp];
-  assert.deepEqual(followOutcome(failing, converge), {
-    ok: false,
-    message: 'web: slot 3 gave up: exited with code 1; see warren service ps web',
-  });
-  failing.slots = [{ ...gaveUp, slot: 4 }];
-  assert.equal(followOutcome(failing, converge), undefined, 'a slot above the replicas (scaled down) does not count');
-});
-
-test('service inspect: the update status and the previous spec, in text and JSON', async () => {
-  const [v1, v2] = [await wireSpec('web:v1'), await wireSpec('web:v2', '--env', 'X=1')];
-  const detail = snapshot(v2, status('paused', 'new task web.1 failed: liveness probe failed', 1, 1), []);
-  detail.service!.previousSpec = v1;
-  const text = serviceDetailText(detail, NOW + 60_000);
-  assert.match(text, /^Update status: +paused; started 1m ago, ended 1m ago; 1 new task succeeded, 1 failed\n/m);
-  assert.match(text, /\n +new task web\.1 failed: liveness probe failed\n/);
-  assert.match(text, /^Previous spec: +yes, it differs in image \(web:v1\), env; warren service rollback web/m);
-  const json = serviceDetailJson(detail, NOW);
-  assert.deepEqual(json.updateStatus, {
-    state: 'paused',
-    startedAt: new Date(NOW - 10_000).toISOString(),
-    completedAt: new Date(NOW).toISOString(),
-    message: 'new task web.1 failed: liveness probe failed',
-    succeeded: 1,
-    failed: 1,
-  });
-  assert.equal(json.previousSpec!.image, 'web:v1');
-  const never = snapshot(v1, null, []);
-  assert.doesNotMatch(serviceDetailText(never), /Update status|Previous spec/);
-  assert.equal(serviceDetailJson(never).updateStatus, null);
-  assert.equal(serviceDetailJson(never).previousSpec, null);
-});
-
-test('a task runs the new spec when its spec equals the service spec, replicas and policies aside', async () => {
-  const v1 = await wireSpec('web:v1');
-  const t = task('t1', 1, v1);
-  assert.ok(
-    onSpec(t, await wireSpec('web:v1', '--replicas', '7', '--update-delay', '9s', '--rollback-order', 'start-first')),
-  );
-  assert.ok(!onSpec(t, await wireSpec('web:v2')));
-  assert.ok(!onSpec(t, await wireSpec('web:v1', '--env', 'A=1')));
-  assert.ok(!onSpec(t, { ...v1, forceUpdate: 1 }), '--force rolls the task over');
 });
 
 test('progress of a rollback, and of a start-first slot whose old task still serves', async () => {
@@ -450,7 +282,7 @@ test('progress of a rollback, and of a start-first slot whose old task still ser
   assert.deepEqual(
     lines.map((l) => l.text),
     [
-      'rollback_started: manually requested rollback',
+      'manually requested rollback',
       'slot 1: task back10000000 on w1: rolled back, running, healthy, ready, verifying, old task still running',
       'slot 2: task ok2000000000 on w2: rolled back, running, healthy, ready',
       'slot 3: task ok3000000000 on w3: rolled back, running, healthy, ready',
@@ -460,32 +292,13 @@ test('progress of a rollback, and of a start-first slot whose old task still ser
   );
 });
 
-let fakes = 0;
-
-/** A ControlService in this process whose InspectService answers `snapshots` in turn (the last one again). */
-async function fakeManager(snapshots: wire.ServiceDetailOut[]): Promise<{ cmd: Command; close: () => void }> {
-  const server = new grpc.Server();
-  let i = 0;
-  const handlers = {
-    InspectService: (_call: unknown, reply: (err: null, res: wire.ServiceDetailOut) => void) =>
-      reply(null, snapshots[Math.min(i++, snapshots.length - 1)]!),
-  };
-  server.addService(warrenProto().ControlService.service, handlers as unknown as grpc.UntypedServiceImplementation);
-  // As the local CLI reaches the manager: its Unix socket.
-  const socket = join(tmpdir(), `warren-fake-manager-${process.pid}-${++fakes}.sock`);
-  await bindServer(server, `unix:${socket}`);
-  const cmd = new Command().option('--manager <addr>');
-  cmd.parse(['--manager', `unix:${socket}`], { from: 'user' });
-  return { cmd, close: () => server.forceShutdown() };
-}
-
 async function followed(snapshots: wire.ServiceDetailOut[], timeoutMs = 10_000) {
   const manager = await fakeManager(snapshots);
   const out = new PassThrough();
   let text = '';
   out.on('data', (chunk: Buffer) => (text += chunk.toString()));
   try {
-    const run = follow(manager.cmd, 'web', { following: 'update', timeoutMs, intervalMs: 10, out });
+    const run = follow(manager.cmd, 'web', { watch: rolloutWatch('update'), timeoutMs, intervalMs: 10, out });
     const error = await run.then(
       () => undefined,
       (err: unknown) => err,
@@ -519,7 +332,8 @@ test('follow: a paused or rolled-back update is a CliError with exit code 1 and 
     error.message,
     'web: update paused (0 new tasks succeeded, 1 failed): new task web.1 failed: startup probe failed',
   );
-  assert.ok(lines.includes('paused: new task web.1 failed: startup probe failed'), lines.join('\n'));
+  assert.ok(lines.includes('new task web.1 failed: startup probe failed'), lines.join('\n'));
+  assert.ok(!lines.some((l) => /paused:|rollback_|updating:/.test(l)), `no state names: ${lines.join('\n')}`);
 });
 
 test('follow: gives up after --wait-timeout with exit code 1, saying the rollout goes on', async () => {

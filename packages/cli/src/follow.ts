@@ -1,7 +1,8 @@
 /**
  * Following a service after `create`, `scale`, `update` and `rollback`, as `docker service`
  * does: poll InspectService, show the progress (live bars on a TTY, plain lines on a pipe,
- * only when something changed), stop when the rollout ends or the replicas converge.
+ * only when something changed), stop when the rollout ends, or the slots the command changed are
+ * done or stuck (views/wait-rules.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -9,7 +10,7 @@ import { ValidationError, formatDuration, parseDuration } from '@warren/core';
 import { isUnavailable, type wire } from '@warren/api';
 import { controlSession } from './context.js';
 import { CliError } from './errors.js';
-import { ChangedLines, followOutcome, progressLines, type Following, type ProgressLine } from './views/rollout.js';
+import { ChangedLines, type ProgressLine, type Watch } from './views/progress.js';
 
 /** How often the CLI asks the manager while it follows. */
 export const POLL_INTERVAL_MS = 500;
@@ -44,7 +45,8 @@ export function waitTimeoutMs(flags: FollowFlags): number {
 export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
 export interface FollowOptions {
-  following: Following;
+  /** What the command waits for: a rollout (rolloutWatch) or the slots it changed (convergeWatch). */
+  watch: Watch;
   timeoutMs: number;
   /** Default: POLL_INTERVAL_MS. */
   intervalMs?: number;
@@ -53,8 +55,8 @@ export interface FollowOptions {
 }
 
 /**
- * Follows service `name` until its rollout leaves `updating`/`rollback_started` (or its replicas
- * converge); resolves when that is a success, throws a CliError (exit 1) saying why otherwise.
+ * Follows service `name` until `watch` says it is over; resolves when that is a success, throws a
+ * CliError (exit 1) saying why otherwise.
  * A manager that cannot be reached for a while is waited for: a restarted manager resumes the rollout.
  */
 export async function follow(command: Command, name: string, o: FollowOptions): Promise<void> {
@@ -76,9 +78,10 @@ export async function follow(command: Command, name: string, o: FollowOptions): 
     for (;;) {
       const detail = await poll();
       if (detail) {
-        shown = progressLines(detail, { following: o.following, tty: screen.tty, now: Date.now() });
+        const now = Date.now();
+        shown = o.watch.lines(detail, { tty: screen.tty, now });
         screen.show(shown);
-        const outcome = followOutcome(detail, o.following);
+        const outcome = o.watch.outcome(detail, now);
         if (outcome?.ok) return void out.write(`${outcome.message}\n`);
         if (outcome) throw new CliError(outcome.message, 1);
       }

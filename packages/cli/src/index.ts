@@ -4,16 +4,25 @@ export { healthFromFlags, parseHandler } from './health-flags.js';
 export { parseMount, parseScaleTargets, specFromFlags, type CreateOptions } from './service-flags.js';
 export { updatedEnv, updatedPorts, updatedSpec, type UpdateOptions } from './update-spec.js';
 export {
-  ChangedLines,
-  converged,
   followOutcome,
   onSpec,
   progressLines,
   rolloutOutcome,
+  rolloutWatch,
+  STATE_WORDS,
   type Following,
-  type Outcome,
-  type ProgressLine,
 } from './views/rollout.js';
+export { ChangedLines, type Outcome, type ProgressLine, type Watch } from './views/progress.js';
+export { convergeLines, convergeOutcome, convergeWatch } from './views/converge.js';
+export {
+  CHECK_PATIENCE_MS,
+  createScope,
+  judgeDown,
+  judgeUp,
+  scaleScope,
+  shortReason,
+  type WaitScope,
+} from './views/wait-rules.js';
 export { follow, POLL_INTERVAL_MS, type FollowOptions, type ProgressStream } from './follow.js';
 export { CliError } from './errors.js';
 export { runUntilSignal } from './daemon.js';

@@ -4,6 +4,7 @@ import { registryAuthToWire, specFromWire, specToWire, type wire } from '@warren
 import { control } from '../context.js';
 import { addFollowOptions, follow, waitTimeoutMs, type FollowFlags } from '../follow.js';
 import { registryAuthFor } from '../registry-auth.js';
+import { rolloutWatch } from '../views/rollout.js';
 import { addServiceUpdateOptions, updatedSpec, type UpdateOptions } from '../update-spec.js';
 
 export function addUpdateCommands(service: Command): void {
@@ -24,7 +25,7 @@ export function addUpdateCommands(service: Command): void {
       const request = { name: ref, spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
       await control<wire.ServiceOut>(cmd, (c) => c.UpdateService, request);
       process.stdout.write(`${spec.name}\n`);
-      if (!o.detach) await follow(cmd, spec.name, { following: 'update', timeoutMs });
+      if (!o.detach) await follow(cmd, spec.name, { watch: rolloutWatch('update'), timeoutMs });
     },
   );
 
@@ -40,6 +41,6 @@ export function addUpdateCommands(service: Command): void {
     const service = await control<wire.ServiceOut>(cmd, (c) => c.RollbackService, { name: ref });
     const name = service.spec?.name ?? ref;
     process.stdout.write(`${name}\n`);
-    if (!o.detach) await follow(cmd, name, { following: 'rollback', timeoutMs });
+    if (!o.detach) await follow(cmd, name, { watch: rolloutWatch('rollback'), timeoutMs });
   });
 }

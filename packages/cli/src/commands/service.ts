@@ -13,6 +13,8 @@ import { addUpdateCommands } from './service-update.js';
 import { serviceDetailJson, servicesJson, taskJson } from '../views/service-json.js';
 import { serviceDetailText } from '../views/service-inspect.js';
 import { servicesTable, tasksTable } from '../views/service-list.js';
+import { convergeWatch } from '../views/converge.js';
+import { createScope, scaleScope, type WaitScope } from '../views/wait-rules.js';
 
 export function serviceCommand(): Command {
   const service = new Command('service').description(
@@ -53,7 +55,9 @@ export function serviceCommand(): Command {
       const request = { spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
       const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, request);
       process.stdout.write(`${created.id}\n`);
-      if (!o.detach) await follow(cmd, spec.name, { following: 'converge', timeoutMs });
+      if (!o.detach) {
+        await follow(cmd, spec.name, { watch: convergeWatch(createScope(spec.replicas), 'create'), timeoutMs });
+      }
     },
   );
 
@@ -96,12 +100,17 @@ export function serviceCommand(): Command {
   addFollowOptions(scale, 'the replicas to converge').action(async (pairs: string[], o: FollowFlags, cmd: Command) => {
     const targets = parseScaleTargets(pairs);
     const timeoutMs = waitTimeoutMs(o);
+    const waits: Array<{ name: string; scope: WaitScope }> = [];
     for (const { name, replicas } of targets) {
-      await control<wire.ServiceOut>(cmd, (c) => c.ScaleService, { name, replicas });
+      // What the service had before: the wait follows only the slots this command adds or removes.
+      const before = o.detach
+        ? undefined
+        : await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name });
+      const scaled = await control<wire.ServiceOut>(cmd, (c) => c.ScaleService, { name, replicas });
       process.stdout.write(`${name} scaled to ${replicas}\n`);
+      if (before) waits.push({ name: scaled.spec?.name ?? name, scope: scaleScope(before, replicas) });
     }
-    if (o.detach) return;
-    for (const { name } of targets) await follow(cmd, name, { following: 'converge', timeoutMs });
+    for (const { name, scope } of waits) await follow(cmd, name, { watch: convergeWatch(scope, 'scale'), timeoutMs });
   });
 
   addUpdateCommands(service);

@@ -1,39 +1,51 @@
 /**
- * The progress of `service update`, `service rollback` (and `create`/`scale --wait`), from one
- * `InspectService` snapshot: a line per slot, an overall line, the verification wait; and when
- * following is over, how it ended. Pure: the loop around it (follow.ts) does the I/O.
+ * The progress of `service update` and `service rollback`, from one `InspectService` snapshot: a
+ * line per slot, an overall line, the verification wait; and when following is over, how it
+ * ended. Pure: the loop around it (follow.ts) does the I/O.
  */
 import { formatDuration, type UpdateState } from '@warren/core';
 import { specFromWire, type wire } from '@warren/api';
 import { columns, shortId } from '../output.js';
+import {
+  FILL,
+  bar,
+  good,
+  plural,
+  runningWords,
+  type LineOptions,
+  type Outcome,
+  type ProgressLine,
+  type Watch,
+} from './progress.js';
 
-/** What the CLI follows: a rollout it asked for, or the replicas converging (create, scale). */
-export type Following = 'update' | 'rollback' | 'converge';
+/** The rollout a command asked for. */
+export type Following = 'update' | 'rollback';
 
-/** How following ended: exit 0 (`ok`) or 1, and why in words. */
-export interface Outcome {
-  ok: boolean;
-  message: string;
+/** Following an update or a rollback. */
+export function rolloutWatch(following: Following): Watch {
+  return {
+    lines: (detail, o) => progressLines(detail, { ...o, following }),
+    outcome: (detail) => followOutcome(detail, following),
+  };
 }
 
-/** One line of progress; `key` says which line it is, so a pipe gets a line only when its text changes. */
-export interface ProgressLine {
-  key: string;
-  text: string;
-}
-
-export interface ProgressOptions {
+export interface ProgressOptions extends LineOptions {
   following: Following;
-  /** Live bars and a countdown (a TTY) or plain lines that change only when the state does (a pipe). */
-  tty: boolean;
-  now: number;
 }
 
 type Status = NonNullable<wire.ServiceOut['updateStatus']>;
 
 const ROLLING: readonly string[] = ['updating', 'rollback_started'] satisfies UpdateState[];
-const BAR_WIDTH = 20;
 
+/** A rollout's state in words, for people (never the state's name). */
+export const STATE_WORDS: Readonly<Record<string, string>> = {
+  updating: 'updating',
+  paused: 'update paused',
+  completed: 'update completed',
+  rollback_started: 'rolling back',
+  rollback_paused: 'rollback paused',
+  rollback_completed: 'rolled back',
+} satisfies Record<UpdateState, string>;
 /**
  * Whether a task runs the service's spec: the same spec, replicas and the update and rollback
  * policies aside (changing those rolls no task over). Compared as the manager sent them, with
@@ -45,11 +57,6 @@ export function onSpec(task: wire.TaskOut, spec: wire.ServiceSpecOut | null): bo
 
 function rolloutKey(spec: wire.ServiceSpecOut | null): string {
   return JSON.stringify({ ...specFromWire(spec), replicas: 0, update: null, rollback: null });
-}
-
-/** Running, and healthy and ready as far as its probes say. */
-function good(t: wire.TaskOut): boolean {
-  return t.state === 'running' && t.ready && (t.healthStatus === 'healthy' || t.healthStatus === 'none');
 }
 
 /** Since when a good task has been good, as far as the CLI can tell (for the verification wait). */
@@ -83,17 +90,10 @@ function slotsOf(detail: wire.ServiceDetailOut): Slot[] {
     });
 }
 
-/** Every replica runs the service's spec, good, and no other task is meant to run. */
-export function converged(detail: wire.ServiceDetailOut): boolean {
-  const replicas = detail.service?.spec?.replicas ?? 0;
-  const slots = slotsOf(detail);
-  return slots.length === replicas && slots.every((s) => s.current && s.others === 0 && good(s.task!));
-}
-
 /** How a rollout that left `updating`/`rollback_started` ends the command that follows it. */
-export function rolloutOutcome(name: string, command: 'update' | 'rollback', status: Status): Outcome {
+export function rolloutOutcome(name: string, command: Following, status: Status, replicas: number): Outcome {
   const why = status.message ? `: ${status.message}` : '';
-  const counts = `${status.succeeded} new task${status.succeeded === 1 ? '' : 's'} succeeded, ${status.failed} failed`;
+  const counts = `${plural(status.succeeded, 'new task')} succeeded, ${status.failed} failed`;
   switch (status.state) {
     case 'completed':
       return command === 'update'
@@ -101,37 +101,22 @@ export function rolloutOutcome(name: string, command: 'update' | 'rollback', sta
         : { ok: false, message: `${name}: the rollback was replaced by an update, which completed${why}` };
     case 'rollback_completed':
       return command === 'rollback'
-        ? { ok: true, message: `${name}: rollback completed (${counts})` }
+        ? { ok: true, message: `${name}: rolled back to the previous version (${plural(replicas, 'replica')})` }
         : { ok: false, message: `${name}: the update was rolled back (${counts})${why}` };
     case 'paused':
       return { ok: false, message: `${name}: update paused (${counts})${why}` };
     case 'rollback_paused':
       return { ok: false, message: `${name}: rollback paused (${counts})${why}` };
     default:
-      return { ok: false, message: `${name}: the rollout ended ${status.state}${why}` };
+      return { ok: false, message: `${name}: ${STATE_WORDS[status.state] ?? 'the rollout ended'}${why}` };
   }
 }
 
-/**
- * Whether following is over, and how: a rollout when it leaves `updating`/`rollback_started`
- * (without an update status, or for create and scale: when every replica runs the spec, good,
- * or a slot gave up).
- */
+/** Whether following is over, and how: when the rollout leaves `updating`/`rollback_started`. */
 export function followOutcome(detail: wire.ServiceDetailOut, following: Following): Outcome | undefined {
-  const name = detail.service?.spec?.name ?? '';
   const status = detail.service?.updateStatus;
-  if (following !== 'converge' && status) {
-    return ROLLING.includes(status.state) ? undefined : rolloutOutcome(name, following, status);
-  }
-  const replicas = detail.service?.spec?.replicas ?? 0;
-  if (converged(detail)) return { ok: true, message: `${name}: ${replicas}/${replicas} running` };
-  // A slot that gave up (its restart attempts or health replacements ran out) will not converge by itself.
-  const gaveUp = detail.slots.find((s) => s.gaveUp && s.slot <= replicas);
-  if (gaveUp) {
-    const why = gaveUp.lastReason ? `: ${gaveUp.lastReason}` : '';
-    return { ok: false, message: `${name}: slot ${gaveUp.slot} gave up${why}; see warren service ps ${name}` };
-  }
-  return undefined;
+  if (!status || ROLLING.includes(status.state)) return undefined;
+  return rolloutOutcome(detail.service?.spec?.name ?? '', following, status, detail.service?.spec?.replicas ?? 0);
 }
 
 /** The progress lines of one snapshot: the rollout's state, a line per slot, the overall line, the wait. */
@@ -143,8 +128,7 @@ export function progressLines(detail: wire.ServiceDetailOut, o: ProgressOptions)
   // An update (forward) or a rollback (back), while it rolls and once it ended.
   const back = status?.state.startsWith('rollback') ?? false;
   const monitorMs = rolling ? (back ? spec.rollback : spec.update).monitorMs : 0;
-  const rollout = o.following !== 'converge' && status !== null;
-  const words = rollout ? (back ? ['rolled back', 'not rolled back'] : ['new spec', 'old spec']) : ['', 'old spec'];
+  const words = back ? ['rolled back', 'not rolled back'] : ['new spec', 'old spec'];
   const slots = slotsOf(detail);
   const verifying: number[] = [];
   const rows = slots.map((s) => {
@@ -156,15 +140,13 @@ export function progressLines(detail: wire.ServiceDetailOut, o: ProgressOptions)
     return { s, stage, state, where };
   });
   const lines: ProgressLine[] = [];
-  if (status && (rollout || rolling)) {
-    lines.push({ key: 'status', text: `${status.state}${status.message ? `: ${status.message}` : ''}` });
-  }
+  if (status) lines.push({ key: 'status', text: status.message || (STATE_WORDS[status.state] ?? status.state) });
   const slotTexts = o.tty
     ? columns(rows.map((r) => [`slot ${r.s.slot}`, bar(r.stage.fill), ...r.where, r.state]))
     : rows.map((r) => `slot ${r.s.slot}: ${r.s.task ? `task ${r.where[0]} on ${r.where[1]}: ` : ''}${r.state}`);
   rows.forEach((r, i) => lines.push({ key: `slot ${r.s.slot}`, text: slotTexts[i]! }));
   const done = rows.filter((r) => r.s.current && r.stage.fill === 1).length;
-  const doing = rollout ? (back ? 'rolled back' : 'running the new spec') : 'running';
+  const doing = back ? 'rolled back' : 'running the new spec';
   lines.push({ key: 'overall', text: `${done}/${spec.replicas}: ${doing}` });
   if (verifying.length > 0) {
     const noun = back ? 'rolled-back task' : 'new task';
@@ -183,8 +165,6 @@ interface Stage {
   verifyingLeft?: number;
 }
 
-const FILL: Record<string, number> = { new: 0.1, pending: 0.1, assigned: 0.2, preparing: 0.3, starting: 0.5 };
-
 function slotStage(s: Slot, monitorMs: number, now: number): Stage {
   const t = s.task;
   if (!t) return { words: 'no task yet', fill: 0 };
@@ -198,27 +178,4 @@ function slotStage(s: Slot, monitorMs: number, now: number): Stage {
   if (monitorMs === 0 || left <= 0) return { words: described, fill: 1 };
   const verifyingLeft = Math.min(monitorMs, Math.ceil(left / 1000) * 1000);
   return { words: `${described}, verifying`, fill: 0.8 + (0.2 * (monitorMs - left)) / monitorMs, verifyingLeft };
-}
-
-/** `running`, `running, healthy, ready`, `running, starting, not ready`. */
-function runningWords(t: wire.TaskOut): string {
-  const health = t.healthStatus === 'none' ? [] : [t.healthStatus];
-  return ['running', ...health, t.ready ? 'ready' : 'not ready'].join(', ');
-}
-
-function bar(fill: number): string {
-  const n = Math.round(Math.min(1, Math.max(0, fill)) * BAR_WIDTH);
-  const head = n === 0 ? '' : n === BAR_WIDTH ? '=' : '>';
-  return `[${'='.repeat(Math.max(0, n - 1))}${head}${' '.repeat(BAR_WIDTH - n)}]`;
-}
-
-/** For a pipe: the lines of a snapshot whose text changed since the last one (a line that went away is forgotten). */
-export class ChangedLines {
-  private shown = new Map<string, string>();
-
-  next(lines: readonly ProgressLine[]): string[] {
-    const changed = lines.filter((l) => this.shown.get(l.key) !== l.text).map((l) => l.text);
-    this.shown = new Map(lines.map((l) => [l.key, l.text]));
-    return changed;
-  }
 }
