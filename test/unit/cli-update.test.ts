@@ -265,6 +265,41 @@ test('following ends when the rollout leaves updating/rollback_started; the exit
   assert.equal(followOutcome(back, 'update'), undefined, 'an automatic rollback is still followed');
 });
 
+test('service inspect: the update status and the previous spec, in text and JSON', async () => {
+  const [v1, v2] = [await wireSpec('web:v1'), await wireSpec('web:v2', '--env', 'X=1')];
+  const detail = snapshot(v2, status('paused', 'new task web.1 failed: liveness probe failed', 1, 1), []);
+  detail.service!.previousSpec = v1;
+  const text = serviceDetailText(detail, NOW + 60_000);
+  assert.match(text, /^Update status: +update paused; started 1m ago, ended 1m ago; 1 new task succeeded, 1 failed\n/m);
+  assert.match(text, /\n +new task web\.1 failed: liveness probe failed\n/);
+  assert.match(text, /^Previous spec: +yes, it differs in image \(web:v1\), env; warren service rollback web/m);
+  const json = serviceDetailJson(detail, NOW);
+  assert.deepEqual(json.updateStatus, {
+    state: 'paused',
+    startedAt: new Date(NOW - 10_000).toISOString(),
+    completedAt: new Date(NOW).toISOString(),
+    message: 'new task web.1 failed: liveness probe failed',
+    succeeded: 1,
+    failed: 1,
+  });
+  assert.equal(json.previousSpec!.image, 'web:v1');
+  const never = snapshot(v1, null, []);
+  assert.doesNotMatch(serviceDetailText(never), /Update status|Previous spec/);
+  assert.equal(serviceDetailJson(never).updateStatus, null);
+  assert.equal(serviceDetailJson(never).previousSpec, null);
+});
+
+test('a task runs the new spec when its spec equals the service spec, replicas and policies aside', async () => {
+  const v1 = await wireSpec('web:v1');
+  const t = task('t1', 1, v1);
+  assert.ok(
+    onSpec(t, await wireSpec('web:v1', '--replicas', '7', '--update-delay', '9s', '--rollback-order', 'start-first')),
+  );
+  assert.ok(!onSpec(t, await wireSpec('web:v2')));
+  assert.ok(!onSpec(t, await wireSpec('web:v1', '--env', 'A=1')));
+  assert.ok(!onSpec(t, { ...v1, forceUpdate: 1 }), '--force rolls the task over');
+});
+
 test('progress of a rollback, and of a start-first slot whose old task still serves', async () => {
   // Verified for the rollback policy's monitor (10s), not the update policy's (5s).
   const [v1, v2] = [await wireSpec('web:v1', '--rollback-monitor', '10s'), await wireSpec('web:v2')];

@@ -2,21 +2,22 @@
 import type { ServiceSpec } from '@warren/core';
 import { specFromWire, type wire } from '@warren/api';
 import { ago } from '../output.js';
+import { STATE_WORDS } from './rollout.js';
 
 type Status = NonNullable<wire.ServiceOut['updateStatus']>;
 
 const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
 
 /**
- * The value of `Update status:`, '' when the service was never updated: `paused; started 3m ago,
- * ended 1m ago; 1 new task succeeded, 1 failed`, then the manager's message on a line of its own.
+ * The value of `Update status:`, '' when the service was never updated: `update paused; started 3m
+ * ago, ended 1m ago; 1 new task succeeded, 1 failed`, then the manager's message on a line of its own.
  */
 export function updateStatusText(status: Status | null, now = Date.now()): string {
   if (!status) return '';
   const when = [`started ${ago(status.startedAtMs, now)}`];
   if (status.completedAtMs > 0) when.push(`ended ${ago(status.completedAtMs, now)}`);
   const tasks = `${status.succeeded} new task${status.succeeded === 1 ? '' : 's'} succeeded, ${status.failed} failed`;
-  const line = `${status.state}; ${when.join(', ')}; ${tasks}`;
+  const line = `${STATE_WORDS[status.state] ?? status.state}; ${when.join(', ')}; ${tasks}`;
   return status.message ? `${line}\n${status.message}` : line;
 }
 
