@@ -152,6 +152,28 @@ test('the page is keyboard navigable, reflows at 200% zoom, and says nothing it 
     'sleep',
     '100000',
   );
+  // The first state, before (or without) the stream: `connecting…`, not an error, and the recent
+  // events from the first view. Here the stream never opens: no SharedWorker, an EventSource that
+  // never connects.
+  const first = await browser.newPage();
+  t.after(() => first.close());
+  await first.addInitScript(() => {
+    const w = window as unknown as Record<string, unknown>;
+    delete w.SharedWorker;
+    w.EventSource = class {
+      addEventListener(): void {}
+      close(): void {}
+    };
+  });
+  await first.goto(`http://${c.managerHttp}/`);
+  await first.locator('tr[data-service="api"]').waitFor({ timeout: 30_000 });
+  await first.locator('[data-testid="events"] li', { hasText: 'api' }).first().waitFor({ timeout: 30_000 });
+  const status = (await first.locator('header [role="status"]').textContent()) ?? '';
+  assert.match(status, /connecting…/);
+  assert.doesNotMatch(status, /reconnecting/);
+  assert.equal(await first.getByText('No events yet.').count(), 0);
+  await first.screenshot({ path: await screenshotPath('first-view') });
+
   // A 1280-pixel screen at 200%: 640 CSS pixels wide.
   const page = await browser.newPage({ viewport: { width: 640, height: 480 } });
   t.after(() => page.close());

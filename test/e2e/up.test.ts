@@ -80,6 +80,14 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
   up!.process.kill('SIGINT');
   assert.equal(await up!.exited, 0);
   assert.ok(up!.lines.some((l) => l.msg === 'manager stopped'));
+  const said = up!.lines.map((l) => l.msg);
+  assert.ok(
+    said.includes(
+      '2 containers of 1 service keep running; the next warren up on this data dir adopts them; ' +
+        'warren service rm to remove them',
+    ),
+    `the shutdown says what keeps running: ${said.slice(-5).join(' | ')}`,
+  );
 
   address = await start();
   const after = await waitFor('2 running after restart', async () => {

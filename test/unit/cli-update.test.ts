@@ -270,7 +270,10 @@ test('service inspect: the update status and the previous spec, in text and JSON
   const detail = snapshot(v2, status('paused', 'new task web.1 failed: liveness probe failed', 1, 1), []);
   detail.service!.previousSpec = v1;
   const text = serviceDetailText(detail, NOW + 60_000);
-  assert.match(text, /^Update status: +update paused; started 1m ago, ended 1m ago; 1 new task succeeded, 1 failed\n/m);
+  assert.match(
+    text,
+    /^Update status: +update paused; started 1m ago, ended 1m ago; 1 new task succeeded, 1 failed\n/m,
+  );
   assert.match(text, /\n +new task web\.1 failed: liveness probe failed\n/);
   assert.match(text, /^Previous spec: +yes, it differs in image \(web:v1\), env; warren service rollback web/m);
   const json = serviceDetailJson(detail, NOW);

@@ -95,7 +95,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
             type: 'service-created',
             serviceId: created.id,
             service: spec.name,
-            reason: `${spec.replicas} replicas of ${spec.image}`,
+            reason: `${spec.replicas} replica${spec.replicas === 1 ? '' : 's'} of ${spec.image}`,
           },
         };
         const changes: Change[] = [{ kind: 'putService', service: created }, event];

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SERVICE_NAME_PATTERN } from '@warren/core';
 import { overview, serviceDetail, type StatusSources } from './status-snapshots.js';
-import type { StatusStream } from './status-stream.js';
+import { recentEvents, type StatusStream } from './status-stream.js';
 import type { StoreView } from './store.js';
 
 interface Asset {
@@ -114,13 +114,14 @@ export class StatusPages {
       this.stream.open(res, views, Number.isSafeInteger(since) && since > 0 ? since : 0);
       return true;
     }
-    if (path === '/api/v1/overview') return view(req, res, overview(this.sources));
+    const events = (name: string) => ({ events: recentEvents(this.sources.store, name) });
+    if (path === '/api/v1/overview') return view(req, res, { ...overview(this.sources), ...events('') });
     if (path.startsWith('/api/v1/services/')) {
       const name = decoded(path.slice('/api/v1/services/'.length));
       if (!SERVICE_NAME_PATTERN.test(name)) return badName(res, name);
       const service = this.sources.store.serviceByName(name);
       if (!service) return json(res, 404, { error: `no service ${name}` });
-      return view(req, res, serviceDetail(this.sources, service));
+      return view(req, res, { ...serviceDetail(this.sources, service), ...events(name) });
     }
     const asset = this.assets.get(page ? '/' : path);
     if (!asset) return false;

@@ -41,6 +41,16 @@ interface Page {
   events: EventView[];
 }
 
+/** The newest events of a view ('' the overview, else a service's name), oldest first. */
+function newestOf(all: readonly WarrenEvent[], view: string): WarrenEvent[] {
+  return all.filter((e) => view === '' || e.service === view).slice(-EVENTS_ON_OPEN);
+}
+
+/** What a page shows first: the newest events of its view, as the stream sends them when it opens. */
+export function recentEvents(store: Pick<Store, 'events'>, view: string): EventView[] {
+  return newestOf(store.events(), view).map(eventView);
+}
+
 export class StatusStream {
   readonly #pages = new Set<Page>();
   readonly #tickMs: number;
@@ -83,11 +93,7 @@ export class StatusStream {
     const replay =
       lastEventId > 0
         ? all.filter((e) => e.seq > lastEventId && concerns(page, e))
-        : [
-            ...new Set(
-              [...page.views].flatMap((v) => all.filter((e) => v === '' || e.service === v).slice(-EVENTS_ON_OPEN)),
-            ),
-          ].sort((a, b) => a.seq - b.seq);
+        : [...new Set([...page.views].flatMap((v) => newestOf(all, v)))].sort((a, b) => a.seq - b.seq);
     page.events = replay.slice(-EVENTS_QUEUED).map(eventView);
     this.#pages.add(page);
     res.on('drain', () => {

@@ -3,12 +3,20 @@ import { html } from 'htm/preact/standalone';
 import type { ComponentChildren } from 'preact';
 import { HEALTH_SYMBOL, ago, clock, type Verdict } from './format.js';
 import type { EventView, TaskHealth } from './model.js';
+import type { Connection } from './live.js';
 
-export function Header({ connected, version }: { connected: boolean; version: string }) {
+const CONNECTION_WORDS: Record<Connection, string> = {
+  connecting: '○ connecting…',
+  live: '● live',
+  reconnecting: '○ reconnecting…',
+};
+
+/** The connection's state in words: `connecting…` until the stream first opens (not an error), then `live`. */
+export function Header({ connection, version }: { connection: Connection; version: string }) {
   return html`<header class="top">
     <a class="brand" href="/">Warren</a>
     <span class="muted">${version ? `manager ${version}` : ''}</span>
-    <p class="conn ${connected ? 'up' : 'down'}" role="status">${connected ? '● live' : '○ reconnecting…'}</p>
+    <p class="conn ${connection}" role="status">${CONNECTION_WORDS[connection]}</p>
     <p class="muted ro">Read-only · this host only</p>
   </header>`;
 }

@@ -6,12 +6,15 @@ import { useEffect, useState } from 'htm/preact/standalone';
 import { STREAM_EVENTS, type EventView } from './model.js';
 import type { TabMessage, WorkerMessage } from './stream-worker.js';
 
+/** `connecting` until the stream first opens; `reconnecting` once it was live and dropped. */
+export type Connection = 'connecting' | 'live' | 'reconnecting';
+
 export interface Live<T> {
   /** The latest view; null before the first and when the service is gone. */
   view: T | null;
   /** The service asked for does not exist (any more). */
   gone: boolean;
-  connected: boolean;
+  connection: Connection;
   /** Newest first. */
   events: EventView[];
   /** The manager's clock minus this browser's, from the latest view. */
@@ -24,16 +27,26 @@ const EVENTS_SHOWN = 200;
 const PING_MS = 5000;
 
 /** The live data of `view`: '' for the overview, else a service's name. */
-export function useStream<T extends { now: number }>(view: string): Live<T> {
-  const [live, setLive] = useState<Live<T>>({ view: null, gone: false, connected: false, events: [], skew: 0 });
+export function useStream<T extends { now: number; events?: EventView[] }>(view: string): Live<T> {
+  const [live, setLive] = useState<Live<T>>({
+    view: null,
+    gone: false,
+    connection: 'connecting',
+    events: [],
+    skew: 0,
+  });
   useEffect(() => {
     const onMessage = (m: WorkerMessage): void => {
       if (m.type === 'view') {
         const next = JSON.parse(m.data) as T;
-        setLive((s) => ({ ...s, view: next, gone: false, connected: true, skew: next.now - Date.now() }));
+        setLive((s) => ({ ...s, view: next, gone: false, connection: 'live', skew: next.now - Date.now() }));
       } else if (m.type === 'gone') setLive((s) => ({ ...s, view: null, gone: true }));
-      else if (m.type === 'connected') setLive((s) => ({ ...s, connected: m.value }));
-      else {
+      else if (m.type === 'connected') {
+        setLive((s) => ({
+          ...s,
+          connection: m.value ? 'live' : s.connection === 'connecting' ? 'connecting' : 'reconnecting',
+        }));
+      } else {
         const fresh = [...m.events].reverse();
         setLive((s) => {
           const newest = s.events[0]?.seq ?? 0;
@@ -48,7 +61,14 @@ export function useStream<T extends { now: number }>(view: string): Live<T> {
     })
       .then(async (res) => (res.ok ? ((await res.json()) as T) : null))
       .then((first) => {
-        if (first) setLive((s) => (s.view || s.gone ? s : { ...s, view: first, skew: first.now - Date.now() }));
+        if (!first) return;
+        // Its recent events too, so that the first render shows them (the stream's come later).
+        const { events = [], ...rest } = first;
+        setLive((s) => ({
+          ...s,
+          ...(s.view || s.gone ? {} : { view: rest as T, skew: first.now - Date.now() }),
+          events: s.events.length > 0 ? s.events : [...events].reverse().slice(0, EVENTS_SHOWN),
+        }));
       })
       .catch(() => undefined);
     const stop = typeof SharedWorker === 'function' ? viaWorker(view, onMessage) : direct(view, onMessage);

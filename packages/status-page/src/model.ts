@@ -68,6 +68,8 @@ export interface Overview {
   version: string;
   services: ServiceSummary[];
   nodes: NodeSummary[];
+  /** Only in `/api/v1/overview`: the newest events, oldest first (the stream sends its own). */
+  events?: EventView[];
 }
 
 export interface ResultView {
@@ -130,6 +132,8 @@ export interface ServiceDetail {
   slots: { slot: number; failures: number; nextAttemptAt: number; gaveUp: boolean; lastReason: string }[];
   /** Tasks that should run, slot by slot, then the ones that ended most recently. */
   tasks: TaskView[];
+  /** Only in `/api/v1/services/NAME`: the service's newest events, oldest first (the stream sends its own). */
+  events?: EventView[];
 }
 
 /** The names of the server-sent events on `/api/v1/stream`. */

@@ -13,7 +13,7 @@ export function OverviewPage() {
   const now = useNow(live.skew);
   const view = live.view;
   return html`
-    <${Header} connected=${live.connected} version=${view?.version ?? ''} />
+    <${Header} connection=${live.connection} version=${view?.version ?? ''} />
     <main id="main">
       <h1>Cluster status</h1>
       ${

@@ -13,7 +13,7 @@ export function ServicePage({ name }: { name: string }) {
   const now = useNow(live.skew);
   const d = live.view;
   return html`
-    <${Header} connected=${live.connected} version="" />
+    <${Header} connection=${live.connection} version="" />
     <main id="main">
       <p><a href="/">← All services</a></p>
       <h1>Service ${name}</h1>

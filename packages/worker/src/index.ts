@@ -1,4 +1,4 @@
-export { Worker, type WorkerOptions, type WorkerState } from './worker.js';
+export { Worker, type LeftRunning, type WorkerOptions, type WorkerState } from './worker.js';
 export { ContainerRuntime, type TaskContainer } from './runtime.js';
 export { LABEL, taskLabels } from './labels.js';
 export { Prober, type PhaseUpdate, type ProbeExecutor } from './prober/prober.js';

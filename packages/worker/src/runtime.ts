@@ -7,6 +7,7 @@ import { LABEL, taskLabels } from './labels.js';
 export interface TaskContainer {
   id: string;
   taskId: string;
+  serviceName: string;
   /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
   state: string;
   exitCode: number;
@@ -84,9 +85,12 @@ export class ContainerRuntime {
     return Promise.all(
       containers.map(async (c) => {
         const taskId = c.Labels[LABEL.task] ?? '';
-        if (c.State !== 'exited' && c.State !== 'dead') return { id: c.Id, taskId, state: c.State, exitCode: 0 };
+        const serviceName = c.Labels[LABEL.serviceName] ?? '';
+        if (c.State !== 'exited' && c.State !== 'dead') {
+          return { id: c.Id, taskId, serviceName, state: c.State, exitCode: 0 };
+        }
         const info = await this.docker.getContainer(c.Id).inspect();
-        return { id: c.Id, taskId, state: c.State, exitCode: info.State.ExitCode };
+        return { id: c.Id, taskId, serviceName, state: c.State, exitCode: info.State.ExitCode };
       }),
     );
   }

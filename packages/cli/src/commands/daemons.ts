@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, parseJoinToken } from '@warren/api';
 import { parseCount } from '../numbers.js';
 import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_INGRESS_ADDR, ingressOptions, parseDrainTimeout } from '../daemon-flags.js';
+import type { LeftRunning } from '@warren/worker';
 const DEFAULT_DATA_DIR = './.warren';
 const DEFAULT_WORKER_DATA_DIR = './.warren/worker';
 /** As Swarm's default node certificate expiry. */
@@ -96,8 +97,9 @@ export function upCommand(): Command {
         }
       });
       await runUntilSignal(logger, async () => {
-        await worker.stop();
+        const left = await worker.stop();
         await manager.stop();
+        sayLeftRunning(logger, left, 'up');
       });
     });
 }
@@ -196,8 +198,29 @@ export function workerCommand(): Command {
         ...(o.name ? { name: o.name } : {}),
       };
       const worker = await startOn({ '--http': o.http, '--grpc': o.grpc }, () => Worker.start(options));
-      await runUntilSignal(logger, () => worker.stop());
+      await runUntilSignal(logger, async () => sayLeftRunning(logger, await worker.stop(), 'worker'));
     });
+}
+
+/**
+ * At shutdown, what keeps running: `2 containers of 1 service keep running; the next npm start
+ * adopts them; warren service rm to remove them` — keeping tasks through a daemon restart is
+ * right, and a user who pressed Ctrl-C should not have to find out from `docker ps`.
+ */
+function sayLeftRunning(logger: import('pino').Logger, left: LeftRunning | undefined, daemon: 'up' | 'worker'): void {
+  if (!left || left.containers === 0) return;
+  const services = left.services.length;
+  const what = `${left.containers} container${left.containers === 1 ? '' : 's'} of ${services} service${services === 1 ? '' : 's'}`;
+  // npm sets npm_lifecycle_event for the script it runs: `npm start` runs `warren up`.
+  const again =
+    daemon === 'worker'
+      ? 'the next start of this worker'
+      : process.env.npm_lifecycle_event === 'start'
+        ? 'the next npm start'
+        : 'the next warren up on this data dir';
+  const [keep, them] = left.containers === 1 ? ['keeps', 'it'] : ['keep', 'them'];
+  const message = `${what} ${keep} running; ${again} adopts ${them}; warren service rm to remove ${them}`;
+  logger.info({ component: 'cli', containers: left.containers, services: left.services }, message);
 }
 
 function announce(logger: import('pino').Logger, manager: { address: string; token: string; socket: string }): void {
