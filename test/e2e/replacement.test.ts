@@ -450,7 +450,7 @@ test('warren events streams decisions as they happen and replays them with --sin
   const onlyWeb = await events(c, '--service', 'web');
   assert.ok(onlyWeb.length > 0 && onlyWeb.every((e) => e.service === 'web'));
   const text = await c.ok('events', '--since', '10m', '--until', '0s', '--service', 'other');
-  assert.match(text, /^\d{4}-\d\d-\d\dT[\d:.]+Z  service-created\s+other  1 replicas of warren-test:latest$/m);
+  assert.match(text, /^\d{4}-\d\d-\d\dT[\d:.]+Z  service-created\s+other  1 replica of warren-test:latest$/m);
 
   await c.manager.kill('SIGKILL');
   await c.startManager();
