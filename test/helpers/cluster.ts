@@ -25,7 +25,8 @@ type WorkerServiceClient = wire.WorkerServiceClient;
 type ControlServiceClient = wire.ControlServiceClient;
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const CLI = join(ROOT, 'packages/cli/dist/main.js');
+/** The `warren` command as npm links it: the bundled CLI (the daemons run what tsc built). */
+export const CLI = join(ROOT, 'packages/cli/bin/warren.cjs');
 export const TEST_IMAGE = 'warren-test:latest';
 export const docker = new Docker();
 

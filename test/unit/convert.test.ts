@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_LOAD_OPTIONS, specFromWire, specToWire, taskFromWire, taskToWire } from '@warren/api';
+import { fileURLToPath } from 'node:url';
+import {
+  DESCRIPTOR,
+  PROTO_LOAD_OPTIONS,
+  specFromWire,
+  specToWire,
+  taskFromWire,
+  taskToWire,
+  warrenProto,
+} from '@warren/api';
 import {
   RESTART_DEFAULTS,
   SPEC_DEFAULTS,
@@ -14,7 +23,10 @@ import {
 
 // Every round trip goes through real protobuf bytes, as over gRPC: a zero that proto3 does not
 // send is only caught there.
-const definition = protoLoader.loadSync('warren/v1/warren.proto', PROTO_LOAD_OPTIONS);
+// The .proto itself, parsed here: processes load the descriptor scripts/gen-types made of it.
+const includeDirs = [fileURLToPath(new URL('../../../proto', import.meta.url))];
+const definition = protoLoader.loadSync('warren/v1/warren.proto', { ...PROTO_LOAD_OPTIONS, includeDirs });
+
 type Method = {
   requestSerialize: (m: unknown) => Buffer;
   requestDeserialize: (b: Buffer) => unknown;
@@ -181,3 +193,35 @@ function taskOverTheWire(message: ReturnType<typeof taskToWire>): ReturnType<typ
   };
   return taskFromWire(decoded.tasks[0]!);
 }
+
+test('the protocol processes load is the .proto as it is now, and proto-loader reads and writes it the same', () => {
+  // scripts/gen-types ran: the descriptor is the .proto's.
+  const runtime = protoLoader.fromJSON(DESCRIPTOR as Parameters<typeof protoLoader.fromJSON>[0], PROTO_LOAD_OPTIONS);
+  assert.deepEqual(Object.keys(runtime).sort(), Object.keys(definition).sort());
+  for (const [name, def] of Object.entries(definition)) {
+    assert.deepEqual(JSON.stringify(runtime[name]), JSON.stringify(def), name);
+  }
+  // Every method of warrenProto() (protobufjs on the descriptor) against proto-loader on the .proto.
+  const ours = warrenProto();
+  for (const service of ['ControlService', 'WorkerService'] as const) {
+    const theirs = definition[`warren.v1.${service}`] as unknown as Record<string, Method & { path: string }>;
+    const mine = ours[service].service as unknown as Record<string, Method & { path: string }>;
+    assert.deepEqual(Object.keys(mine).sort(), Object.keys(theirs).sort(), service);
+    for (const [method, def] of Object.entries(theirs)) {
+      assert.equal(mine[method]!.path, def.path);
+      const empty = def.requestDeserialize(Buffer.alloc(0));
+      assert.deepEqual(mine[method]!.requestDeserialize(Buffer.alloc(0)), empty, `${method}: defaults`);
+      const bytes = def.requestSerialize(empty);
+      assert.deepEqual(mine[method]!.requestSerialize(empty), bytes, `${method}: bytes`);
+      assert.deepEqual(mine[method]!.responseDeserialize(Buffer.alloc(0)), def.responseDeserialize(Buffer.alloc(0)));
+    }
+  }
+  const spec = specToWire(full);
+  const create = ours.ControlService.service.CreateService;
+  const theirCreate = control.CreateService!;
+  assert.deepEqual(create.requestSerialize({ spec }), theirCreate.requestSerialize({ spec }));
+  assert.deepEqual(
+    create.requestDeserialize(theirCreate.requestSerialize({ spec })),
+    theirCreate.requestDeserialize(theirCreate.requestSerialize({ spec })),
+  );
+});

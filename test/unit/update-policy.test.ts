@@ -9,8 +9,7 @@ import {
   describeUpdatePolicy,
   formatDuration,
 } from '@warren/core';
-import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_LOAD_OPTIONS, specFromWire, specToWire } from '@warren/api';
+import { specFromWire, specToWire, warrenProto } from '@warren/api';
 import { serviceCommand, specFromFlags, type CreateOptions } from '@warren/cli';
 
 async function createSpec(...flags: string[]) {
@@ -134,10 +133,7 @@ test('a policy in words', () => {
 
 /** A spec encoded and decoded as the spec of a CreateService request, through real protobuf. */
 function specOverTheWire(spec: ReturnType<typeof specToWire>): ReturnType<typeof specFromWire> {
-  const definition = protoLoader.loadSync('warren/v1/warren.proto', PROTO_LOAD_OPTIONS);
-  const create = (
-    definition['warren.v1.ControlService'] as Record<string, protoLoader.MethodDefinition<object, object>>
-  ).CreateService!;
+  const create = warrenProto().ControlService.service.CreateService;
   const decoded = create.requestDeserialize(create.requestSerialize({ spec })) as {
     spec: Parameters<typeof specFromWire>[0];
   };

@@ -1,33 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { managerAddress } from './manager-address.js';
 import type { Command } from 'commander';
-import {
-  CertificateSource,
-  TLS_CHANNEL_OPTIONS,
-  channelCredentials,
-  createControlClient,
-  unary,
-  type CallOptions,
-  type UnaryMethod,
-  type wire,
-} from '@warren/api';
-import { CliError, cliErrorFrom } from './errors.js';
+import { createControlClient, unary, type CallOptions, type UnaryMethod, type wire } from '@warren/api/client';
+import { CliError } from './errors.js';
+import { TLS_FILES } from './tls-files.js';
+import { cliErrorFrom } from './rpc-errors.js';
 
-/** The local manager's socket as `warren up`/`npm start` make it: `./.warren/warren.sock`. */
-export const DEFAULT_CONTROL_SOCKET = 'unix:.warren/warren.sock';
+export { DEFAULT_CONTROL_SOCKET, managerAddress } from './manager-address.js';
 
-/** The manager address from --manager, WARREN_MANAGER, or the local socket; `unix:` paths made absolute. */
-export function managerAddress(command: Command): string {
-  const opts = command.optsWithGlobals<{ manager?: string }>();
-  const address = opts.manager ?? process.env.WARREN_MANAGER ?? DEFAULT_CONTROL_SOCKET;
-  return address.startsWith('unix:') ? `unix:${resolve(address.slice('unix:'.length))}` : address;
-}
-
-/** Files of a client certificate directory, named as Docker's DOCKER_CERT_PATH. */
-export const TLS_FILES = { ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem' };
-
-/** A ControlService client: over the local socket, or over TLS with the certificate of --tls-dir. */
-export function controlClient(command: Command): { address: string; client: wire.ControlServiceClient } {
+/**
+ * A ControlService client: over the local socket, or over TLS with the certificate of --tls-dir
+ * (the TLS code is loaded only then).
+ */
+export async function controlClient(
+  command: Command,
+): Promise<{ address: string; client: wire.ControlServiceClient }> {
   const address = managerAddress(command);
   if (address.startsWith('unix:')) return { address, client: createControlClient(address) };
   const dir = command.optsWithGlobals<{ tlsDir?: string }>().tlsDir ?? process.env.WARREN_TLS_DIR;
@@ -38,7 +26,8 @@ export function controlClient(command: Command): { address: string; client: wire
       2,
     );
   }
-  let source: CertificateSource;
+  const { CertificateSource, TLS_CHANNEL_OPTIONS, channelCredentials } = await import('@warren/api/tls');
+  let source: InstanceType<typeof CertificateSource>;
   try {
     const read = (name: string): string => readFileSync(join(dir, name), 'utf8');
     source = new CertificateSource(read(TLS_FILES.ca), read(TLS_FILES.cert), read(TLS_FILES.key));
@@ -55,7 +44,7 @@ export async function control<Res>(
   request: object,
   options: CallOptions = {},
 ): Promise<Res> {
-  const session = controlSession(command);
+  const session = await controlSession(command);
   try {
     return await session.call(pick, request, options);
   } finally {
@@ -73,8 +62,8 @@ export interface ControlSession {
   close(): void;
 }
 
-export function controlSession(command: Command): ControlSession {
-  const { address, client } = controlClient(command);
+export async function controlSession(command: Command): Promise<ControlSession> {
+  const { address, client } = await controlClient(command);
   return {
     async call(pick, request, options = {}) {
       try {

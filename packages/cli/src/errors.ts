@@ -1,5 +1,3 @@
-import { isDomainError, isRejected, isServiceError, isUnavailable } from '@warren/api';
-
 /** An error the CLI prints as one line and exits with `exitCode` (2: bad input, 1: the rest). */
 export class CliError extends Error {
   override readonly name = 'CliError';
@@ -12,18 +10,26 @@ export class CliError extends Error {
   }
 }
 
-/** Exit code 2 and the manager's words for a refused request; 1 when it cannot be reached. */
-export function cliErrorFrom(err: unknown, manager: string): CliError {
+/** The domain errors of @warren/core (by their stable names): bad input, exit code 2. */
+const DOMAIN_ERRORS: ReadonlySet<string> = new Set([
+  'ValidationError',
+  'NotFoundError',
+  'AlreadyExistsError',
+  'FailedPreconditionError',
+  'UnauthenticatedError',
+]);
+
+/**
+ * A CliError for what a command threw in this process without calling the manager (flag
+ * validation, a refused worker): domain errors are bad input (2), anything else 1. Errors of
+ * calls to the manager are converted where they are made (rpc-errors.ts).
+ */
+export function localCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
-  if (isServiceError(err)) {
-    if (isRejected(err)) return new CliError(err.details, 2);
-    if (isUnavailable(err)) {
-      const hint = 'is it running? (set --manager or WARREN_MANAGER)';
-      return new CliError(`cannot reach the manager at ${manager} (${err.details}); ${hint}`, 1, { cause: err });
-    }
-    return new CliError(`manager at ${manager} failed: ${err.details}`, 1);
-  }
-  // Domain errors raised in this process (flag validation, a refused worker) are bad input too.
-  if (isDomainError(err)) return new CliError((err as Error).message, 2);
+  // A CliError of the daemons' code, which the bundled CLI loads as a module of its own (another class).
+  const code = (err as { exitCode?: unknown } | undefined)?.exitCode;
+  if (err instanceof Error && err.name === 'CliError' && (code === 1 || code === 2))
+    return new CliError(err.message, code);
+  if (err instanceof Error && DOMAIN_ERRORS.has(err.name)) return new CliError(err.message, 2);
   return new CliError(err instanceof Error ? err.message : String(err), 1);
 }

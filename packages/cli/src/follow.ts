@@ -6,40 +6,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { ValidationError, formatDuration, parseDuration } from '@warren/core';
-import { isUnavailable, type wire } from '@warren/api';
+import { formatDuration } from '@warren/core';
+import { isUnavailable, type wire } from '@warren/api/client';
 import { controlSession } from './context.js';
 import { CliError } from './errors.js';
 import { ChangedLines, type ProgressLine, type Watch } from './views/progress.js';
 
 /** How often the CLI asks the manager while it follows. */
 export const POLL_INTERVAL_MS = 500;
-/** How long it follows at most (`--wait-timeout`): generous, a rollout of many slots takes a while. */
-export const DEFAULT_WAIT_TIMEOUT = '1h';
-
-/** The flags of following: `--detach` and `--wait-timeout`. */
-export interface FollowFlags {
-  detach?: boolean;
-  waitTimeout: string;
-}
-
-/** The command waits and shows the progress unless --detach; `what` is what it waits for. */
-export function addFollowOptions(command: Command, what: string): Command {
-  return command
-    .option('-d, --detach', `return at once instead of waiting for ${what} and showing the progress`)
-    .option(
-      '--wait-timeout <duration>',
-      'stop waiting after this long (the manager goes on without the CLI)',
-      DEFAULT_WAIT_TIMEOUT,
-    );
-}
-
-/** `--wait-timeout` in ms; checked before anything is sent. */
-export function waitTimeoutMs(flags: FollowFlags): number {
-  const ms = parseDuration(flags.waitTimeout, '--wait-timeout');
-  if (ms <= 0) throw new ValidationError('--wait-timeout', flags.waitTimeout, 'must be longer than 0s');
-  return ms;
-}
 
 /** Where the progress goes: stdout, or (tests) any stream; a TTY gets live bars. */
 export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -62,7 +36,7 @@ export interface FollowOptions {
 export async function follow(command: Command, name: string, o: FollowOptions): Promise<void> {
   const out: ProgressStream = o.out ?? process.stdout;
   const screen = out.isTTY ? new LiveScreen(out) : new PlainScreen(out);
-  const session = controlSession(command);
+  const session = await controlSession(command);
   const deadline = Date.now() + o.timeoutMs;
   let shown: ProgressLine[] = [];
   const poll = async (): Promise<wire.ServiceDetailOut | undefined> => {

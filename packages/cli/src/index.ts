@@ -25,6 +25,9 @@ export {
 } from './views/wait-rules.js';
 export { follow, POLL_INTERVAL_MS, type FollowOptions, type ProgressStream } from './follow.js';
 export { CliError } from './errors.js';
+export { cliErrorFrom } from './rpc-errors.js';
+export { unknownCommand } from './unknown-command.js';
+export { warrenProgram } from './program.js';
 export { runUntilSignal } from './daemon.js';
 export { previousSpecText, updateStatusText } from './views/service-update.js';
 export { ingressOptions, parseDrainTimeout, parseIp, type IngressFlags } from './daemon-flags.js';

@@ -1,4 +1,5 @@
-export { Worker, type LeftRunning, type WorkerOptions, type WorkerState } from './worker.js';
+export { Worker, type WorkerOptions, type WorkerState } from './worker.js';
+export type { LeftRunning } from './left-running.js';
 export { ContainerRuntime, type TaskContainer } from './runtime.js';
 export { LABEL, taskLabels } from './labels.js';
 export { Prober, type PhaseUpdate, type ProbeExecutor } from './prober/prober.js';

@@ -20,6 +20,7 @@ import { Prober } from './prober/prober.js';
 import { probeDispatcher } from './probes/dispatch.js';
 import { StatusReporter } from './reporter.js';
 import { ContainerRuntime } from './runtime.js';
+import { leftRunning, type LeftRunning } from './left-running.js';
 
 export interface WorkerOptions {
   /** The manager's gRPC address, `host:port` (mutual TLS). */
@@ -63,15 +64,6 @@ export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
  * This class is the lifecycle: it builds the parts, serves the health endpoints, starts the
  * loops (manager link, engine watch, container watch) on one signal, and stops them.
  */
-/** What a stopped worker left running for the next start to adopt. */
-export interface LeftRunning {
-  containers: number;
-  services: string[];
-}
-
-/** How long a stopping worker waits for the engine to list what it leaves running. */
-const LEFT_RUNNING_PATIENCE_MS = 2000;
-
 export class Worker {
   /** Until `stop`, the state is the manager link's: `running` while connected. */
   #stopping: 'stopping' | 'stopped' | undefined;
@@ -261,34 +253,18 @@ export class Worker {
     return this.#grpcAddress;
   }
 
-  /** Stops the loops and closes the connection. Containers keep running. */
   /**
-   * Stops the worker, leaving its containers running (a worker of the same node adopts them), and
-   * says what it left: the running containers of this node and their services (undefined when
-   * the engine did not answer within LEFT_RUNNING_PATIENCE_MS, or on a second call).
+   * Stops the loops and closes the connection; containers keep running (a worker of the same node
+   * adopts them). Says what it left (undefined when the engine did not answer, or on a second call).
    */
   async stop(): Promise<LeftRunning | undefined> {
     if (this.#stopping) return undefined;
     this.#stopping = 'stopping';
     await this.#close();
     this.#stopping = 'stopped';
-    const left = await this.#leftRunning();
+    const left = await leftRunning(this.#runtime, this.#link.nodeId);
     this.#logger.info({ ...left }, 'worker stopped');
     return left;
-  }
-
-  async #leftRunning(): Promise<LeftRunning | undefined> {
-    if (!this.#link.nodeId) return { containers: 0, services: [] };
-    const timeout = AbortSignal.timeout(LEFT_RUNNING_PATIENCE_MS);
-    const gaveUp = new Promise<undefined>((resolve) => timeout.addEventListener('abort', () => resolve(undefined)));
-    const listed = this.#runtime.containersOfNode(this.#link.nodeId).then(
-      (containers) => {
-        const running = containers.filter((c) => c.state === 'running');
-        return { containers: running.length, services: [...new Set(running.map((c) => c.serviceName))].sort() };
-      },
-      () => undefined,
-    );
-    return Promise.race([listed, gaveUp]);
   }
 
   /** Aborts the loops and closes the endpoints and the manager connection, whatever `start` got to. */

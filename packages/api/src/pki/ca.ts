@@ -27,9 +27,9 @@ export const DEFAULT_CERT_VALIDITY_MS = 90 * DAY_MS;
 const BACKDATE_MS = 60_000;
 const backdate = (validityMs: number): number => Math.min(BACKDATE_MS, validityMs / 10);
 
-/** Who a certificate speaks for: a manager, a worker, or a client (a remote CLI). */
-export type Role = 'manager' | 'worker' | 'client';
-export const ROLES: readonly Role[] = ['manager', 'worker', 'client'];
+import type { Role } from './roles.js';
+
+export { ROLES, type Role } from './roles.js';
 
 export interface KeyAndCsr {
   keyPem: string;

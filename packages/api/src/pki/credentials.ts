@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { identityOfPeer, type Identity } from './identity.js';
-import type { Role } from './ca.js';
+import type { Role } from './roles.js';
 
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
 type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;

@@ -1,7 +1,7 @@
 /** Who a verified certificate speaks for: its CN (node id or client name), OU (role) and life. */
 import type { PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { ROLES, type Role } from './ca.js';
+import { ROLES, type Role } from './roles.js';
 
 export interface Identity {
   id: string;

@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { formatDuration, parseDuration } from '@warren/core';
-import { newKeyAndCsr, writeSecretFile, type wire } from '@warren/api';
-import { TLS_FILES, control } from '../context.js';
+import type { wire } from '@warren/api/client';
+import { TLS_FILES } from '../tls-files.js';
 
 export function joinTokenCommand(): Command {
   return new Command('join-token')
@@ -12,6 +12,7 @@ export function joinTokenCommand(): Command {
     .option('--rotate', 'replace its secret first: the old token stops working; joined nodes are not affected')
     .option('-q, --quiet', 'print the token alone')
     .action(async (o: { rotate?: boolean; quiet?: boolean }, cmd: Command) => {
+      const { control } = await import('../context.js');
       const { token } = await control<wire.JoinTokenInfoOut>(cmd, (c) => c.JoinToken, { rotate: o.rotate === true });
       if (o.quiet) return void process.stdout.write(`${token}\n`);
       const rotated = o.rotate ? 'The join token was rotated: the previous one no longer works.\n' : '';
@@ -34,6 +35,10 @@ export function certCommand(): Command {
     .option('--expiry <duration>', "validity (default: the manager's --cert-expiry)")
     .action(async (o: { out: string; name: string; expiry?: string }, cmd: Command) => {
       const validityMs = o.expiry === undefined ? 0 : parseDuration(o.expiry, '--expiry');
+      const [{ control }, { newKeyAndCsr, writeSecretFile }] = await Promise.all([
+        import('../context.js'),
+        import('@warren/api/pki'),
+      ]);
       const { keyPem, csrPem } = await newKeyAndCsr();
       const issued = await control<wire.IssuedCertificateOut>(cmd, (c) => c.IssueCertificate, {
         csr: csrPem,

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ValidationError, parseDuration } from '@warren/core';
 import { join } from 'node:path';
-import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, parseJoinToken } from '@warren/api';
+import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, parseJoinToken } from '@warren/api/light';
 import { parseCount } from '../numbers.js';
 import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_INGRESS_ADDR, ingressOptions, parseDrainTimeout } from '../daemon-flags.js';
 import type { LeftRunning } from '@warren/worker';
@@ -21,7 +21,8 @@ const ADVERTISE_ADDR =
 const DRAIN_TIMEOUT = 'how long a task being stopped waits for every proxy to stop sending it connections';
 
 // The daemons' code (LevelDB, dockerode, pino) is imported only when a daemon starts, so the
-// client commands stay quick to load.
+// client commands stay quick to load; by its package name, so that the bundled CLI (dist/warren.cjs)
+// loads it as it is, with the same @warren/api and grpc-js as the manager and the worker.
 
 interface UpOptions {
   dataDir: string;
@@ -55,7 +56,7 @@ export function upCommand(): Command {
       const drainTimeoutMs = parseDrainTimeout(o.drainTimeout);
       const certExpiryMs = parseDuration(o.certExpiry, '--cert-expiry');
       const ingress = ingressOptions(o);
-      const { createLogger, runUntilSignal, startOn } = await import('../daemon.js');
+      const { createLogger, runUntilSignal, startOn } = await import('@warren/cli/daemon');
       const { Manager } = await import('@warren/manager');
       const { Worker } = await import('@warren/worker');
       const logger = createLogger();
@@ -135,7 +136,7 @@ export function managerCommand(): Command {
       if (nodeDownAfter < 1) throw new ValidationError('--node-down-after', nodeDownAfter, 'must be at least 1');
       const drainTimeoutMs = parseDrainTimeout(o.drainTimeout);
       const certExpiryMs = parseDuration(o.certExpiry, '--cert-expiry');
-      const { createLogger, runUntilSignal, startOn } = await import('../daemon.js');
+      const { createLogger, runUntilSignal, startOn } = await import('@warren/cli/daemon');
       const { Manager } = await import('@warren/manager');
       const logger = createLogger();
       const { dataDir, listen, http } = o;
@@ -184,7 +185,7 @@ export function workerCommand(): Command {
       const ingress = ingressOptions(o);
       const token = o.token ?? process.env.WARREN_TOKEN;
       if (token !== undefined) parseJoinToken(token);
-      const { createLogger, runUntilSignal, startOn } = await import('../daemon.js');
+      const { createLogger, runUntilSignal, startOn } = await import('@warren/cli/daemon');
       const { Worker } = await import('@warren/worker');
       const logger = createLogger();
       const options = {
@@ -210,7 +211,8 @@ export function workerCommand(): Command {
 function sayLeftRunning(logger: import('pino').Logger, left: LeftRunning | undefined, daemon: 'up' | 'worker'): void {
   if (!left || left.containers === 0) return;
   const services = left.services.length;
-  const what = `${left.containers} container${left.containers === 1 ? '' : 's'} of ${services} service${services === 1 ? '' : 's'}`;
+  const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+  const what = `${plural(left.containers, 'container')} of ${plural(services, 'service')}`;
   // npm sets npm_lifecycle_event for the script it runs: `npm start` runs `warren up`.
   const again =
     daemon === 'worker'

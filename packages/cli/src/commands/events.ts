@@ -1,8 +1,6 @@
 import { Command } from 'commander';
 import { ValidationError, parseDuration } from '@warren/core';
-import type { wire } from '@warren/api';
-import { control, controlClient } from '../context.js';
-import { cliErrorFrom } from '../errors.js';
+import type { wire } from '@warren/api/client';
 import { formatOption } from '../options.js';
 
 /** `10m` (ago) or an ISO time → ms since the epoch. */
@@ -28,9 +26,13 @@ export function eventsCommand(): Command {
       const now = Date.now();
       const sinceMs = o.since === undefined ? 0 : parseTime('--since', o.since, now);
       const untilMs = o.until === undefined ? 0 : Math.max(1, parseTime('--until', o.until, now));
+      const [{ control, controlClient }, { cliErrorFrom }] = await Promise.all([
+        import('../context.js'),
+        import('../rpc-errors.js'),
+      ]);
       const nodes = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
       const nodeName = new Map(nodes.nodes.map((n) => [n.id, n.name]));
-      const { address, client } = controlClient(cmd);
+      const { address, client } = await controlClient(cmd);
       const call = client.WatchEvents({ service: o.service ?? '', sinceMs, untilMs });
       const stop = (): void => call.cancel();
       process.once('SIGINT', stop);

@@ -1,9 +1,16 @@
 import { Command } from 'commander';
-import type { wire } from '@warren/api';
-import { control } from '../context.js';
-import { printJson } from '../output.js';
+import type { wire } from '@warren/api/client';
 import { formatOption } from '../options.js';
-import { nodeDetailText, nodeJson, nodesTable } from '../views/node.js';
+
+/** What the node commands need to run, loaded then (not for --help). */
+async function parts() {
+  const [{ control }, { printJson }, views] = await Promise.all([
+    import('../context.js'),
+    import('../output.js'),
+    import('../views/node.js'),
+  ]);
+  return { control, printJson, ...views };
+}
 
 export function nodeCommand(): Command {
   const node = new Command('node').description('list, inspect, drain, activate and remove worker nodes');
@@ -12,6 +19,7 @@ export function nodeCommand(): Command {
     .description('list nodes: every worker that ever joined, ready or down')
     .addOption(formatOption())
     .action(async (o: { format?: string }, cmd: Command) => {
+      const { control, printJson, nodeJson, nodesTable } = await parts();
       const res = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
       if (o.format === 'json') return printJson(res.nodes.map(nodeJson));
       process.stdout.write(`${nodesTable(res.nodes)}\n`);
@@ -22,6 +30,7 @@ export function nodeCommand(): Command {
     .argument('<name>', 'node name or id')
     .addOption(formatOption())
     .action(async (name: string, o: { format?: string }, cmd: Command) => {
+      const { control, printJson, nodeJson, nodeDetailText } = await parts();
       const n = await control<wire.NodeOut>(cmd, (c) => c.InspectNode, { name });
       if (o.format === 'json') return printJson(nodeJson(n));
       process.stdout.write(nodeDetailText(n));
@@ -35,6 +44,7 @@ export function nodeCommand(): Command {
       .description(what)
       .argument('<name>', 'node name or id')
       .action(async (name: string, _o: unknown, cmd: Command) => {
+        const { control } = await parts();
         const n = await control<wire.NodeOut>(cmd, (c) => c.SetNodeAvailability, { name, availability });
         process.stdout.write(`${n.name}: ${n.availability}\n`);
       });
@@ -45,6 +55,7 @@ export function nodeCommand(): Command {
     .argument('<name>', 'node name or id')
     .option('-f, --force', 'remove it even while it runs tasks (they are rescheduled)')
     .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
+      const { control } = await parts();
       const n = await control<wire.NodeOut>(cmd, (c) => c.RemoveNode, { name, force: o.force === true });
       process.stdout.write(`${n.name} removed\n`);
     });

@@ -1,11 +1,20 @@
 /** `warren service update` and `service rollback`: a new spec (or the previous one), then the rollout followed. */
 import type { Command } from 'commander';
-import { registryAuthToWire, specFromWire, specToWire, type wire } from '@warren/api';
-import { control } from '../context.js';
-import { addFollowOptions, follow, waitTimeoutMs, type FollowFlags } from '../follow.js';
-import { registryAuthFor } from '../registry-auth.js';
-import { rolloutWatch } from '../views/rollout.js';
+import type { wire } from '@warren/api/client';
+import { addFollowOptions, waitTimeoutMs, type FollowFlags } from '../follow-flags.js';
 import { addServiceUpdateOptions, updatedSpec, type UpdateOptions } from '../update-spec.js';
+
+/** What following a rollout needs, loaded when a command runs (not for --help). */
+async function rolloutParts() {
+  const [convert, { registryAuthFor }, { control }, { follow }, { rolloutWatch }] = await Promise.all([
+    import('@warren/api/convert'),
+    import('../registry-auth.js'),
+    import('../context.js'),
+    import('../follow.js'),
+    import('../views/rollout.js'),
+  ]);
+  return { ...convert, registryAuthFor, control, follow, rolloutWatch };
+}
 
 export function addUpdateCommands(service: Command): void {
   const update = service
@@ -18,6 +27,8 @@ export function addUpdateCommands(service: Command): void {
   addFollowOptions(addServiceUpdateOptions(update), 'the rollout to end').action(
     async (ref: string, o: UpdateOptions & FollowFlags, cmd: Command) => {
       const timeoutMs = waitTimeoutMs(o);
+      const { control, follow, registryAuthFor, registryAuthToWire, rolloutWatch, specFromWire, specToWire } =
+        await rolloutParts();
       // As the docker CLI: the current spec with the flags applied, sent whole.
       const current = await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name: ref });
       const spec = updatedSpec(specFromWire(current.service!.spec), o);
@@ -38,6 +49,7 @@ export function addUpdateCommands(service: Command): void {
     .argument('<name>', 'service name or id');
   addFollowOptions(rollback, 'the rollback to end').action(async (ref: string, o: FollowFlags, cmd: Command) => {
     const timeoutMs = waitTimeoutMs(o);
+    const { control, follow, rolloutWatch } = await rolloutParts();
     const service = await control<wire.ServiceOut>(cmd, (c) => c.RollbackService, { name: ref });
     const name = service.spec?.name ?? ref;
     process.stdout.write(`${name}\n`);

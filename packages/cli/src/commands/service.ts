@@ -1,20 +1,16 @@
+/**
+ * `warren service …`. The flags are defined here; what an action needs beyond them (gRPC, the
+ * views) is imported when it runs, so `--help` and bad flags load none of it.
+ */
 import { Command } from 'commander';
 import { SPEC_DEFAULTS, formatDuration } from '@warren/core';
-import { registryAuthToWire, specToWire, type wire } from '@warren/api';
-import { registryAuthFor } from '../registry-auth.js';
-import { control } from '../context.js';
-import { addFollowOptions, follow, waitTimeoutMs, type FollowFlags } from '../follow.js';
+import type { wire } from '@warren/api/client';
+import { addFollowOptions, waitTimeoutMs, type FollowFlags } from '../follow-flags.js';
 import { addHealthOptions } from '../health-flags.js';
 import { addUpdatePolicyOptions } from '../update-flags.js';
 import { collect, formatOption } from '../options.js';
-import { printJson } from '../output.js';
 import { addRestartOptions, parseScaleTargets, specFromFlags, type CreateOptions } from '../service-flags.js';
 import { addUpdateCommands } from './service-update.js';
-import { serviceDetailJson, servicesJson, taskJson } from '../views/service-json.js';
-import { serviceDetailText } from '../views/service-inspect.js';
-import { servicesTable, tasksTable } from '../views/service-list.js';
-import { convergeWatch } from '../views/converge.js';
-import { createScope, scaleScope, type WaitScope } from '../views/wait-rules.js';
 
 export function serviceCommand(): Command {
   const service = new Command('service').description(
@@ -51,13 +47,22 @@ export function serviceCommand(): Command {
     async (name: string, command: string[], o: CreateOptions & FollowFlags, cmd: Command) => {
       const spec = specFromFlags(name, command, o);
       const timeoutMs = waitTimeoutMs(o);
+      const [{ registryAuthToWire, specToWire }, { registryAuthFor }, { control }] = await Promise.all([
+        import('@warren/api/convert'),
+        import('../registry-auth.js'),
+        import('../context.js'),
+      ]);
       const auth = o.withRegistryAuth ? registryAuthToWire(await registryAuthFor(spec.image)) : undefined;
       const request = { spec: specToWire(spec), ...(auth ? { registryAuth: auth } : {}) };
       const created = await control<wire.ServiceOut>(cmd, (c) => c.CreateService, request);
       process.stdout.write(`${created.id}\n`);
-      if (!o.detach) {
-        await follow(cmd, spec.name, { watch: convergeWatch(createScope(spec.replicas), 'create'), timeoutMs });
-      }
+      if (o.detach) return;
+      const [{ follow }, { convergeWatch }, { createScope }] = await Promise.all([
+        import('../follow.js'),
+        import('../views/converge.js'),
+        import('../views/wait-rules.js'),
+      ]);
+      await follow(cmd, spec.name, { watch: convergeWatch(createScope(spec.replicas), 'create'), timeoutMs });
     },
   );
 
@@ -66,8 +71,16 @@ export function serviceCommand(): Command {
     .description('list services')
     .addOption(formatOption())
     .action(async (o: { format?: string }, cmd: Command) => {
+      const { control } = await import('../context.js');
       const res = await control<wire.ListServicesResponseOut>(cmd, (c) => c.ListServices, {});
-      if (o.format === 'json') return printJson(servicesJson(res));
+      if (o.format === 'json') {
+        const [{ printJson }, { servicesJson }] = await Promise.all([
+          import('../output.js'),
+          import('../views/service-json.js'),
+        ]);
+        return printJson(servicesJson(res));
+      }
+      const { servicesTable } = await import('../views/service-list.js');
       process.stdout.write(`${servicesTable(res)}\n`);
     });
 
@@ -77,8 +90,16 @@ export function serviceCommand(): Command {
     .argument('<name>', 'service name or id')
     .addOption(formatOption())
     .action(async (name: string, o: { format?: string }, cmd: Command) => {
+      const { control } = await import('../context.js');
       const res = await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name });
-      if (o.format === 'json') return printJson(res.tasks.map(taskJson));
+      if (o.format === 'json') {
+        const [{ printJson }, { taskJson }] = await Promise.all([
+          import('../output.js'),
+          import('../views/service-json.js'),
+        ]);
+        return printJson(res.tasks.map(taskJson));
+      }
+      const { tasksTable } = await import('../views/service-list.js');
       process.stdout.write(`${tasksTable(res.tasks, res.slots)}\n`);
     });
 
@@ -88,8 +109,16 @@ export function serviceCommand(): Command {
     .argument('<name>', 'service name or id')
     .addOption(formatOption())
     .action(async (name: string, o: { format?: string }, cmd: Command) => {
+      const { control } = await import('../context.js');
       const res = await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name });
-      if (o.format === 'json') return printJson(serviceDetailJson(res));
+      if (o.format === 'json') {
+        const [{ printJson }, { serviceDetailJson }] = await Promise.all([
+          import('../output.js'),
+          import('../views/service-json.js'),
+        ]);
+        return printJson(serviceDetailJson(res));
+      }
+      const { serviceDetailText } = await import('../views/service-inspect.js');
       process.stdout.write(serviceDetailText(res));
     });
 
@@ -100,7 +129,13 @@ export function serviceCommand(): Command {
   addFollowOptions(scale, 'the replicas to converge').action(async (pairs: string[], o: FollowFlags, cmd: Command) => {
     const targets = parseScaleTargets(pairs);
     const timeoutMs = waitTimeoutMs(o);
-    const waits: Array<{ name: string; scope: WaitScope }> = [];
+    const [{ control }, { follow }, { convergeWatch }, { scaleScope }] = await Promise.all([
+      import('../context.js'),
+      import('../follow.js'),
+      import('../views/converge.js'),
+      import('../views/wait-rules.js'),
+    ]);
+    const waits: Array<{ name: string; scope: ReturnType<typeof scaleScope> }> = [];
     for (const { name, replicas } of targets) {
       // What the service had before: the wait follows only the slots this command adds or removes.
       const before = o.detach
@@ -120,6 +155,7 @@ export function serviceCommand(): Command {
     .description('remove services; their containers are stopped and removed')
     .argument('<name...>', 'service names or ids')
     .action(async (names: string[], _o: unknown, cmd: Command) => {
+      const { control } = await import('../context.js');
       for (const name of names) {
         await control<wire.ServiceOut>(cmd, (c) => c.RemoveService, { name });
         process.stdout.write(`${name}\n`);

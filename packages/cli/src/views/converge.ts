@@ -3,7 +3,7 @@
  * its last reason), an overall line; and when following is over, how it ended (wait-rules.ts
  * decides). Pure: the loop around it (follow.ts) does the I/O.
  */
-import { specFromWire, type wire } from '@warren/api';
+import { specFromWire, type wire } from '@warren/api/convert';
 import { columns, shortId } from '../output.js';
 import { FILL, bar, good, plural, runningWords, type LineOptions, type ProgressLine, type Watch } from './progress.js';
 import { judgeDown, judgeUp, type DownSlot, type UpSlot, type WaitScope } from './wait-rules.js';
@@ -76,7 +76,8 @@ export function convergeLines(detail: wire.ServiceDetailOut, scope: WaitScope, o
     : rows.map((r) => `slot ${r.slot}: ${r.task ? `task ${where(r.task).join(' on ')}: ` : ''}${r.words}`);
   const lines = rows.map((r, i) => ({ key: `slot ${r.slot}`, text: texts[i]! }));
   const stopping = down.filter((s) => s.kind === 'stopping').length;
-  const overall = `${goodCount(detail)}/${replicas}: running${stopping > 0 ? `; stopping ${plural(stopping, 'task')}` : ''}`;
+  const left = stopping > 0 ? `; stopping ${plural(stopping, 'task')}` : '';
+  const overall = `${goodCount(detail)}/${replicas}: running${left}`;
   return [...lines, { key: 'overall', text: overall }];
 }
 

@@ -4,7 +4,7 @@
  * ended. Pure: the loop around it (follow.ts) does the I/O.
  */
 import { formatDuration, type UpdateState } from '@warren/core';
-import { specFromWire, type wire } from '@warren/api';
+import { specFromWire, type wire } from '@warren/api/convert';
 import { columns, shortId } from '../output.js';
 import {
   FILL,

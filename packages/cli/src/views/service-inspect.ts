@@ -10,7 +10,7 @@ import {
   type Phase,
   type ServiceSpec,
 } from '@warren/core';
-import { specFromWire, type wire } from '@warren/api';
+import { specFromWire, type wire } from '@warren/api/convert';
 import { ago, fields, indent, shortId, table } from '../output.js';
 import { nextAttempt } from './service-list.js';
 import { endpointsText, ingressProblemsText, portsText } from './service-ports.js';

@@ -2,7 +2,7 @@
  * The `--format json` views of `service ls`, `ps` and `inspect`: plain objects with ISO times,
  * stable for scripts (DESIGN.md section 3).
  */
-import { specFromWire, type wire } from '@warren/api';
+import { specFromWire, type wire } from '@warren/api/convert';
 import { endpointPorts } from './service-ports.js';
 import { updateStatusJson } from './service-update.js';
 

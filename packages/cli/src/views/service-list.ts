@@ -1,5 +1,5 @@
 /** The table views of `service ls` and `service ps`. */
-import { specFromWire, type wire } from '@warren/api';
+import { specFromWire, type wire } from '@warren/api/convert';
 import { ago, shortId, table } from '../output.js';
 import { portsColumn } from './service-ports.js';
 

@@ -1,6 +1,6 @@
 /** A service's last rollout and its previous spec, in `service inspect` (text and JSON). */
 import type { ServiceSpec } from '@warren/core';
-import { specFromWire, type wire } from '@warren/api';
+import { specFromWire, type wire } from '@warren/api/convert';
 import { ago } from '../output.js';
 import { STATE_WORDS } from './rollout.js';
 

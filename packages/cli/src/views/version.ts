@@ -1,5 +1,6 @@
 /** The text of `warren version`: a Client block, then a Server block (as `docker version`). */
-import { VERSION, type wire } from '@warren/api';
+import { VERSION } from '@warren/api/light';
+import type { wire } from '@warren/api/convert';
 import { ago, fields, indent } from '../output.js';
 
 export function clientVersionText(): string {

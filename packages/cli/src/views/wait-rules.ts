@@ -17,7 +17,7 @@
  * A slot the command took away is done once its task stopped (the manager drains it first).
  */
 import { describeResult, formatDuration, isTerminal, isTaskState, type ProbeHandler } from '@warren/core';
-import { specFromWire, type wire } from '@warren/api';
+import { specFromWire, type wire } from '@warren/api/convert';
 import { good } from './progress.js';
 
 /** A check failing on every counted run for this long (and at least twice) is not a slow start. */
@@ -247,8 +247,10 @@ function handlerWords(h: ProbeHandler): string {
       return `TCP :${h.port}`;
     case 'grpc':
       return `gRPC :${h.port}${h.service ? ` (${h.service})` : ''}`;
-    case 'exec':
-      return `exec ${JSON.stringify(h.command[0] === '/bin/sh' && h.command[1] === '-c' ? h.command[2] : h.command.join(' '))}`;
+    case 'exec': {
+      const shell = h.command[0] === '/bin/sh' && h.command[1] === '-c';
+      return `exec ${JSON.stringify(shell ? h.command[2] : h.command.join(' '))}`;
+    }
   }
 }
 
