@@ -18,21 +18,20 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  // At the default level, as a user runs it.
   const start = async (): Promise<string> => {
-    up = spawnWarren([
-      'up',
-      '--data-dir',
-      dataDir,
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      '--name',
-      name,
-    ]);
+    up = spawnWarren(
+      ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--name', name],
+      { WARREN_LOG_LEVEL: 'info' },
+    );
     const address = (await up.waitForLog((l) => typeof l.joinToken === 'string')).socket as string;
-    nodeId = (await up.waitForLog((l) => l.msg === 'registered with manager')).id as string;
-    await up.waitForLog((l) => l.msg === 'assignments received');
+    const node = await waitFor('the local node ready', async () => {
+      const nodes = await runWarren(['--manager', address, 'node', 'ls', '--format', 'json']);
+      return (JSON.parse(nodes.stdout || '[]') as Array<{ id: string; status: string }>).find(
+        (n) => n.status === 'ready',
+      );
+    });
+    nodeId = node.id;
     return address;
   };
   const running = async (address: string): Promise<Array<{ id: string; containerId: string }>> => {
@@ -75,6 +74,21 @@ test('warren up runs a manager and a local worker in one process; Ctrl-C stops i
   );
   const before = await waitFor('2 running', async () =>
     (await running(address)).length === 2 ? running(address) : undefined,
+  );
+
+  // One line per event a user cares about, nothing else at the default level but the start.
+  const events = await runWarren(['--manager', address, 'events', '--since', '10m', '--until', '0s']);
+  const eventCount = events.stdout.split('\n').filter((l) => l.trim() !== '').length;
+  await waitFor('every event logged', () => up!.lines.filter((l) => l.component === 'events').length >= eventCount);
+  const startLines = new Set(['cluster CA created', 'manager started', 'joined the cluster']);
+  const chatter = up!.lines.filter(
+    (l) => l.component !== 'events' && !startLines.has(l.msg) && typeof l.joinToken !== 'string',
+  );
+  assert.deepEqual(chatter, [], 'no other lines than the events');
+  assert.equal(up!.lines.filter((l) => l.component === 'events').length, eventCount, 'one line per event');
+  assert.ok(
+    up!.lines.some((l) => l.component === 'events' && /^web\.1: task running — running at /.test(l.msg)),
+    'an event in words',
   );
 
   up!.process.kill('SIGINT');

@@ -144,7 +144,8 @@ export class Daemon {
 export function spawnWarren(args: string[], env: Record<string, string> = {}): Daemon {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: { ...process.env, WARREN_LOG_LEVEL: 'info', ...env },
+    // Debug: tests wait for the steps behind the events (a report received, a container stopped).
+    env: { ...process.env, WARREN_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Daemon(child);

@@ -40,4 +40,5 @@ export {
   type DaemonHttpOptions,
 } from './daemon-http.js';
 export { VERSION } from './version.js';
+export { DataDirError, DataDirLock } from './data-dir-lock.js';
 export * from './pki/index.js';

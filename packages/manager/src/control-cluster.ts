@@ -63,7 +63,7 @@ export function clusterHandlers(
         code: grpc.status.UNAUTHENTICATED,
         details: 'this node was removed from the cluster',
       });
-      logger.info({ node: removed.name, id: removed.id }, 'node removed');
+      logger.debug({ node: removed.name, id: removed.id }, 'node removed');
       return deps.nodeToWire(removed);
     }),
 

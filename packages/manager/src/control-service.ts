@@ -102,7 +102,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
         if (auth) changes.push({ kind: 'putAuth', serviceId: created.id, auth });
         return { changes, result: created };
       });
-      logger.info(
+      logger.debug(
         {
           service: spec.name,
           id: service.id,
@@ -180,7 +180,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
         };
         return { changes: [{ kind: 'putService', service: scaled }, event], result: scaled };
       });
-      logger.info({ service: service.spec.name, replicas: req.replicas }, 'service scaled');
+      logger.debug({ service: service.spec.name, replicas: req.replicas }, 'service scaled');
       return serviceToWire(service, store.registryAuth(service.id) !== undefined);
     }),
 
@@ -193,7 +193,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
         };
         return { changes: [{ kind: 'deleteService', service: found }, event], result: found };
       });
-      logger.info({ service: service.spec.name, id: service.id }, 'service removed');
+      logger.debug({ service: service.spec.name, id: service.id }, 'service removed');
       return serviceToWire(service);
     }),
 
@@ -238,7 +238,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
           };
           return { changes: [{ kind: 'putNode', node: updated }, event], result: updated };
         });
-        logger.info({ node: node.name, availability }, 'node availability');
+        logger.debug({ node: node.name, availability }, 'node availability');
         return nodeToWire(node, true);
       },
     ),

@@ -93,7 +93,7 @@ export class HealthIngest {
                 const last = fresh.at(-1);
                 const change = `${phase} ${record.lastTransitionFrom || 'starting'} → ${record.status}`;
                 const reason = last ? `${change}: ${describeResult(kind, last)}` : change;
-                this.logger.info(
+                this.logger.debug(
                   {
                     service: task.serviceName,
                     slot: task.slot,

@@ -2,7 +2,8 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FailedPreconditionError } from '@warren/core';
-import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, DaemonHttp, VERSION } from '@warren/api';
+import { logEvents } from './event-log.js';
+import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, DaemonHttp, DataDirLock, VERSION } from '@warren/api';
 import { ClusterPki, DEFAULT_CERT_VALIDITY_MS } from './cluster-pki.js';
 import { managerComponents } from './manager-components.js';
 import { ManagerServers } from './manager-servers.js';
@@ -66,9 +67,22 @@ export class Manager {
     /** The HTTP endpoints. */
     readonly http: DaemonHttp,
     private readonly statusStream: StatusStream,
+    /** This manager's claim on its data dir. */
+    private readonly lock: DataDirLock,
   ) {}
 
+  /** Starts a manager on `options.dataDir`, which no other manager may be using (a pid file). */
   static async start(options: ManagerOptions): Promise<Manager> {
+    const lock = await DataDirLock.acquire(options.dataDir, 'manager');
+    try {
+      return await Manager.#start(options, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  static async #start(options: ManagerOptions, lock: DataDirLock): Promise<Manager> {
     const logger = options.logger.child({ component: 'manager' });
     const now = options.now ?? Date.now;
     const storeDir = join(options.dataDir, 'store');
@@ -199,7 +213,9 @@ export class Manager {
         cause: err,
       });
     }
-    const manager = new Manager(address, pki, servers, store, sessions, reconciler, logger, http, statusStream);
+    const parts = [pki, servers, store, sessions, reconciler, logger, http, statusStream, lock] as const;
+    const manager = new Manager(address, ...parts);
+    logEvents(store, options.logger.child({ component: 'events' }));
     store.onCommit((changes) => {
       dispatch.push(changes);
       if (changes.some(movesIngress)) ingress.schedule();
@@ -251,6 +267,7 @@ export class Manager {
     this.sessions.closeAll();
     await this.servers.stop(graceMs);
     await this.store.close();
+    await this.lock.release();
     this.#state = 'stopped';
     this.logger.info('manager stopped');
   }

@@ -67,7 +67,7 @@ export class NodeMonitor {
               reason: `${node.name}: ${reason}`,
             },
           });
-          this.logger[status === 'ready' ? 'info' : 'warn']({ node: node.name, reason }, `node ${status}`);
+          this.logger.debug({ node: node.name, reason }, `node ${status}`);
         }
         if (alive && this.#engine.get(node.id) !== engine.ok && (this.#engine.has(node.id) || !engine.ok)) {
           const status = engine.ok ? 'engine ok' : 'degraded';
@@ -89,7 +89,7 @@ export class NodeMonitor {
               reason: `${node.name}: ${why}`,
             },
           });
-          this.logger[engine.ok ? 'info' : 'warn']({ node: node.name }, why);
+          this.logger.debug({ node: node.name }, why);
         }
         if (alive) this.#engine.set(node.id, engine.ok);
         if (next) changes.push({ kind: 'putNode', node: next });

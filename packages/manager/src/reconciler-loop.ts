@@ -100,7 +100,7 @@ export class ReconcilerLoop {
         newId: this.newId,
       });
       for (const e of plan.events)
-        this.logger.info({ service: e.service, slot: e.slot, task: e.taskId, type: e.type }, e.reason);
+        this.logger.debug({ service: e.service, slot: e.slot, task: e.taskId, type: e.type }, e.reason);
       const changes: Change[] = [
         ...plan.actions.map((a): Change =>
           a.type === 'delete' ? { kind: 'deleteTask', task: a.task } : { kind: 'putTask', task: a.task },

@@ -94,7 +94,7 @@ export function updateHandlers(
         if (auth) changes.push({ kind: 'putAuth', serviceId: service.id, auth });
         return { changes, result: next };
       });
-      logger.info({ service: updated.spec.name, image: updated.spec.image }, 'service update started');
+      logger.debug({ service: updated.spec.name, image: updated.spec.image }, 'service update started');
       return serviceToWire(updated, store.registryAuth(updated.id) !== undefined);
     }),
 
@@ -123,7 +123,7 @@ export function updateHandlers(
         };
         return { changes: [{ kind: 'putService', service: next }, event], result: next };
       });
-      logger.info({ service: updated.spec.name, image: updated.spec.image }, 'service rollback started');
+      logger.debug({ service: updated.spec.name, image: updated.spec.image }, 'service rollback started');
       return serviceToWire(updated, store.registryAuth(updated.id) !== undefined);
     }),
   };

@@ -104,7 +104,7 @@ export class TaskDispatch {
       const fields = { service: task.serviceName, slot: task.slot, task: task.id, version, ms };
       if (confirmed) {
         this.drains.confirmed++;
-        this.logger.info(fields, 'drained: every proxy confirmed; stopping');
+        this.logger.debug(fields, 'drained: every proxy confirmed; stopping');
       } else {
         this.drains.timedOut++;
         this.logger.warn({ ...fields, timeoutMs: this.drainTimeoutMs }, 'drain timed out; stopping anyway');

@@ -92,7 +92,7 @@ export function taskStatusHandler(
           },
         });
       }
-      logger.info(
+      logger.debug(
         {
           service: task.serviceName,
           slot: task.slot,

@@ -125,7 +125,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
             };
         return { changes: [{ kind: 'putNode', node: record }], result: record };
       });
-      logger.info({ node: node.name, id: node.id, joined: !known }, known ? 'worker registered' : 'worker joined');
+      logger.debug({ node: node.name, id: node.id, joined: !known }, known ? 'worker registered' : 'worker joined');
       return { nodeId: node.id, heartbeatIntervalMs: sessions.heartbeatIntervalMs, certificate };
     }),
 
@@ -164,7 +164,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
           // A task draining still runs as far as its worker knows; the table comes with the tasks.
           const tasks = store.tasksOfNode(node.id).map((t) => deps.dispatch.view(t));
           call.write({ ...assignments(store, node.name, tasks, [], true), ingress: deps.ingress.table });
-          logger.info({ node: node.name, tasks: tasks.length }, 'worker connected');
+          logger.debug({ node: node.name, tasks: tasks.length }, 'worker connected');
           deps.onNodeChange();
         });
       const gone = (): void => {

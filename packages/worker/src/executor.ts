@@ -148,7 +148,7 @@ export class Executor {
 
     if (task.desiredState === 'shutdown') {
       if (container && isActive(container)) {
-        this.logger.info({ service: task.serviceName, slot: task.slot, task: task.id }, 'stopping container');
+        this.logger.debug({ service: task.serviceName, slot: task.slot, task: task.id }, 'stopping container');
         await this.runtime.stop(container.id, task.spec.stopTimeoutMs);
       }
       if (isTerminal(state)) return;
@@ -206,12 +206,12 @@ export class Executor {
     try {
       const containerId = await this.runtime.run(task, this.nodeId());
       const { address, startedAt, ports } = await this.runtime.probeTarget(containerId, task.spec);
-      this.logger.info({ ...fields, container: containerId.slice(0, 12), address }, 'container started');
+      this.logger.debug({ ...fields, container: containerId.slice(0, 12), address }, 'container started');
       this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId, address, ports });
       this.probes.start(task, { containerId, address }, startedAt, false);
     } catch (err) {
       const reason = dockerMessage(err);
-      this.logger.warn({ ...fields, reason }, 'container could not be started');
+      this.logger.debug({ ...fields, reason }, 'container could not be started');
       this.#report(task, { taskId: task.id, state: 'rejected', message: 'could not start', error: reason });
     }
   }
@@ -233,7 +233,7 @@ export class Executor {
       if (controller.signal.aborted) return false;
       const error = err instanceof Error ? err.message : String(err);
       const fields = { service: task.serviceName, slot: task.slot, task: task.id, reason: error };
-      this.logger.warn(fields, 'image could not be prepared');
+      this.logger.debug(fields, 'image could not be prepared');
       this.#report(task, { taskId: task.id, state: 'rejected', message: 'image not available', error });
       return false;
     } finally {
@@ -242,7 +242,7 @@ export class Executor {
   }
 
   async #discard(container: TaskContainer, stopTimeoutMs: number): Promise<void> {
-    this.logger.info({ task: container.taskId, container: container.id.slice(0, 12) }, 'removing container');
+    this.logger.debug({ task: container.taskId, container: container.id.slice(0, 12) }, 'removing container');
     if (isActive(container)) await this.runtime.stop(container.id, stopTimeoutMs);
     await this.runtime.remove(container.id);
   }

@@ -155,7 +155,7 @@ export class ImagePuller {
     const startedMs = performance.now();
     const tracker = new PullProgressTracker();
     const throttle = new ProgressThrottle(PROGRESS_INTERVAL_MS, () => emit(tracker.progress));
-    this.#logger.info({ image: key }, 'pulling image');
+    this.#logger.debug({ image: key }, 'pulling image');
     try {
       // docker-modem passes abortSignal to the HTTP request: aborting it ends the engine's pull.
       const authconfig = auth && {
@@ -174,11 +174,11 @@ export class ImagePuller {
       throttle.flush();
     } catch (err) {
       if (signal.aborted) {
-        this.#logger.info({ image: key }, 'image pull abandoned (nobody waits for it)');
+        this.#logger.debug({ image: key }, 'image pull abandoned (nobody waits for it)');
         throw signal.reason;
       }
       const error = classifyPullError(ref, err);
-      this.#logger.warn({ image: key, kind: error.kind, reason: engineWords(err) }, 'image pull failed');
+      this.#logger.debug({ image: key, kind: error.kind, reason: engineWords(err) }, 'image pull failed');
       throw error;
     } finally {
       throttle.cancel();
@@ -186,7 +186,7 @@ export class ImagePuller {
     const image = await this.#inspect(key);
     if (!image) throw new PullError('other', ref, `image pull failed: ${ref}: the engine lacks it after pulling`);
     const ms = Math.round(performance.now() - startedMs);
-    this.#logger.info({ image: key, id: image.id.slice(7, 19), digest: image.digest, ms }, 'image pulled');
+    this.#logger.debug({ image: key, id: image.id.slice(7, 19), digest: image.digest, ms }, 'image pulled');
     return image;
   }
 

@@ -167,7 +167,7 @@ export class ManagerLink {
         );
         this.#nodeId = res.nodeId;
         this.#heartbeatIntervalMs = res.heartbeatIntervalMs || 1000;
-        logger.info({ node: name, id: res.nodeId, manager }, 'registered with manager');
+        logger.debug({ node: name, id: res.nodeId, manager }, 'registered with manager');
         return;
       } catch (err) {
         if (signal.aborted) throw err;
@@ -231,7 +231,7 @@ export class ManagerLink {
           if (message.full) {
             this.#connected = true;
             this.#cutOffSince = 0;
-            logger.info({ tasks: tasks.length }, 'assignments received');
+            logger.debug({ tasks: tasks.length }, 'assignments received');
             assignments.full(tasks);
           } else assignments.changes(tasks, message.removedTaskIds);
         });

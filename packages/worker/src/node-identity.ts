@@ -6,13 +6,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
 import {
   CertificateSource,
+  DataDirError,
   PinError,
+  certificateHash,
   TLS_CHANNEL_OPTIONS,
   channelCredentials,
   createWorkerClient,
@@ -59,6 +61,7 @@ export class NodeIdentity {
   static async obtain(options: JoinOptions): Promise<NodeIdentity> {
     const o = { ...options, logger: options.logger.child({ component: 'identity' }) };
     const kept = await readKept(o.dataDir);
+    if (kept && o.token) refuseAnotherCluster(o.dataDir, kept.ca, o.token);
     const id = kept && identityOfPem(kept.cert);
     if (kept && id && id.notAfter > Date.now()) {
       return new NodeIdentity(new CertificateSource(kept.ca, kept.cert, kept.key), id.id, o.dataDir, o.logger);
@@ -150,6 +153,23 @@ export class NodeIdentity {
       }
     }
   }
+}
+
+/**
+ * A data dir that holds this node's identity in one cluster, started with a token of another (a
+ * new manager, so a new CA): refused at once, as `docker swarm join` refuses a node already in a
+ * swarm, instead of retrying forever against a CA the node does not trust.
+ */
+function refuseAnotherCluster(dir: string, keptCa: string, token: string): void {
+  const { caHash } = parseJoinToken(token);
+  const kept = certificateHash(keptCa);
+  if (kept === caHash) return;
+  throw new DataDirError(
+    dir,
+    `the data dir ${resolve(dir)} holds this node's identity in another cluster (CA ${kept.slice(0, 16)}…) ` +
+      `than the token's (CA ${caHash.slice(0, 16)}…): remove that directory to join the new cluster, ` +
+      'or start this worker with another --data-dir',
+  );
 }
 
 async function readKept(dir: string): Promise<{ key: string; cert: string; ca: string } | undefined> {

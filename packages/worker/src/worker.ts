@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import type { WorkerOptions, WorkerState } from './worker-options.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { FailedPreconditionError } from '@warren/core';
-import { DaemonHttp, VERSION, bindServer, shutdownServer, type wire } from '@warren/api';
+import { DaemonHttp, DataDirLock, VERSION, bindServer, shutdownServer, type wire } from '@warren/api';
 import { localAddressTowards } from './advertise.js';
 import { ContainerWatch } from './container-watch.js';
 import { EngineWatch } from './engine-watch.js';
@@ -22,38 +22,7 @@ import { StatusReporter } from './reporter.js';
 import { ContainerRuntime } from './runtime.js';
 import { leftRunning, type LeftRunning } from './left-running.js';
 
-export interface WorkerOptions {
-  /** The manager's gRPC address, `host:port` (mutual TLS). */
-  manager: string;
-  /** The join token, for a first start (later starts use the certificate kept in `dataDir`). */
-  token?: string;
-  /** The node's key, certificate and pinned CA. */
-  dataDir: string;
-  /** Gives up a start still waiting to join. */
-  signal?: AbortSignal;
-  /** Node name; default the host name. The same name after a restart is the same node. */
-  name?: string;
-  logger: Logger;
-  /** How to reach Docker; default the local socket (DOCKER_HOST is honoured by dockerode). */
-  docker?: Docker.DockerOptions;
-  /** Full look at the node's containers, for events missed; default 10 s. */
-  sweepIntervalMs?: number;
-  /** Exec probes running at once across the worker; default 8. */
-  execConcurrency?: number;
-  /** HTTP address of /health, /health/ready, /liveness, /metrics; default 127.0.0.1:0 (any port). */
-  http?: string;
-  /** gRPC address of grpc.health.v1 (Check, Watch); default 127.0.0.1:0 (any port). */
-  grpc?: string;
-  /** Where the proxy accepts connections for published ports (`--ingress-addr`); default 0.0.0.0. */
-  ingressAddr?: string;
-  /**
-   * The address other nodes' proxies reach this node's published tasks at (`--advertise-addr`);
-   * default the address this host uses to reach the manager.
-   */
-  advertiseAddr?: string;
-}
-
-export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';
+export type { WorkerOptions, WorkerState } from './worker-options.js';
 
 /**
  * A worker agent: registers with the manager, follows its assignment stream, runs the
@@ -92,6 +61,7 @@ export class Worker {
     private readonly options: WorkerOptions,
     advertiseAddr: string,
     private readonly identity: NodeIdentity,
+    private readonly lock: DataDirLock,
   ) {
     const { logger } = options;
     this.#logger = logger.child({ component: 'worker' });
@@ -193,9 +163,16 @@ export class Worker {
           `cannot tell this node's address towards ${options.manager} (${why}); set --advertise-addr`,
         );
       }));
-    // A first start waits for the manager to take the join (a signal meanwhile ends the process: cli/daemon.ts).
-    const identity = await NodeIdentity.obtain({ ...options, address: advertise });
-    const worker = new Worker(options, advertise, identity);
+    const lock = await DataDirLock.acquire(options.dataDir, 'worker');
+    let worker: Worker;
+    try {
+      // A first start waits for the manager to take the join (a signal meanwhile ends the process: cli/daemon.ts).
+      const identity = await NodeIdentity.obtain({ ...options, address: advertise });
+      worker = new Worker(options, advertise, identity, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
     try {
       await worker.#start();
     } catch (err) {
@@ -225,7 +202,7 @@ export class Worker {
       const message = `cannot listen on ${grpcListen}: ${(err as Error).message}`;
       throw new FailedPreconditionError(message, { cause: err });
     }
-    this.#logger.info({ http: http.address, grpc: this.#grpcAddress }, 'health endpoints');
+    this.#logger.debug({ http: http.address, grpc: this.#grpcAddress }, 'health endpoints');
     this.#health.start();
     this.#loops.push(this.#link.run(signal), this.#engine.run(signal), this.#containers.run(signal));
     this.#loops.push(this.identity.renewals(this.#client, signal));
@@ -279,6 +256,7 @@ export class Worker {
     await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();
     this.#client.close();
+    await this.lock.release();
   }
 
   /** /health and friends; grpc.health.v1 follows their status. */

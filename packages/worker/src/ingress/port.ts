@@ -59,7 +59,7 @@ export class PublishedPort {
     server.on('error', (err) => shared.logger.warn({ err, published }, 'a published port listener failed'));
     this.#server = server;
     this.bindError = undefined;
-    shared.logger.info({ service: this.service, published }, 'listening on a published port');
+    shared.logger.debug({ service: this.service, published }, 'listening on a published port');
   }
 
   /** Stops accepting and forgets the endpoints; resolves once its connections have all ended. */
@@ -68,7 +68,7 @@ export class PublishedPort {
     this.addresses = [];
     this.#server = undefined;
     if (!server) return Promise.resolve();
-    this.shared.logger.info({ service: this.service, published: this.published }, 'stopped listening');
+    this.shared.logger.debug({ service: this.service, published: this.published }, 'stopped listening');
     return new Promise((resolve) => server.close(() => resolve()));
   }
 

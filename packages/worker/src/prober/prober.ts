@@ -164,7 +164,7 @@ export class Prober {
         const { serviceName: service, slot, id: task } = probing.task;
         const { from, to } = transition;
         const output = raw.output.slice(0, 200) || undefined;
-        this.options.logger.info({ service, slot, task, phase, from, to, output }, `${phase} ${to}`);
+        this.options.logger.debug({ service, slot, task, phase, from, to, output }, `${phase} ${to}`);
         if (phase === 'startup' && to === 'healthy') startupPassed = true;
       }
     }
