@@ -118,19 +118,7 @@ test('a worker on an address in use says which flag to change and exits 1', asyn
   const c = await Cluster.create();
   t.after(() => c.destroy());
   const held = await holdPort(t);
-  const worker = (name: string, ...flags: string[]): Promise<CliResult> =>
-    runWarren([
-      'worker',
-      '--manager',
-      c.address,
-      '--token',
-      c.token,
-      '--data-dir',
-      c.workerDir(name),
-      '--name',
-      c.nodeName(name),
-      ...flags,
-    ]);
+  const worker = (name: string, ...flags: string[]): Promise<CliResult> => runWarren(c.workerArgs(name, flags));
   assertInUse(await worker('grpc', '--grpc', held), held, '--grpc');
   assertInUse(await worker('http', '--http', held), held, '--http');
 });

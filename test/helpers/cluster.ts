@@ -290,23 +290,29 @@ export class Cluster {
 
   /** Starts a worker named `<prefix>-<name>` and waits until it has its assignments. */
   async startWorker(name: string, extra: string[] = []): Promise<Daemon> {
-    const worker = spawnWarren([
-      'worker',
-      '--manager',
-      this.address,
-      '--token',
-      this.token,
-      '--data-dir',
-      this.workerDir(name),
-      '--name',
-      this.nodeName(name),
-      ...extra,
-    ]);
+    const worker = spawnWarren(this.workerArgs(name, extra));
     this.workers.set(name, worker);
     const registered = await worker.waitForLog((l) => l.msg === 'registered with manager');
     this.nodeIds.add(registered.id as string);
     await worker.waitForLog((l) => l.msg === 'assignments received');
     return worker;
+  }
+
+  /** `warren worker …` joining this cluster as node `name`, with its own data dir. */
+  workerArgs(name: string, extra: string[] = []): string[] {
+    const { address, token } = this;
+    return [
+      'worker',
+      '--manager',
+      address,
+      '--token',
+      token,
+      '--data-dir',
+      this.workerDir(name),
+      '--name',
+      this.nodeName(name),
+      ...extra,
+    ];
   }
 
   nodeName(name: string): string {

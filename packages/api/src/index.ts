@@ -19,19 +19,8 @@ export {
   isUnavailable,
   toServiceError,
 } from './errors.js';
-export {
-  eventToWire,
-  registryAuthFromWire,
-  registryAuthToWire,
-  serviceToWire,
-  specFromWire,
-  specToWire,
-  taskFromWire,
-  taskToWire,
-  type AssignedTask,
-} from './convert.js';
-export { healthFromWire, phaseFromWire, phaseToWire } from './convert-health.js';
-export type * as wire from './wire.js';
+// Domain ↔ wire conversion and the wire types, as @warren/api/convert gives them.
+export * from './exports/convert.js';
 export {
   DaemonHttp,
   type Component,
