@@ -125,9 +125,13 @@ test('npm start, then npx warren from the repository root: create, list, inspect
   // npm itself re-raises the SIGINT it got (as it does for Ctrl-C); warren below it must have
   // shut down cleanly: every component said so, in order, and nothing failed.
   assert.equal(how, 'SIGINT', output.slice(-2000));
-  const shutdown = ['shutting down', 'worker stopped', 'manager stopping', 'manager stopped'].map((line) =>
-    output.indexOf(`INFO: ${line}`),
-  );
+  // One line per record: `[time] INFO: <component>: <message> {fields}`.
+  const shutdown = [
+    'shutting down',
+    'worker: worker stopped',
+    'manager: manager stopping',
+    'manager: manager stopped',
+  ].map((line) => output.indexOf(`INFO: ${line}`));
   assert.ok(
     shutdown.every((at, i) => at > 0 && (i === 0 || at > shutdown[i - 1]!)),
     output.slice(-2000),
