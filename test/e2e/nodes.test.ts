@@ -110,6 +110,10 @@ test('a worker frozen with SIGSTOP is declared down and its tasks move; after SI
   w1.process.kill('SIGSTOP');
   t.after(() => w1.process.kill('SIGCONT'));
   await waitFor('w1 down', async () => (await node(c, 'w1')).status === 'down', 10_000, 50);
+  // One rule for endpoints (core's isEndpoint): a task on a node that is down is none, for
+  // GetEndpoints as for the proxies, whether or not it was moved yet.
+  const endpoints = (await c.inspect<{ endpoints: Array<{ node: string }> }>('web')).endpoints;
+  assert.ok(!endpoints.some((e) => e.node === c.nodeName('w1')), JSON.stringify(endpoints));
   await waitFor(
     'both on w2',
     async () =>

@@ -1,5 +1,5 @@
 /**
- * The status page's stream (packages/manager/src/status-stream.ts) over a real store, with
+ * The status page's stream (packages/manager/src/status/stream.ts) over a real store, with
  * in-memory responses: views are coalesced per tick and sent only when they changed, a page
  * that is behind skips views instead of queueing them, events reach only the pages they concern,
  * and a reconnecting page gets the events it missed.
@@ -62,7 +62,8 @@ async function setUp(t: import('node:test').TestContext, tickMs: number) {
   const dir = await mkdtemp(join(tmpdir(), 'warren-status-'));
   const store = await Store.open(dir);
   const sessions = new NodeSessions(Date.now, 1000);
-  const sources = { store, sessions, ingress: { problems: () => [] }, now: Date.now, version: 'test' };
+  const ingress = { problems: () => [], nodeUp: () => true };
+  const sources = { store, sessions, ingress, now: Date.now, version: 'test' };
   const stream = new StatusStream({ sources, store, logger: pino({ level: 'silent' }), tickMs, refreshMs: 60_000 });
   t.after(async () => {
     stream.close();

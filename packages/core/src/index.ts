@@ -30,4 +30,5 @@ export {
 } from './reconcile/index.js';
 export * from './health.js';
 export { describeProbeRun } from './health-words.js';
+export { isEndpoint } from './endpoint.js';
 export { backoffDelay, type BackoffPolicy } from './backoff.js';

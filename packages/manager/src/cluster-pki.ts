@@ -20,7 +20,7 @@ import {
   writeSecretFile,
   type Role,
 } from '@warren/api';
-import type { Store } from './store.js';
+import type { Store } from './store/store.js';
 
 const SECRET_KEY = 'join-secret';
 /** A certificate shorter than this could not renew in time. */

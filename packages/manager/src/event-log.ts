@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { EventType, WarrenEvent } from '@warren/core';
-import type { Store } from './store.js';
+import type { Store } from './store/store.js';
 
 /** Events that mean something went wrong: warn, so that they stand out. */
 const WARNINGS: ReadonlySet<EventType> = new Set([

@@ -1,6 +1,6 @@
 export { Manager, type ManagerOptions, type ManagerState } from './manager.js';
-export { Store, type Change, type NodeRecord, type StoreView } from './store.js';
-export { IngressTables } from './ingress.js';
-export { TaskDispatch } from './task-dispatch.js';
-export { NodeSessions } from './node-sessions.js';
-export { StatusStream } from './status-stream.js';
+export { Store, type Change, type NodeRecord, type StoreView } from './store/store.js';
+export { IngressTables } from './ingress/tables.js';
+export { TaskDispatch } from './workers/task-dispatch.js';
+export { NodeSessions } from './workers/node-sessions.js';
+export { StatusStream } from './status/stream.js';

@@ -1,7 +1,7 @@
 import type { Component } from '@warren/api';
-import type { NodeSessions } from './node-sessions.js';
+import type { NodeSessions } from './workers/node-sessions.js';
 import type { ReconcilerLoop } from './reconciler-loop.js';
-import type { Store } from './store.js';
+import type { Store } from './store/store.js';
 
 /** What the manager depends on, checked for `/health/ready`: the store, the reconciler loop, workers. */
 export function managerComponents(deps: {

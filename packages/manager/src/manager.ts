@@ -7,20 +7,20 @@ import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, DaemonHttp, Data
 import { ClusterPki, DEFAULT_CERT_VALIDITY_MS } from './cluster-pki.js';
 import { managerComponents } from './manager-components.js';
 import { ManagerServers } from './manager-servers.js';
-import { controlServiceHandlers } from './control-service.js';
-import { HealthIngest } from './health-ingest.js';
+import { controlServiceHandlers } from './control/services.js';
+import { HealthIngest } from './workers/health-ingest.js';
 import { managerMetrics } from './metrics.js';
 import { newId } from './ids.js';
-import { NodeMonitor } from './node-monitor.js';
-import { ImageQueries } from './image-queries.js';
-import { NodeSessions } from './node-sessions.js';
+import { NodeMonitor } from './workers/node-monitor.js';
+import { ImageQueries } from './control/image-queries.js';
+import { NodeSessions } from './workers/node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
-import { StatusPages } from './status-http.js';
-import { StatusStream } from './status-stream.js';
-import { Store, type Change } from './store.js';
-import { IngressTables } from './ingress.js';
-import { TaskDispatch } from './task-dispatch.js';
-import { workerServiceHandlers } from './worker-service.js';
+import { StatusPages } from './status/http.js';
+import { StatusStream } from './status/stream.js';
+import { Store, type Change } from './store/store.js';
+import { IngressTables } from './ingress/tables.js';
+import { TaskDispatch } from './workers/task-dispatch.js';
+import { workerServiceHandlers } from './workers/worker-service.js';
 
 export interface ManagerOptions {
   /** State lives in `<dataDir>/store`. */

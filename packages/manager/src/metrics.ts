@@ -1,12 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { isTerminal, taskHealth } from '@warren/core';
-import type { HealthIngest } from './health-ingest.js';
-import type { IngressTables } from './ingress.js';
-import type { TaskDispatch } from './task-dispatch.js';
-import type { NodeSessions } from './node-sessions.js';
+import type { HealthIngest } from './workers/health-ingest.js';
+import type { IngressTables } from './ingress/tables.js';
+import type { TaskDispatch } from './workers/task-dispatch.js';
+import type { NodeSessions } from './workers/node-sessions.js';
 import type { ReconcilerLoop } from './reconciler-loop.js';
-import type { StatusStream } from './status-stream.js';
-import type { Store } from './store.js';
+import type { StatusStream } from './status/stream.js';
+import type { Store } from './store/store.js';
 
 /**
  * The manager's Prometheus metrics. Labels are bounded: services, health states, event types,

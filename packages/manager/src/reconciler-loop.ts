@@ -8,8 +8,8 @@ import {
   type TaskHealthRecords,
   type TaskHealthView,
 } from '@warren/core';
-import type { NodeSessions } from './node-sessions.js';
-import type { Change, Store } from './store.js';
+import type { NodeSessions } from './workers/node-sessions.js';
+import type { Change, Store } from './store/store.js';
 
 /**
  * Runs the pure reconciler (packages/core/src/reconcile.ts) against the store and writes its

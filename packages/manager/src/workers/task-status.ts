@@ -11,7 +11,7 @@ import {
   type TaskPort,
 } from '@warren/core';
 import { unaryHandler, type wire } from '@warren/api';
-import type { Change, NodeRecord, Store } from './store.js';
+import type { Change, NodeRecord, Store } from '../store/store.js';
 import type { AuthenticatedCall } from './worker-service.js';
 
 const MAX_TEXT = 4096;

@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { eventToWire, toServiceError, type wire } from '@warren/api';
 import type { Service } from '@warren/core';
-import { endpointsOf } from './endpoints.js';
-import type { Store } from './store.js';
+import { endpointsOf, type NodeUp } from '../ingress/endpoints.js';
+import type { Store } from '../store/store.js';
 
 /**
  * The ControlService's two streams: WatchEndpoints (the current set, then every change) and
@@ -12,6 +12,7 @@ export function watchHandlers(
   store: Store,
   now: () => number,
   findService: (ref: string) => Service,
+  nodeUp: NodeUp,
 ): Pick<wire.ControlServiceHandlers, 'WatchEndpoints' | 'WatchEvents'> {
   return {
     WatchEndpoints: (call: grpc.ServerWritableStream<{ name: string }, wire.EndpointsMessage>) => {
@@ -24,7 +25,7 @@ export function watchHandlers(
       }
       let last = '';
       const send = (): void => {
-        const endpoints = endpointsOf(store, service);
+        const endpoints = endpointsOf(store, service, nodeUp);
         const key = JSON.stringify(endpoints);
         if (key === last) return;
         last = key;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { registryAuthToWire, type wire } from '@warren/api';
 import type { RegistryAuth } from '@warren/core';
-import type { NodeSessions } from './node-sessions.js';
+import type { NodeSessions } from '../workers/node-sessions.js';
 
 /** A node engine's answer about an image: its digest, or why there is none. */
 export interface ImageAnswer {

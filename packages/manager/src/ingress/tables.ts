@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { taskReady, type Service, type Task } from '@warren/core';
+import type { Service } from '@warren/core';
 import type { wire } from '@warren/api';
-import type { NodeSessions } from './node-sessions.js';
-import type { StoreView } from './store.js';
+import type { NodeSessions } from '../workers/node-sessions.js';
+import type { StoreView } from '../store/store.js';
+import { endpointTasks } from './endpoints.js';
 
 const EMPTY = { full: false, tasks: [], removedTaskIds: [], auths: [], imageQueries: [] };
 
@@ -203,30 +204,21 @@ export class IngressTables {
   }
 
   #endpoints(service: Service, target: number): wire.IngressEndpoint[] {
-    return this.store
-      .tasksOfService(service.id)
-      .filter((t) => this.#serves(t))
-      .sort((a, b) => a.slot - b.slot)
-      .flatMap((t) => {
-        const port = t.ports?.find((p) => p.target === target);
-        if (!port) return [];
-        // On the default bridge the host reaches the container itself: its own node's proxy
-        // skips Docker's port forwarding (docker-proxy) and connects there.
-        const local = t.spec.network === 'bridge' && t.address !== '' ? `${t.address}:${target}` : '';
-        return [{ taskId: t.id, nodeId: t.nodeId, address: port.address, localAddress: local }];
-      });
+    return endpointTasks(this.store, service, this.nodeUp).flatMap((t) => {
+      const port = t.ports?.find((p) => p.target === target);
+      if (!port) return [];
+      // On the default bridge the host reaches the container itself: its own node's proxy
+      // skips Docker's port forwarding (docker-proxy) and connects there.
+      const local = t.spec.network === 'bridge' && t.address !== '' ? `${t.address}:${target}` : '';
+      return [{ taskId: t.id, nodeId: t.nodeId, address: port.address, localAddress: local }];
+    });
   }
 
   /**
-   * Running, ready, not being stopped, on a node that is up. A worker restarting quickly is not
-   * a node going down: its containers keep serving, so its stream may be closed for a moment.
+   * A node is up while its worker is connected (or in the grace after a manager start) and the
+   * monitor has not declared it down. A worker restarting quickly is not a node going down: its
+   * containers keep serving, so its stream may be closed for a moment.
    */
-  #serves(t: Task): boolean {
-    return (
-      t.desiredState === 'running' &&
-      (this.sessions.isAlive(t.nodeId) || this.#inGrace(t.nodeId)) &&
-      this.store.node(t.nodeId)?.status !== 'down' &&
-      taskReady(t.spec.health, this.store.health(t.id), t.state === 'running')
-    );
-  }
+  readonly nodeUp = (nodeId: string): boolean =>
+    (this.sessions.isAlive(nodeId) || this.#inGrace(nodeId)) && this.store.node(nodeId)?.status !== 'down';
 }

@@ -20,17 +20,17 @@ import {
   unaryHandler,
   type wire,
 } from '@warren/api';
-import { endpointsOf, replacementState } from './endpoints.js';
-import { watchHandlers } from './control-watch.js';
+import { endpointsOf, replacementState } from '../ingress/endpoints.js';
+import { watchHandlers } from './watch.js';
 import { updateHandlers } from './service-update.js';
-import { clusterHandlers } from './control-cluster.js';
-import { nodeWire } from './node-wire.js';
-import type { ClusterPki } from './cluster-pki.js';
+import { clusterHandlers } from './cluster.js';
+import { nodeWire } from '../workers/node-wire.js';
+import type { ClusterPki } from '../cluster-pki.js';
 import type { ImageQueries } from './image-queries.js';
-import type { IngressTables } from './ingress.js';
+import type { IngressTables } from '../ingress/tables.js';
 import { resolveImage } from './image-resolution.js';
-import type { NodeSessions } from './node-sessions.js';
-import type { Change, NodeRecord, Store, StoreView } from './store.js';
+import type { NodeSessions } from '../workers/node-sessions.js';
+import type { Change, NodeRecord, Store, StoreView } from '../store/store.js';
 
 export interface ControlDeps {
   store: Store;
@@ -43,7 +43,7 @@ export interface ControlDeps {
   /** Questions to nodes' engines: a new service's image is pinned through one. */
   imageQueries: ImageQueries;
   /** The ingress table's view of which nodes cannot listen on which published ports. */
-  ingress: Pick<IngressTables, 'problems'>;
+  ingress: Pick<IngressTables, 'problems' | 'nodeUp'>;
   pki: ClusterPki;
   /** Serving the manager's local socket (its owner) rather than a remote client over TLS. */
   local: boolean;
@@ -136,7 +136,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       return {
         service: serviceToWire(service, store.registryAuth(service.id) !== undefined),
         tasks: tasksOf(service),
-        endpoints: endpointsOf(store, service),
+        endpoints: endpointsOf(store, service, deps.ingress.nodeUp),
         ...replacementState(store, service),
         ingressProblems: deps.ingress.problems(service.spec.ports.map((p) => p.published)),
       };
@@ -144,10 +144,10 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
 
     GetEndpoints: unaryHandler('GetEndpoints', logger, async (req: { name: string }) => {
       const service = findService(store, req.name);
-      return { service: service.spec.name, endpoints: endpointsOf(store, service), atMs: now() };
+      return { service: service.spec.name, endpoints: endpointsOf(store, service, deps.ingress.nodeUp), atMs: now() };
     }),
 
-    ...watchHandlers(store, now, (ref) => findService(store, ref)),
+    ...watchHandlers(store, now, (ref) => findService(store, ref), deps.ingress.nodeUp),
 
     ...clusterHandlers({ ...deps, nodeToWire: (n) => nodeToWire(n, false) }),
 

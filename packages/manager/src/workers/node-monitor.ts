@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { NodeSessions } from './node-sessions.js';
-import type { Change, NodeRecord, Store } from './store.js';
+import type { Change, NodeRecord, Store } from '../store/store.js';
 
 const HISTORY_KEPT = 20;
 

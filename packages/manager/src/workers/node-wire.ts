@@ -1,7 +1,7 @@
 import { isTerminal } from '@warren/core';
 import type { wire } from '@warren/api';
 import type { NodeSessions } from './node-sessions.js';
-import type { NodeRecord, StoreView } from './store.js';
+import type { NodeRecord, StoreView } from '../store/store.js';
 
 /** A node as the CLI sees it: its record, its session (last beat, engine) and its running tasks. */
 export function nodeWire(store: StoreView, sessions: NodeSessions, n: NodeRecord, withHistory: boolean): wire.Node {

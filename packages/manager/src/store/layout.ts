@@ -1,5 +1,5 @@
 import { PHASES, RESULTS_KEPT, type EventDraft, type WarrenEvent } from '@warren/core';
-import type { Change } from './store-types.js';
+import type { Change } from './types.js';
 
 /**
  * How the manager's state is laid out in LevelDB.

@@ -3,15 +3,15 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { NotFoundError, UnauthenticatedError, ValidationError } from '@warren/core';
 import { callIdentity, identityOfPem, toServiceError, unaryHandler, type wire } from '@warren/api';
-import type { ClusterPki } from './cluster-pki.js';
+import type { ClusterPki } from '../cluster-pki.js';
 import { assignments } from './assignments.js';
 import { taskStatusHandler } from './task-status.js';
 import type { HealthIngest } from './health-ingest.js';
-import type { ImageQueries } from './image-queries.js';
-import type { IngressTables } from './ingress.js';
+import type { ImageQueries } from '../control/image-queries.js';
+import type { IngressTables } from '../ingress/tables.js';
 import type { TaskDispatch } from './task-dispatch.js';
 import type { NodeSessions } from './node-sessions.js';
-import type { NodeRecord, Store } from './store.js';
+import type { NodeRecord, Store } from '../store/store.js';
 
 export interface WorkerDeps {
   store: Store;

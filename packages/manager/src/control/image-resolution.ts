@@ -8,7 +8,7 @@ import {
   type ServiceSpec,
 } from '@warren/core';
 import type { ImageQueries } from './image-queries.js';
-import type { NodeRecord } from './store.js';
+import type { NodeRecord } from '../store/store.js';
 
 /** The image a service runs, and why it is not pinned when it is not. */
 export interface ResolvedImage {

@@ -11,8 +11,8 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { WarrenEvent } from '@warren/core';
 import { STREAM_EVENTS, type EventView } from '@warren/status-page';
-import { eventView, overview, serviceDetail, type StatusSources } from './status-snapshots.js';
-import type { Store } from './store.js';
+import { eventView, overview, serviceDetail, type StatusSources } from './snapshots.js';
+import type { Store } from '../store/store.js';
 
 export interface StatusStreamOptions {
   sources: StatusSources;

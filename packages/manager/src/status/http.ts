@@ -18,9 +18,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SERVICE_NAME_PATTERN } from '@warren/core';
-import { overview, serviceDetail, type StatusSources } from './status-snapshots.js';
-import { recentEvents, type StatusStream } from './status-stream.js';
-import type { StoreView } from './store.js';
+import { overview, serviceDetail, type StatusSources } from './snapshots.js';
+import { recentEvents, type StatusStream } from './stream.js';
+import type { StoreView } from '../store/store.js';
 
 interface Asset {
   type: string;

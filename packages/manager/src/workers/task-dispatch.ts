@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { Task, TaskState } from '@warren/core';
 
 import { assignments } from './assignments.js';
-import type { IngressTables } from './ingress.js';
+import type { IngressTables } from '../ingress/tables.js';
 import type { NodeSessions } from './node-sessions.js';
-import type { Change, Store } from './store.js';
+import type { Change, Store } from '../store/store.js';
 
 /** States in which the worker has already stopped the container, or it has ended. */
 const STOPPED: ReadonlySet<TaskState> = new Set(['shutdown', 'complete', 'rejected']);

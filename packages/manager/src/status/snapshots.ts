@@ -16,15 +16,15 @@ import {
   type WarrenEvent,
 } from '@warren/core';
 import type { EventView, NodeSummary, Overview, ServiceDetail, ServiceSummary, TaskView } from '@warren/status-page';
-import { endpointTasks, replacementState } from './endpoints.js';
-import type { IngressTables } from './ingress.js';
-import type { NodeSessions } from './node-sessions.js';
-import type { StoreView } from './store.js';
+import { endpointTasks, replacementState } from '../ingress/endpoints.js';
+import type { IngressTables } from '../ingress/tables.js';
+import type { NodeSessions } from '../workers/node-sessions.js';
+import type { StoreView } from '../store/store.js';
 
 export interface StatusSources {
   store: StoreView;
   sessions: NodeSessions;
-  ingress: Pick<IngressTables, 'problems'>;
+  ingress: Pick<IngressTables, 'problems' | 'nodeUp'>;
   now: () => number;
   version: string;
 }
@@ -73,7 +73,7 @@ export function serviceDetail(src: StatusSources, service: Service): ServiceDeta
     now: src.now(),
     summary: summary(store, service),
     checks: probeRuns(service.spec.health).map((run) => ({ phases: run.phases, words: describeProbeRun(run) })),
-    endpoints: endpointTasks(store, service).map((t) => ({
+    endpoints: endpointTasks(store, service, src.ingress.nodeUp).map((t) => ({
       slot: t.slot,
       task: t.id,
       node: store.node(t.nodeId)?.name ?? '',

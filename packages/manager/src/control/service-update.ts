@@ -13,8 +13,8 @@ import {
 import { registryAuthFromWire, serviceToWire, specFromWire, unaryHandler, type wire } from '@warren/api';
 import type { ImageQueries } from './image-queries.js';
 import { resolveImage } from './image-resolution.js';
-import type { NodeSessions } from './node-sessions.js';
-import type { Change, Store, StoreView } from './store.js';
+import type { NodeSessions } from '../workers/node-sessions.js';
+import type { Change, Store, StoreView } from '../store/store.js';
 
 export interface UpdateDeps {
   store: Store;

@@ -10,7 +10,7 @@ import {
   type PhaseRecord,
 } from '@warren/core';
 import { phaseFromWire, type wire } from '@warren/api';
-import type { Change, Store } from './store.js';
+import type { Change, Store } from '../store/store.js';
 
 /** Output kept per stored result: enough to say why, small enough to keep 10 of per phase. */
 const OUTPUT_KEPT = 1024;

@@ -1,6 +1,6 @@
 import { registryAuthToWire, taskToWire, type wire } from '@warren/api';
 import type { Task } from '@warren/core';
-import type { StoreView } from './store.js';
+import type { StoreView } from '../store/store.js';
 
 /**
  * What a worker is sent about its tasks: the tasks (with the health the manager knows) and the

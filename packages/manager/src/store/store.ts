@@ -16,10 +16,10 @@ import {
   type TaskHealthRecords,
   type WarrenEvent,
 } from '@warren/core';
-import { encodeChange, eventKey } from './store-layout.js';
-import type { Change, CommitListener, NodeRecord, StoreView } from './store-types.js';
+import { encodeChange, eventKey } from './layout.js';
+import type { Change, CommitListener, NodeRecord, StoreView } from './types.js';
 
-export type { Change, CommitListener, NodeRecord, StoreView } from './store-types.js';
+export type { Change, CommitListener, NodeRecord, StoreView } from './types.js';
 
 /**
  * The manager's state in LevelDB, with an in-memory mirror for reads.

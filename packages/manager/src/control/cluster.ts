@@ -6,9 +6,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, NotFoundError, ValidationError, isTerminal } from '@warren/core';
 import { identityOfPem, unaryHandler, type wire } from '@warren/api';
-import type { ClusterPki } from './cluster-pki.js';
-import type { NodeSessions } from './node-sessions.js';
-import type { Change, NodeRecord, Store } from './store.js';
+import type { ClusterPki } from '../cluster-pki.js';
+import type { NodeSessions } from '../workers/node-sessions.js';
+import type { Change, NodeRecord, Store } from '../store/store.js';
 
 export interface ClusterDeps {
   store: Store;

@@ -1,21 +1,24 @@
 import {
+  isEndpoint,
   isTerminal,
   replacementBudget,
   slotsOutForHealth,
   taskHealthView,
-  taskReady,
   type Service,
   type Task,
 } from '@warren/core';
 import type { wire } from '@warren/api';
-import type { StoreView } from './store.js';
+import type { StoreView } from '../store/store.js';
+
+/** Whether a node is up, as the ingress table counts it (IngressTables.nodeUp). */
+export type NodeUp = (nodeId: string) => boolean;
 
 /**
- * The endpoints of a service: its tasks that are ready (running, readiness healthy or none,
- * startup passed) and have an address. What a load balancer in front of Warren would read.
+ * The endpoints of a service: its tasks that take traffic (core's isEndpoint: ready, on a node
+ * that is up), as the ingress table has them. What a load balancer in front of Warren would read.
  */
-export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] {
-  return endpointTasks(view, service).map((t) => ({
+export function endpointsOf(view: StoreView, service: Service, nodeUp: NodeUp): wire.Endpoint[] {
+  return endpointTasks(view, service, nodeUp).map((t) => ({
     taskId: t.id,
     slot: t.slot,
     nodeId: t.nodeId,
@@ -25,16 +28,11 @@ export function endpointsOf(view: StoreView, service: Service): wire.Endpoint[] 
   }));
 }
 
-/** The tasks behind endpointsOf, by slot. */
-export function endpointTasks(view: StoreView, service: Service): Task[] {
+/** The tasks behind endpointsOf and the ingress table, by slot. */
+export function endpointTasks(view: StoreView, service: Service, nodeUp: NodeUp): Task[] {
   return view
     .tasksOfService(service.id)
-    .filter(
-      (t) =>
-        t.desiredState === 'running' &&
-        t.address !== '' &&
-        taskReady(t.spec.health, view.health(t.id), t.state === 'running'),
-    )
+    .filter((t) => isEndpoint(t, view.health(t.id), nodeUp(t.nodeId)))
     .sort((a, b) => a.slot - b.slot);
 }
 
