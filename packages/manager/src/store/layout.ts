@@ -1,8 +1,9 @@
-import { PHASES, RESULTS_KEPT, type EventDraft, type WarrenEvent } from '@warren/core';
+import { RESULTS_KEPT, type EventDraft, type WarrenEvent } from '@warren/core';
+import type { Op } from './backend.js';
 import type { Change } from './types.js';
 
 /**
- * How the manager's state is laid out in LevelDB.
+ * How the manager's state is laid out in a backend (LevelDB, or etcd under a prefix).
  *
  * Keys (UTF-8 strings) and values (JSON):
  *   service:<id>  → Service      the desired state the user asked for
@@ -18,8 +19,6 @@ import type { Change } from './types.js';
  *   meta:<name>   → string       e.g. meta:join-token
  *   auth:<service id>        → RegistryAuth  --with-registry-auth credentials (never logged or shown)
  */
-
-export type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
 
 /**
  * The batch operations of one change. `ring` holds the next result position per task and phase
@@ -55,10 +54,8 @@ export function encodeChange(
     case 'deleteTask':
       return [
         { type: 'del', key: `task:${c.task.id}` },
-        ...PHASES.flatMap((p): Op[] => [
-          { type: 'del', key: `health:${c.task.id}:${p}` },
-          ...RING.map((n): Op => ({ type: 'del', key: `result:${c.task.id}:${p}:${n}` })),
-        ]),
+        { type: 'delPrefix', key: `health:${c.task.id}:` },
+        { type: 'delPrefix', key: `result:${c.task.id}:` },
       ];
     case 'putHealth': {
       const ringKey = `${c.taskId}:${c.phase}`;
@@ -85,5 +82,3 @@ export function encodeChange(
 export function eventKey(seq: number): string {
   return `event:${String(seq).padStart(16, '0')}`;
 }
-
-const RING = Array.from({ length: RESULTS_KEPT }, (_, n) => n);

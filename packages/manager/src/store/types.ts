@@ -39,8 +39,11 @@ export type Change =
   | { kind: 'putTask'; task: Task }
   | { kind: 'deleteTask'; task: Task }
   | { kind: 'putNode'; node: NodeRecord }
-  /** `record` holds the last results; `added` of them are new and get written. */
-  | { kind: 'putHealth'; taskId: string; phase: Phase; record: PhaseRecord; added: number }
+  /**
+   * `record` holds the last results; `added` of them are new and get written. `coalesce`: no
+   * transition, so a backend may write it with a later write (etcd: at most a second later).
+   */
+  | { kind: 'putHealth'; taskId: string; phase: Phase; record: PhaseRecord; added: number; coalesce?: boolean }
   | { kind: 'putSlot'; state: SlotState }
   | { kind: 'deleteSlot'; serviceId: string; slot: number }
   | { kind: 'putServiceState'; state: ServiceState }

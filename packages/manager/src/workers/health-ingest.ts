@@ -60,7 +60,10 @@ export class HealthIngest {
       try {
         const rejected = await this.store.mutate((view) => {
           const events: EventDraft[] = [];
-          const records = new Map<string, { taskId: string; phase: Phase; record: PhaseRecord; added: number }>();
+          const records = new Map<
+            string,
+            { taskId: string; phase: Phase; record: PhaseRecord; added: number; transition: boolean }
+          >();
           const rejectedPerBatch = queued.map(({ nodeId, batch, receivedAt }) => {
             let rejected = 0;
             for (const update of batch.updates) {
@@ -87,7 +90,9 @@ export class HealthIngest {
                 ...state,
                 results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT),
               };
-              records.set(key, { taskId: task.id, phase, record, added: (pending?.added ?? 0) + fresh.length });
+              const transition = (pending?.transition ?? false) || update.transition;
+              const added = (pending?.added ?? 0) + fresh.length;
+              records.set(key, { taskId: task.id, phase, record, added, transition });
               if (update.transition) {
                 const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
                 const last = fresh.at(-1);
@@ -120,12 +125,14 @@ export class HealthIngest {
             return rejected;
           });
           const changes: Change[] = [
-            ...[...records.values()].map(({ taskId, phase, record, added }): Change => ({
+            // Runs without a transition may be coalesced by the backend (etcd); transitions never are.
+            ...[...records.values()].map(({ taskId, phase, record, added, transition }): Change => ({
               kind: 'putHealth',
               taskId,
               phase,
               record,
               added,
+              coalesce: !transition,
             })),
             ...events.map((event): Change => ({ kind: 'event', event })),
           ];

@@ -1,0 +1,194 @@
+import {
+  EVENTS_KEPT,
+  RESULTS_KEPT,
+  ROLLBACK_DEFAULTS,
+  UPDATE_DEFAULTS,
+  type Phase,
+  type PhaseState,
+  type ProbeResult,
+  type RegistryAuth,
+  type Service,
+  type ServiceSpec,
+  type ServiceState,
+  type SlotState,
+  type Task,
+  type TaskHealthRecords,
+  type WarrenEvent,
+} from '@warren/core';
+import type { Change, NodeRecord, StoreView } from './types.js';
+
+/**
+ * The manager's state in memory: what every read sees. Filled from a backend's keys at start
+ * (`loadEntry`, layout.ts) and kept up to date with each change as it is written (`apply`), by
+ * the store that writes it or, on a follower, from the leader's writes as etcd reports them.
+ */
+export class MemoryState implements StoreView {
+  readonly #services = new Map<string, Service>();
+  readonly #serviceIdByName = new Map<string, string>();
+  readonly #tasks = new Map<string, Task>();
+  readonly #nodes = new Map<string, NodeRecord>();
+  readonly #health = new Map<string, TaskHealthRecords>();
+  /** Ring position of the next result per task and phase (`<task>:<phase>`); layout.ts advances it. */
+  readonly ring = new Map<string, number>();
+  readonly #slots = new Map<string, SlotState>();
+  readonly #serviceStates = new Map<string, ServiceState>();
+  #events: WarrenEvent[] = [];
+  readonly #meta = new Map<string, string>();
+  readonly #auths = new Map<string, RegistryAuth>();
+
+  /** One key of a backend, as layout.ts wrote it; results are sorted by `finishLoad`. */
+  loadEntry(key: string, value: unknown): void {
+    const sep = key.indexOf(':');
+    const kind = key.slice(0, sep);
+    const id = key.slice(sep + 1);
+    if (kind === 'service') this.#putService(withPorts(value as Service));
+    else if (kind === 'task') this.#tasks.set(id, withPorts(value as Task));
+    else if (kind === 'node') this.#nodes.set(id, value as NodeRecord);
+    else if (kind === 'slot') this.#slots.set(slotKey(value as SlotState), value as SlotState);
+    else if (kind === 'svcstate') this.#serviceStates.set(id, value as ServiceState);
+    else if (kind === 'event') this.#events.push(value as WarrenEvent);
+    else if (kind === 'health') {
+      const [taskId, phase] = id.split(':') as [string, Phase];
+      const { ring, ...state } = value as PhaseState & { ring: number };
+      const known = this.#health.get(taskId)?.[phase];
+      this.#health.set(taskId, { ...this.#health.get(taskId), [phase]: { ...state, results: known?.results ?? [] } });
+      this.ring.set(`${taskId}:${phase}`, ring);
+    } else if (kind === 'result') {
+      const [taskId, phase] = id.split(':') as [string, Phase];
+      const records = this.#health.get(taskId) ?? {};
+      const record = records[phase] ?? { ...EMPTY_PHASE, results: [] };
+      record.results.push(value as ProbeResult);
+      this.#health.set(taskId, { ...records, [phase]: record });
+    } else if (kind === 'meta') this.#meta.set(id, value as string);
+    else if (kind === 'auth') this.#auths.set(id, value as RegistryAuth);
+  }
+
+  /** After the last `loadEntry`: results in time order, the newest RESULTS_KEPT. */
+  finishLoad(): void {
+    this.#events.sort((a, b) => a.seq - b.seq);
+    for (const records of this.#health.values()) {
+      for (const record of Object.values(records)) {
+        record.results.sort((a, b) => a.at - b.at);
+        record.results.splice(0, Math.max(0, record.results.length - RESULTS_KEPT));
+      }
+    }
+  }
+
+  /** Takes written changes and stamped events in. */
+  apply(changes: readonly Change[], events: readonly WarrenEvent[]): void {
+    if (events.length > 0) {
+      const all = [...this.#events, ...events];
+      this.#events = all.length > EVENTS_KEPT ? all.slice(all.length - EVENTS_KEPT) : all;
+    }
+    for (const c of changes) {
+      if (c.kind === 'putService') this.#putService(c.service);
+      else if (c.kind === 'deleteService') {
+        this.#services.delete(c.service.id);
+        this.#serviceIdByName.delete(c.service.spec.name);
+        this.#auths.delete(c.service.id);
+      } else if (c.kind === 'putTask') this.#tasks.set(c.task.id, c.task);
+      else if (c.kind === 'deleteTask') {
+        this.#tasks.delete(c.task.id);
+        this.#health.delete(c.task.id);
+      } else if (c.kind === 'putHealth')
+        this.#health.set(c.taskId, { ...this.#health.get(c.taskId), [c.phase]: c.record });
+      else if (c.kind === 'putNode') this.#nodes.set(c.node.id, c.node);
+      else if (c.kind === 'putSlot') this.#slots.set(slotKey(c.state), c.state);
+      else if (c.kind === 'deleteSlot') this.#slots.delete(slotKey(c));
+      else if (c.kind === 'putServiceState') this.#serviceStates.set(c.state.serviceId, c.state);
+      else if (c.kind === 'deleteServiceState') this.#serviceStates.delete(c.serviceId);
+      else if (c.kind === 'putMeta') this.#meta.set(c.key, c.value);
+      else if (c.kind === 'putAuth') this.#auths.set(c.serviceId, c.auth);
+    }
+  }
+
+  /** Events older than `seq` are gone (a follower sees the leader drop them). */
+  dropEventsThrough(seq: number): void {
+    if ((this.#events[0]?.seq ?? Infinity) <= seq) this.#events = this.#events.filter((e) => e.seq > seq);
+  }
+
+  #putService(service: Service): void {
+    const before = this.#services.get(service.id);
+    if (before) this.#serviceIdByName.delete(before.spec.name);
+    this.#services.set(service.id, service);
+    this.#serviceIdByName.set(service.spec.name, service.id);
+  }
+
+  services(): Iterable<Service> {
+    return this.#services.values();
+  }
+  service(id: string): Service | undefined {
+    return this.#services.get(id);
+  }
+  serviceByName(name: string): Service | undefined {
+    const id = this.#serviceIdByName.get(name);
+    return id === undefined ? undefined : this.#services.get(id);
+  }
+  tasks(): Iterable<Task> {
+    return this.#tasks.values();
+  }
+  task(id: string): Task | undefined {
+    return this.#tasks.get(id);
+  }
+  tasksOfService(serviceId: string): Task[] {
+    return [...this.#tasks.values()].filter((t) => t.serviceId === serviceId);
+  }
+  tasksOfNode(nodeId: string): Task[] {
+    return [...this.#tasks.values()].filter((t) => t.nodeId === nodeId);
+  }
+  slots(): Iterable<SlotState> {
+    return this.#slots.values();
+  }
+  serviceStates(): Iterable<ServiceState> {
+    return this.#serviceStates.values();
+  }
+  serviceState(serviceId: string): ServiceState | undefined {
+    return this.#serviceStates.get(serviceId);
+  }
+  events(): readonly WarrenEvent[] {
+    return this.#events;
+  }
+  health(taskId: string): TaskHealthRecords {
+    return this.#health.get(taskId) ?? {};
+  }
+  nodes(): Iterable<NodeRecord> {
+    return this.#nodes.values();
+  }
+  node(id: string): NodeRecord | undefined {
+    return this.#nodes.get(id);
+  }
+  nodeByName(name: string): NodeRecord | undefined {
+    for (const node of this.#nodes.values()) if (node.name === name && !node.removedAt) return node;
+    return undefined;
+  }
+  meta(key: string): string | undefined {
+    return this.#meta.get(key);
+  }
+  registryAuth(serviceId: string): RegistryAuth | undefined {
+    return this.#auths.get(serviceId);
+  }
+}
+
+/** A phase before its first result. */
+export const EMPTY_PHASE: PhaseState = {
+  status: 'starting',
+  successStreak: 0,
+  failureStreak: 0,
+  everSucceeded: false,
+  lastTransitionAt: 0,
+  lastTransitionFrom: '',
+};
+
+export function slotKey(s: { serviceId: string; slot: number }): string {
+  return `${s.serviceId}/${s.slot}`;
+}
+
+/** Records written before services could publish ports or had update policies get the defaults. */
+function withPorts<T extends { spec: ServiceSpec }>(record: T): T {
+  const { spec } = record;
+  if (spec.ports && spec.update && spec.rollback && spec.forceUpdate !== undefined) return record;
+  const defaults = { ports: [], update: UPDATE_DEFAULTS, rollback: ROLLBACK_DEFAULTS, forceUpdate: 0 };
+  return { ...record, spec: { ...defaults, ...spec } };
+}
+
+export { withPorts };
