@@ -7,3 +7,13 @@ export { StatusStream } from './status/stream.js';
 export { EtcdBackend, FencedError, MAX_TXN_OPS, type Fence } from './store/etcd/backend.js';
 export { LevelBackend } from './store/leveldb/backend.js';
 export type { Op, StoreBackend } from './store/backend.js';
+export {
+  Election,
+  type Campaign,
+  type ElectionHooks,
+  type ElectionStore,
+  type LeaderInfo,
+  type LeaseHandle,
+  type Term,
+} from './leadership/election.js';
+export { EtcdElection } from './leadership/etcd-election.js';
