@@ -78,17 +78,21 @@ const report: string[] = [];
 if (want('cli')) {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
   const name = `bench${randomBytes(3).toString('hex')}`;
-  const up = spawnWarren([
-    'up',
-    '--data-dir',
-    dataDir,
-    '--listen',
-    '127.0.0.1:0',
-    '--http',
-    '127.0.0.1:0',
-    '--name',
-    name,
-  ]);
+  const up = spawnWarren(
+    [
+      'up',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--name',
+      name,
+      // As users run it (the default level): the figures are the cluster's, not its debug log's.
+    ],
+    { WARREN_LOG_LEVEL: 'info' },
+  );
   let nodeId = '';
   try {
     const address = ((await up.waitForLog((l) => typeof l.joinToken === 'string')).socket as string) ?? '';

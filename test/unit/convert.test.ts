@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import {
   DESCRIPTOR,
   PROTO_LOAD_OPTIONS,
+  controlProto,
   specFromWire,
   specToWire,
   taskFromWire,
@@ -216,6 +217,14 @@ test('the protocol processes load is the .proto as it is now, and proto-loader r
       assert.deepEqual(mine[method]!.responseDeserialize(Buffer.alloc(0)), def.responseDeserialize(Buffer.alloc(0)));
     }
   }
+  // The CLI's part of the descriptor (controlProto) reads and writes the ControlService the same.
+  const part = controlProto().ControlService.service as unknown as Record<string, Method & { path: string }>;
+  const whole = ours.ControlService.service as unknown as Record<string, Method & { path: string }>;
+  assert.deepEqual(Object.keys(part).sort(), Object.keys(whole).sort());
+  for (const [method, def] of Object.entries(whole)) {
+    const empty = def.responseDeserialize(Buffer.alloc(0));
+    assert.deepEqual(part[method]!.responseDeserialize(Buffer.alloc(0)), empty, `${method}: the CLI's part`);
+  }
   const spec = specToWire(full);
   const create = ours.ControlService.service.CreateService;
   const theirCreate = control.CreateService!;
@@ -224,4 +233,6 @@ test('the protocol processes load is the .proto as it is now, and proto-loader r
     create.requestDeserialize(theirCreate.requestSerialize({ spec })),
     theirCreate.requestDeserialize(theirCreate.requestSerialize({ spec })),
   );
+  const partCreate = part.CreateService!;
+  assert.deepEqual(partCreate.requestSerialize({ spec }), create.requestSerialize({ spec }));
 });

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ControlServiceClient } from './generated/warren/v1/ControlService.js';
 import type { WorkerServiceClient } from './generated/warren/v1/WorkerService.js';
-import { warrenProto } from './proto.js';
+import { controlProto, warrenProto } from './proto.js';
 
 /** A ControlService client: `unix:PATH` (the manager's local socket) or HOST:PORT with TLS credentials. */
 export function createControlClient(
@@ -9,7 +9,7 @@ export function createControlClient(
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   options: grpc.ChannelOptions = {},
 ): ControlServiceClient {
-  return new (warrenProto().ControlService)(address, credentials, options);
+  return new (controlProto().ControlService)(address, credentials, options);
 }
 
 /** A WorkerService client (mutual TLS with the node's certificate; see pki/credentials.ts). */

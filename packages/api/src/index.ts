@@ -1,5 +1,5 @@
-export { warrenProto, PROTO_LOAD_OPTIONS } from './proto.js';
-export { DESCRIPTOR } from './generated/descriptor.js';
+export { controlProto, warrenProto, PROTO_LOAD_OPTIONS } from './proto.js';
+export { CONTROL_DESCRIPTOR, DESCRIPTOR } from './generated/descriptor.js';
 export { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS } from './addresses.js';
 export { createControlClient, createWorkerClient, unary, type CallOptions, type UnaryMethod } from './client.js';
 export {

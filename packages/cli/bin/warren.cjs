@@ -6,7 +6,8 @@
 // when there is none (or V8 refused it), and once more by the first run that talked to a manager,
 // so that it holds the gRPC code too. The daemons (up, manager, worker) run the CLI as tsc built it
 // (dist/main.js, ES modules: they load the manager's and worker's packages, and a daemon's start
-// time does not matter); so does everything with WARREN_CLI_UNBUNDLED=1 (coverage).
+// time does not matter), and so does `cert` (the certificate library stays out of the bundle);
+// so does everything with WARREN_CLI_UNBUNDLED=1 (coverage).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -30,8 +31,8 @@ function command(args) {
   return undefined;
 }
 
-const daemons = new Set(['up', 'manager', 'worker']);
-if (process.env.WARREN_CLI_UNBUNDLED === '1' || daemons.has(command(process.argv.slice(2)))) {
+const unbundled = new Set(['up', 'manager', 'worker', 'cert']);
+if (process.env.WARREN_CLI_UNBUNDLED === '1' || unbundled.has(command(process.argv.slice(2)))) {
   import(path.join(dist, 'main.js')).catch(notBuilt);
 } else {
   let source;

@@ -3,7 +3,7 @@
  * errors it answers with, and the conversion of wire types. No certificate library and no server
  * code, so a command over the local socket loads only gRPC.
  */
-export { warrenProto, PROTO_LOAD_OPTIONS } from '../proto.js';
+export { controlProto, warrenProto, PROTO_LOAD_OPTIONS } from '../proto.js';
 export { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS } from '../addresses.js';
 export { createControlClient, unary, type CallOptions, type UnaryMethod } from '../client.js';
 export { isDomainError, isRejected, isServiceError, isUnavailable } from '../errors.js';
