@@ -130,7 +130,7 @@ test('one leader; the other follows it and takes over when its lease is revoked 
   assert.equal(ha.terms[0]!.signal.aborted, true, 'the term ended');
   await settle();
   assert.equal(b.leading, true, 'the follower took over at once');
-  assert.notEqual(hb.terms[0]!.fence.revision, ha.terms[0]!.fence.revision);
+  assert.notEqual(hb.terms[0]!.fence!.revision, ha.terms[0]!.fence!.revision);
   stopB.abort();
   await runB;
 });

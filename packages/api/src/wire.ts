@@ -82,3 +82,9 @@ export type { JoinTokenInfo__Output as JoinTokenInfoOut } from './generated/warr
 export type {
   RenewCertificateRequest__Output as RenewCertificateRequestOut,
 } from './generated/warren/v1/RenewCertificateRequest.js';
+export type { ManagersInfo, ManagersInfo__Output as ManagersInfoOut } from './generated/warren/v1/ManagersInfo.js';
+export type { ManagerInfo, ManagerInfo__Output as ManagerInfoOut } from './generated/warren/v1/ManagerInfo.js';
+export type {
+  EtcdMemberInfo,
+  EtcdMemberInfo__Output as EtcdMemberInfoOut,
+} from './generated/warren/v1/EtcdMemberInfo.js';

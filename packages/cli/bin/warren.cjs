@@ -22,17 +22,19 @@ function notBuilt() {
   process.exit(1);
 }
 
-/** The command: the first word that is not an option or the value of a global one. */
+/** The command: the first word that is not an option or the value of a global one, and the word after it. */
 function command(args) {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--manager' || args[i] === '--tls-dir') i++;
-    else if (!args[i].startsWith('-')) return args[i];
+    else if (!args[i].startsWith('-')) return `${args[i]} ${args[i + 1] ?? ''}`.trim();
   }
-  return undefined;
+  return '';
 }
 
 const unbundled = new Set(['up', 'manager', 'worker', 'cert']);
-if (process.env.WARREN_CLI_UNBUNDLED === '1' || unbundled.has(command(process.argv.slice(2)))) {
+const [first, second] = command(process.argv.slice(2)).split(' ');
+const daemonOrCert = unbundled.has(first) && !(first === 'manager' && second === 'ls');
+if (process.env.WARREN_CLI_UNBUNDLED === '1' || daemonOrCert) {
   import(path.join(dist, 'main.js')).catch(notBuilt);
 } else {
   let source;

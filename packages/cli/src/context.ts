@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { managerAddress } from './manager-address.js';
 import type { Command } from 'commander';
 import { createControlClient, unary, type CallOptions, type UnaryMethod, type wire } from '@warren/api/client';
@@ -11,12 +11,12 @@ export { DEFAULT_CONTROL_SOCKET, managerAddress } from './manager-address.js';
 
 /**
  * A ControlService client: over the local socket, or over TLS with the certificate of --tls-dir
- * (the TLS code is loaded only then).
+ * (the TLS code is loaded only then). `--manager a,b,c` names several managers: the first.
  */
 export async function controlClient(
   command: Command,
+  address = managerAddresses(command)[0]!,
 ): Promise<{ address: string; client: wire.ControlServiceClient }> {
-  const address = managerAddress(command);
   if (address.startsWith('unix:')) return { address, client: createControlClient(address) };
   const dir = command.optsWithGlobals<{ tlsDir?: string }>().tlsDir ?? process.env.WARREN_TLS_DIR;
   if (!dir) {
@@ -62,16 +62,44 @@ export interface ControlSession {
   close(): void;
 }
 
+/**
+ * With several managers (`--manager a,b,c`), a call goes to the first that answers, and the
+ * session stays with it: any manager answers the CLI (a follower forwards to the leader).
+ */
 export async function controlSession(command: Command): Promise<ControlSession> {
-  const { address, client } = await controlClient(command);
+  const addresses = managerAddresses(command);
+  let at = 0;
+  let current = await controlClient(command, addresses[0]);
   return {
     async call(pick, request, options = {}) {
-      try {
-        return await unary(pick(client), client, request as never, { timeoutMs: 10_000, ...options });
-      } catch (err) {
-        throw cliErrorFrom(err, address);
+      for (let tried = 0; ; tried++) {
+        const { client } = current;
+        try {
+          return await unary(pick(client), client, request as never, { timeoutMs: 10_000, ...options });
+        } catch (err) {
+          // Only a manager that cannot be reached at all sends the CLI to the next one.
+          if (tried + 1 >= addresses.length || !isUnreachable(err)) throw cliErrorFrom(err, addresses.join(','));
+          client.close();
+          at = (at + 1) % addresses.length;
+          current = await controlClient(command, addresses[at]);
+        }
       }
     },
-    close: () => client.close(),
+    close: () => current.client.close(),
   };
+}
+
+/** `--manager a,b,c` (or WARREN_MANAGER): every address, `unix:` paths made absolute. */
+export function managerAddresses(command: Command): string[] {
+  return managerAddress(command)
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '')
+    .map((a, i) => (i > 0 && a.startsWith('unix:') ? `unix:${resolve(a.slice('unix:'.length))}` : a));
+}
+
+/** The manager did not answer at all (no connection): not a manager saying no. */
+function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: number; details?: string };
+  return e.code === 14 && !/leads|leader/.test(e.details ?? '');
 }

@@ -17,6 +17,7 @@ export { parsePublishedPort, validatePublishedPorts, type PublishedPort } from '
 export * from './events.js';
 export {
   reconcile,
+  confirmedSince,
   DEFAULT_HISTORY_LIMIT,
   type Action,
   type NodeView,
@@ -31,4 +32,5 @@ export {
 export * from './health.js';
 export { describeProbeRun } from './health-words.js';
 export { isEndpoint } from './endpoint.js';
+export { DEFAULT_ETCD_PREFIX, parseStoreUrl, type StoreUrl } from './store-url.js';
 export { backoffDelay, type BackoffPolicy } from './backoff.js';

@@ -20,7 +20,8 @@ import {
   warrenProto,
   type wire,
 } from '@warren/api';
-import type { ClusterPki } from './cluster-pki.js';
+import type { ClusterPki } from './pki/cluster-pki.js';
+import { FORWARDED_METADATA } from './leadership/gates.js';
 
 /** Unix socket paths are limited to 107 bytes on Linux. */
 const MAX_SOCKET_PATH = 107;
@@ -63,9 +64,16 @@ export class ManagerServers {
       o.logger.warn({ peer: call.getPeer(), reason: why }, 'control call refused');
       throw new UnauthenticatedError(why);
     };
+    // A call a follower forwarded carries its caller's rights (leadership/gates.ts).
+    const [remoteHandlers, localHandlers] = [o.control(false), o.control(true)];
+    const asCaller = perCall(proto.ControlService.service, (call) => {
+      const id = callIdentity(call as unknown as Parameters<typeof callIdentity>[0]);
+      const forwarded = call.metadata.get(FORWARDED_METADATA)[0];
+      return id?.role === 'manager' && forwarded === 'local' ? localHandlers : remoteHandlers;
+    });
     remote.addService(
       proto.ControlService.service,
-      guardService(proto.ControlService.service, o.control(false), (call) => {
+      guardService(proto.ControlService.service, asCaller, (call) => {
         const id = callIdentity(call);
         if (!id)
           refuse(call, 'a client certificate of this cluster is required (warren cert issue on the manager host)');
@@ -74,7 +82,7 @@ export class ManagerServers {
       }),
     );
     remote.addService(proto.WorkerService.service, o.worker);
-    local.addService(proto.ControlService.service, o.control(true));
+    local.addService(proto.ControlService.service, localHandlers);
     const path = resolve(o.socket.replace(/^unix:/, ''));
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
       throw new FailedPreconditionError(`the socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes (--socket)`);
@@ -107,4 +115,17 @@ export class ManagerServers {
     this.remote.forceShutdown();
     this.local.forceShutdown();
   }
+}
+
+/** Handlers that pick, call by call, which of two sets serves it. */
+function perCall(
+  definition: grpc.ServiceDefinition,
+  pick: (call: { metadata: grpc.Metadata }) => wire.ControlServiceHandlers,
+): wire.ControlServiceHandlers {
+  const handlers: Record<string, unknown> = {};
+  for (const method of Object.keys(definition)) {
+    handlers[method] = (call: { metadata: grpc.Metadata }, ...rest: unknown[]) =>
+      (pick(call) as unknown as Record<string, (...a: unknown[]) => void>)[method]!(call, ...rest);
+  }
+  return handlers as wire.ControlServiceHandlers;
 }

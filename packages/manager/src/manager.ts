@@ -1,10 +1,16 @@
-import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FailedPreconditionError } from '@warren/core';
+import {
+  DEFAULT_MANAGER_ADDRESS,
+  DEFAULT_MANAGER_HTTP_ADDRESS,
+  DaemonHttp,
+  DataDirLock,
+  VERSION,
+  warrenProto,
+} from '@warren/api';
 import { logEvents } from './event-log.js';
-import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, DaemonHttp, DataDirLock, VERSION } from '@warren/api';
-import { ClusterPki, DEFAULT_CERT_VALIDITY_MS } from './cluster-pki.js';
+import { ClusterPki, DEFAULT_CERT_VALIDITY_MS } from './pki/cluster-pki.js';
 import { managerComponents } from './manager-components.js';
 import { ManagerServers } from './manager-servers.js';
 import { controlServiceHandlers } from './control/services.js';
@@ -17,58 +23,59 @@ import { NodeSessions } from './workers/node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
 import { StatusPages } from './status/http.js';
 import { StatusStream } from './status/stream.js';
-import { Store, type Change } from './store/store.js';
+import type { Change } from './store/store.js';
 import { IngressTables } from './ingress/tables.js';
 import { TaskDispatch } from './workers/task-dispatch.js';
 import { workerServiceHandlers } from './workers/worker-service.js';
+import { Election, SoleLeadership, type Leadership } from './leadership/election.js';
+import { EtcdElection } from './leadership/etcd-election.js';
+import { forwardingControl, leaderOnly } from './leadership/gates.js';
+import { ManagerRegistry, type Self } from './leadership/managers.js';
+import { Terms } from './leadership/terms.js';
+import { Following } from './store/etcd/following.js';
+import { openState, type OpenedState } from './state-open.js';
+import type { ManagerOptions } from './manager-options.js';
 
-export interface ManagerOptions {
-  /** State lives in `<dataDir>/store`. */
-  dataDir: string;
-  /** gRPC address (TLS) for workers and remote CLIs; default DEFAULT_MANAGER_ADDRESS (port 0: any free port). */
-  listen?: string;
-  /** The local CLI's Unix socket; default `<dataDir>/warren.sock`. */
-  socket?: string;
-  /** Validity of the node and client certificates the CA issues (`--cert-expiry`); default 90 days. */
-  certExpiryMs?: number;
-  logger: Logger;
-  /** How often workers heartbeat; default 1 s. */
-  heartbeatIntervalMs?: number;
-  /** Heartbeats missed in a row after which a node is down; default 3. */
-  nodeDownAfter?: number;
-  /** Safety pass of the reconciler; default 1 s (it also runs on every change). */
-  reconcileIntervalMs?: number;
-  /** HTTP address of /health, /health/ready, /liveness, /metrics; default DEFAULT_MANAGER_HTTP_ADDRESS. */
-  http?: string;
-  /**
-   * Before a task with published ports is stopped, how long to wait at most for every connected
-   * proxy to confirm it no longer sends it connections (`--drain-timeout`); default 2 s.
-   */
-  drainTimeoutMs?: number;
-  now?: () => number;
-}
+export type { ManagerOptions } from './manager-options.js';
 
 export type ManagerState = 'running' | 'stopping' | 'stopped';
 
+/**
+ * With etcd, how long a new leader gives every node before it may declare one down: a worker
+ * finds the new leader within ~1 s after a crash, ~5 s after its leader froze (two heartbeats
+ * and a registration time out first).
+ */
+const TAKEOVER_GRACE_MS = 8000;
+
+interface Parts {
+  state: OpenedState;
+  pki: ClusterPki;
+  servers: ManagerServers;
+  sessions: NodeSessions;
+  http: DaemonHttp;
+  statusStream: StatusStream;
+  following: Following | undefined;
+  leadership: Leadership;
+  lock: DataDirLock;
+  logger: Logger;
+}
+
+/**
+ * A manager: the desired state, the scheduler and reconciler, the workers' and the CLI's gRPC
+ * services, its HTTP endpoints and status page. Alone on LevelDB it always leads; on etcd it
+ * campaigns, and only while it leads does it decide (leadership/terms.ts) — following, it answers
+ * the CLI (forwarding what the leader must do) and points workers to the leader.
+ */
 export class Manager {
   #state: ManagerState = 'running';
   readonly #abort = new AbortController();
+  readonly #running: Promise<void>[] = [];
 
   private constructor(
     /** `host:port` actually bound. */
     readonly address: string,
-    /** The join token: `WRN-1-<CA hash>-<secret>` (it changes with `warren join-token --rotate`). */
-    private readonly pki: ClusterPki,
-    private readonly servers: ManagerServers,
-    private readonly store: Store,
-    private readonly sessions: NodeSessions,
     readonly reconciler: ReconcilerLoop,
-    private readonly logger: Logger,
-    /** The HTTP endpoints. */
-    readonly http: DaemonHttp,
-    private readonly statusStream: StatusStream,
-    /** This manager's claim on its data dir. */
-    private readonly lock: DataDirLock,
+    private readonly parts: Parts,
   ) {}
 
   /** Starts a manager on `options.dataDir`, which no other manager may be using (a pid file). */
@@ -84,192 +91,197 @@ export class Manager {
 
   static async #start(options: ManagerOptions, lock: DataDirLock): Promise<Manager> {
     const logger = options.logger.child({ component: 'manager' });
+    const child = (component: string): Logger => options.logger.child({ component });
     const now = options.now ?? Date.now;
-    const storeDir = join(options.dataDir, 'store');
-    // Only the owner reads the store: it holds the join token and registry credentials.
-    await mkdir(storeDir, { recursive: true, mode: 0o700 });
-    await chmod(storeDir, 0o700);
-    const store = await Store.open(storeDir).catch((err: unknown) => {
-      throw new FailedPreconditionError(
-        `cannot open the store in ${storeDir} (is another manager using this data dir?): ${(err as Error).message}`,
+    let leadership: Leadership | undefined;
+    const state = await openState(
+      { ...options, logger },
+      // A write found another manager leading: stop at once.
+      (err) => leadership?.stepDown(err.message),
+    );
+    const undo: Array<() => unknown> = [() => state.close()];
+    try {
+      const { store } = state;
+      const pki = await ClusterPki.start(state.ca, store, options.certExpiryMs ?? DEFAULT_CERT_VALIDITY_MS, logger);
+      undo.push(() => pki.stop());
+      const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
+      const graceMs = heartbeatIntervalMs * (options.nodeDownAfter ?? 3);
+      const sessions = new NodeSessions(now, heartbeatIntervalMs, options.nodeDownAfter ?? 3);
+      const reconciler = new ReconcilerLoop(store, sessions, now, newId, child('reconciler'));
+      const health = new HealthIngest(store, now, child('health'));
+      const startedAt = now();
+      const monitor = new NodeMonitor(store, sessions, now, startedAt, () => reconciler.trigger(), child('nodes'));
+      const ingress = new IngressTables(store, sessions, now, child('ingress'));
+      const dispatch = new TaskDispatch(store, sessions, ingress, options.drainTimeoutMs ?? 2000, child('drain'));
+      const self: Self = { id: state.id, address: '', http: '', startedAt };
+      const ttlSec = options.leaderLeaseSec ?? 1;
+      leadership = state.etcd
+        ? new Election(new EtcdElection(state.etcd.client, `${state.etcd.prefix}leader`), self, {
+            ttlSec,
+            logger: child('leadership'),
+          })
+        : new SoleLeadership(self);
+      const registry = new ManagerRegistry(self, leadership, state.etcd, child('leadership'));
+      const statusSources = { store, sessions, ingress, now, version: VERSION };
+      const statusStream = new StatusStream({ sources: statusSources, store, logger: child('status-page') });
+      undo.push(() => statusStream.close());
+      const statusPages = await StatusPages.load(statusSources, statusStream).catch((err: unknown) => {
+        throw new FailedPreconditionError(`cannot read the status page's files: ${(err as Error).message}`);
+      });
+      const streams = { health: 0 };
+      const imageQueries = new ImageQueries(sessions);
+      const proto = warrenProto();
+      const view = leadership;
+      const control = (local: boolean) =>
+        forwardingControl(
+          proto.ControlService.service,
+          controlServiceHandlers({
+            ...{ store, sessions, now, newId, startedAt, imageQueries, ingress, pki, local },
+            managers: registry,
+            logger: child('control'),
+          }),
+          view,
+          pki.source,
+          local ? 'local' : 'client',
+        );
+      const worker = leaderOnly(
+        proto.WorkerService.service,
+        workerServiceHandlers({
+          ...{ store, sessions, pki, now, newId, ingress, dispatch, health, imageQueries, streams },
+          onNodeChange: () => {
+            reconciler.trigger();
+            ingress.nodeChanged();
+          },
+          onConnect: () => monitor.check(),
+          logger: child('workers'),
+        }),
+        view,
       );
-    });
-    let pki: ClusterPki;
-    try {
-      pki = await ClusterPki.start(options.dataDir, store, options.certExpiryMs ?? DEFAULT_CERT_VALIDITY_MS, logger);
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
-
-    const sessions = new NodeSessions(now, options.heartbeatIntervalMs ?? 1000, options.nodeDownAfter ?? 3);
-    const reconciler = new ReconcilerLoop(
-      store,
-      sessions,
-      now,
-      newId,
-      options.logger.child({ component: 'reconciler' }),
-    );
-    const health = new HealthIngest(store, now, options.logger.child({ component: 'health' }));
-    const startedAt = now();
-    const monitor = new NodeMonitor(
-      store,
-      sessions,
-      now,
-      startedAt,
-      () => reconciler.trigger(),
-      options.logger.child({ component: 'nodes' }),
-    );
-    const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
-    const graceMs = heartbeatIntervalMs * (options.nodeDownAfter ?? 3);
-    const ingressLogger = options.logger.child({ component: 'ingress' });
-    const ingress = new IngressTables(store, sessions, now, ingressLogger, now() + graceMs);
-    const dispatch = new TaskDispatch(
-      store,
-      sessions,
-      ingress,
-      options.drainTimeoutMs ?? 2000,
-      options.logger.child({ component: 'drain' }),
-    );
-    dispatch.resume(graceMs);
-    const statusSources = { store, sessions, ingress, now, version: VERSION };
-    const statusLogger = options.logger.child({ component: 'status-page' });
-    const statusStream = new StatusStream({ sources: statusSources, store, logger: statusLogger });
-    let statusPages: StatusPages;
-    try {
-      statusPages = await StatusPages.load(statusSources, statusStream);
-    } catch (err) {
-      statusStream.close();
-      pki.stop();
-      await store.close();
-      throw new FailedPreconditionError(`cannot read the status page's files: ${(err as Error).message}`, {
-        cause: err,
+      const listen = options.listen ?? DEFAULT_MANAGER_ADDRESS;
+      const socket = options.socket ?? join(options.dataDir, 'warren.sock');
+      const servers = await ManagerServers.start({ listen, socket, pki, control, worker, logger }).catch(
+        (err: unknown) => {
+          if (err instanceof FailedPreconditionError) throw err;
+          throw new FailedPreconditionError(`cannot listen on ${listen}: ${(err as Error).message}`, { cause: err });
+        },
+      );
+      undo.push(() => servers.forceShutdown());
+      self.address = servers.address;
+      const intervalMs = options.reconcileIntervalMs ?? 1000;
+      const components = managerComponents({
+        ...{ store, sessions, reconciler, now, startedAt, intervalMs, leadership: view },
+        storeName: state.etcd ? 'etcd' : 'LevelDB',
       });
-    }
-    const streams = { health: 0 };
-    const imageQueries = new ImageQueries(sessions);
-    const control = (local: boolean) =>
-      controlServiceHandlers({
-        store,
-        sessions,
-        now,
-        newId,
-        startedAt,
-        imageQueries,
-        ingress,
-        pki,
-        local,
-        logger: options.logger.child({ component: 'control' }),
-      });
-    const worker = workerServiceHandlers({
-      store,
-      sessions,
-      pki,
-      now,
-      newId,
-      onNodeChange: () => {
-        reconciler.trigger();
-        ingress.nodeChanged();
-      },
-      onConnect: () => monitor.check(),
-      ingress,
-      dispatch,
-      health,
-      imageQueries,
-      streams,
-      logger: options.logger.child({ component: 'workers' }),
-    });
-    const listen = options.listen ?? DEFAULT_MANAGER_ADDRESS;
-    const socket = options.socket ?? join(options.dataDir, 'warren.sock');
-    let servers: ManagerServers;
-    try {
-      servers = await ManagerServers.start({ listen, socket, pki, control, worker, logger });
-    } catch (err) {
-      pki.stop();
-      await store.close();
-      if (err instanceof FailedPreconditionError) throw err;
-      throw new FailedPreconditionError(`cannot listen on ${listen}: ${(err as Error).message}`, { cause: err });
-    }
-    const address = servers.address;
-    const intervalMs = options.reconcileIntervalMs ?? 1000;
-    const components = managerComponents({ store, sessions, reconciler, now, startedAt, intervalMs });
-    const httpListen = options.http ?? DEFAULT_MANAGER_HTTP_ADDRESS;
-    let http: DaemonHttp;
-    try {
-      http = await DaemonHttp.start({
+      const httpListen = options.http ?? DEFAULT_MANAGER_HTTP_ADDRESS;
+      const http = await DaemonHttp.start({
         listen: httpListen,
         version: VERSION,
         components,
         registry: managerMetrics({ store, sessions, health, reconciler, streams, ingress, dispatch, statusStream }),
         pages: statusPages.handle,
         onStatus: (status) => servers.health.setStatus('', status === 'unhealthy' ? 'NOT_SERVING' : 'SERVING'),
+      }).catch((err: unknown) => {
+        throw new FailedPreconditionError(`cannot serve HTTP on ${httpListen}: ${(err as Error).message}`, {
+          cause: err,
+        });
       });
+      self.http = http.address;
+      const following = state.etcd ? new Following(store, state.etcd.backend, child('store')) : undefined;
+      const terms = new Terms({
+        ...{ store, sessions, reconciler, monitor, ingress, dispatch, now, logger },
+        // Workers of a failover need a moment to find the new leader (a frozen one takes longest).
+        graceMs: state.etcd ? Math.max(graceMs, TAKEOVER_GRACE_MS) : graceMs,
+        ...(state.etcd && following ? { etcd: { backend: state.etcd.backend, following } } : {}),
+        reconcileIntervalMs: intervalMs,
+        info: self,
+        stepDown: (why) => view.stepDown(why),
+      });
+      const parts = { state, pki, servers, sessions, http, statusStream, following, leadership, lock, logger };
+      const manager = new Manager(servers.address, reconciler, parts);
+      logEvents(store, child('events'));
+      store.onCommit((changes) => {
+        dispatch.push(changes);
+        if (changes.some(movesIngress)) ingress.schedule();
+        // Health records alone change no decision; a task failed by its health check does.
+        if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
+      });
+      following?.start();
+      const signal = manager.#abort.signal;
+      const hooks = {
+        lead: (term: Parameters<Terms['begin']>[0]) => terms.begin(term),
+        follow: (leader: { id: string; address: string } | undefined, why: string) =>
+          leader
+            ? logger.info({ leader: leader.id, at: leader.address }, 'following')
+            : logger.warn({ reason: why }, 'no manager leads'),
+      };
+      manager.#running.push(leadership.run(hooks, signal), registry.register(signal));
+      logger.info(
+        {
+          id: self.id,
+          address: self.address,
+          socket: servers.socket,
+          caHash: pki.ca.hash,
+          http: http.address,
+          statusPage: `http://${http.address}/`,
+          dataDir: options.dataDir,
+          store: state.where,
+          services: [...store.services()].length,
+          tasks: [...store.tasks()].length,
+        },
+        'manager started',
+      );
+      return manager;
     } catch (err) {
-      statusStream.close();
-      servers.forceShutdown();
-      pki.stop();
-      await store.close();
-      throw new FailedPreconditionError(`cannot serve HTTP on ${httpListen}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      for (const step of undo.reverse()) await step();
+      throw err;
     }
-    const parts = [pki, servers, store, sessions, reconciler, logger, http, statusStream, lock] as const;
-    const manager = new Manager(address, ...parts);
-    logEvents(store, options.logger.child({ component: 'events' }));
-    store.onCommit((changes) => {
-      dispatch.push(changes);
-      if (changes.some(movesIngress)) ingress.schedule();
-      // Health records alone change no decision; a task failed by its health check does.
-      if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
-    });
-    reconciler.run(intervalMs, manager.#abort.signal);
-    monitor.run(manager.#abort.signal);
-    reconciler.trigger();
-    logger.info(
-      {
-        address,
-        socket: servers.socket,
-        caHash: pki.ca.hash,
-        http: http.address,
-        statusPage: `http://${http.address}/`,
-        dataDir: options.dataDir,
-        services: [...store.services()].length,
-        tasks: [...store.tasks()].length,
-      },
-      'manager started',
-    );
-    return manager;
   }
 
   /** The join token workers present: `WRN-1-<CA hash>-<secret>`. */
   get token(): string {
-    return this.pki.joinToken;
+    return this.parts.pki.joinToken;
   }
 
   /** The local CLI's socket, `unix:` + absolute path. */
   get socket(): string {
-    return this.servers.socket;
+    return this.parts.servers.socket;
+  }
+
+  /** The HTTP endpoints. */
+  get http(): DaemonHttp {
+    return this.parts.http;
   }
 
   get state(): ManagerState {
     return this.#state;
   }
 
-  /** Stops serving (running calls get `graceMs`), stops the loops, closes the store. */
+  /** Whether this manager leads now (always, alone on LevelDB). */
+  get leading(): boolean {
+    return this.parts.leadership.leading;
+  }
+
+  /**
+   * Stops serving (running calls get `graceMs`), ends its term (with etcd the lease is revoked:
+   * another manager leads at once), stops the loops, closes the store.
+   */
   async stop(graceMs = 2000): Promise<void> {
     if (this.#state !== 'running') return;
     this.#state = 'stopping';
-    this.logger.info('manager stopping');
+    const { pki, statusStream, http, sessions, servers, following, state, lock, logger } = this.parts;
+    logger.info('manager stopping');
     this.#abort.abort();
-    this.pki.stop();
-    this.statusStream.close();
-    await this.http.stop();
-    this.sessions.closeAll();
-    await this.servers.stop(graceMs);
-    await this.store.close();
-    await this.lock.release();
+    await Promise.allSettled(this.#running);
+    pki.stop();
+    statusStream.close();
+    await http.stop();
+    sessions.closeAll();
+    await servers.stop(graceMs);
+    await following?.stop();
+    await state.close();
+    await lock.release();
     this.#state = 'stopped';
-    this.logger.info('manager stopped');
+    logger.info('manager stopped');
   }
 }
 

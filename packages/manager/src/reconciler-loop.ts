@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import {
+  confirmedSince,
   reconcile,
   taskHealthView,
   taskReady,
@@ -22,7 +23,13 @@ import type { Change, Store } from './store/store.js';
  */
 export class ReconcilerLoop {
   #scheduled = false;
-  #stopped = false;
+  /** Until `run`: a manager that does not lead decides nothing. */
+  #stopped = true;
+  /**
+   * When this manager began to lead: a liveness or startup verdict older than that is acted on
+   * only once a result after it confirms it (DESIGN 9: a failover replaces nothing on old history).
+   */
+  actingSince = 0;
   #passes = 0;
   #wakeTimer: NodeJS.Timeout | undefined;
   #wakeAt = Infinity;
@@ -55,6 +62,7 @@ export class ReconcilerLoop {
 
   /** Runs safety passes every `intervalMs` until `signal` aborts. */
   run(intervalMs: number, signal: AbortSignal): void {
+    this.#stopped = false;
     const timer = setInterval(() => this.trigger(), intervalMs);
     signal.addEventListener(
       'abort',
@@ -80,7 +88,7 @@ export class ReconcilerLoop {
       this.#passes++;
       const tasks = [...view.tasks()];
       const health = new Map<string, TaskHealthView>();
-      for (const task of tasks) health.set(task.id, healthOf(task, view.health(task.id)));
+      for (const task of tasks) health.set(task.id, healthOf(task, view.health(task.id), this.actingSince));
       const plan = reconcile({
         services: [...view.services()],
         tasks,
@@ -133,8 +141,8 @@ export class ReconcilerLoop {
 }
 
 /** A task's health as the reconciler reads it, with whether (and since when) it is ready. */
-function healthOf(task: Task, records: TaskHealthRecords): TaskHealthView {
-  const summary = taskHealthView(task.spec.health, records);
+function healthOf(task: Task, records: TaskHealthRecords, actingSince: number): TaskHealthView {
+  const summary = confirmedSince(taskHealthView(task.spec.health, records), records, actingSince);
   const ready = taskReady(task.spec.health, records, task.state === 'running');
   if (!ready) return { ...summary, ready };
   const since = Math.max(

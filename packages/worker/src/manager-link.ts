@@ -7,6 +7,7 @@ import { isRejected, registryAuthFromWire, taskFromWire, unary, type AssignedTas
 import { Backoff } from './backoff.js';
 import type { EngineState } from './engine-watch.js';
 import type { ContainerRuntime } from './runtime.js';
+import type { ManagerEndpoints } from './manager-endpoints.js';
 
 /** What the link does with the manager's assignments. */
 export interface AssignmentHandler {
@@ -34,8 +35,10 @@ export interface ImageQuestion {
 
 export interface ManagerLinkOptions {
   client: wire.WorkerServiceClient;
-  /** The manager's gRPC address, for logs. */
+  /** The managers' gRPC addresses (`a,b,c`), for logs. */
   manager: string;
+  /** Which manager the client talks to: a refusal or silence moves it (to the leader, or on). */
+  managers: Pick<ManagerEndpoints, 'failed' | 'address'>;
   /** Node name. The same name after a restart is the same node. */
   name: string;
   /** Told at registration: where other nodes reach this node's tasks, and where its proxy listens. */
@@ -51,6 +54,10 @@ export interface ManagerLinkOptions {
 
 /** Waits between registration attempts. */
 const REGISTER_RETRY = { initialMs: 100, maxMs: 5000 };
+/** A manager that does not answer a registration within this is passed over (a frozen leader, say). */
+const REGISTER_TIMEOUT_MS = 2000;
+/** Heartbeats that fail in a row before the worker looks for the leader again. */
+const HEARTBEATS_MISSED = 2;
 /**
  * Waits between assignment streams (the first after a stream ends is short); a stream that
  * lasted `RECONNECT_RESET_AFTER_MS` starts them again from the first.
@@ -72,6 +79,8 @@ export class ManagerLink {
   #connected = false;
   #cutOffSince = 0;
   #imagesTimer: NodeJS.Timeout | undefined;
+  /** Ends the current assignment stream (heartbeats stopped getting through). */
+  #lost: (() => void) | undefined;
 
   constructor(private readonly options: ManagerLinkOptions) {}
 
@@ -163,14 +172,22 @@ export class ManagerLink {
           client.Register,
           client,
           { name, hostname: hostname(), images, address, ingressAddress },
-          { signal, timeoutMs: 5000 },
+          { signal, timeoutMs: REGISTER_TIMEOUT_MS },
         );
         this.#nodeId = res.nodeId;
         this.#heartbeatIntervalMs = res.heartbeatIntervalMs || 1000;
-        logger.debug({ node: name, id: res.nodeId, manager }, 'registered with manager');
+        logger.debug(
+          { node: name, id: res.nodeId, manager: this.options.managers.address },
+          'registered with manager',
+        );
         return;
       } catch (err) {
         if (signal.aborted) throw err;
+        // Another manager leads, or this one does not answer: try there (or the next) at once.
+        if (this.options.managers.failed(err)) {
+          retry.reset();
+          continue;
+        }
         if (isRejected(err)) {
           const e = err as grpc.ServiceError;
           const refused =
@@ -208,12 +225,13 @@ export class ManagerLink {
     }
   }
 
-  /** Follows the assignment stream until it ends. */
+  /** Follows the assignment stream until it ends (or heartbeats stop getting through: #lost). */
   async #follow(signal: AbortSignal): Promise<void> {
     const { client, assignments, logger } = this.options;
     const call = client.Assignments({ nodeId: this.#nodeId });
     const onAbort = (): void => call.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
+    this.#lost = () => call.cancel();
     try {
       await new Promise<void>((resolve, reject) => {
         call.on('data', (message: wire.AssignmentsMessageOut) => {
@@ -236,11 +254,14 @@ export class ManagerLink {
           } else assignments.changes(tasks, message.removedTaskIds);
         });
         call.on('end', () => resolve());
-        call.on('error', (err: grpc.ServiceError) =>
-          err.code === grpc.status.CANCELLED && signal.aborted ? resolve() : reject(err),
-        );
+        call.on('error', (err: grpc.ServiceError) => {
+          if (err.code === grpc.status.CANCELLED && signal.aborted) return resolve();
+          this.options.managers.failed(err);
+          reject(err);
+        });
       });
     } finally {
+      this.#lost = undefined;
       signal.removeEventListener('abort', onAbort);
       if (!signal.aborted) {
         this.#connected = false;
@@ -251,6 +272,7 @@ export class ManagerLink {
 
   async #heartbeatLoop(signal: AbortSignal): Promise<void> {
     const { client, logger } = this.options;
+    let missed = 0;
     while (!signal.aborted) {
       await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted || !this.#connected) continue;
@@ -260,11 +282,23 @@ export class ManagerLink {
           client.Heartbeat,
           client,
           { nodeId: this.#nodeId, engineUnreachable: !engine.ok, engineMessage: engine.message },
-          { signal, timeoutMs: this.#heartbeatIntervalMs * 2 },
+          { signal, timeoutMs: Math.max(1000, this.#heartbeatIntervalMs) },
         );
         this.#heartbeatIntervalMs = res.heartbeatIntervalMs || this.#heartbeatIntervalMs;
+        missed = 0;
       } catch (err) {
-        if (!signal.aborted) logger.debug({ reason: (err as Error).message }, 'heartbeat failed');
+        if (signal.aborted) continue;
+        logger.debug({ reason: (err as Error).message }, 'heartbeat failed');
+        // A manager that stopped answering (frozen, cut off) while its stream looks open: find the leader again.
+        if (++missed >= HEARTBEATS_MISSED) {
+          missed = 0;
+          logger.warn(
+            { manager: this.options.managers.address },
+            'the manager stopped answering; looking for the leader',
+          );
+          this.options.managers.failed(err);
+          this.#lost?.();
+        }
       }
     }
   }

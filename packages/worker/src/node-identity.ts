@@ -29,6 +29,7 @@ import {
   type wire,
 } from '@warren/api';
 import { Backoff } from './backoff.js';
+import { leaderNamed, managerList } from './manager-endpoints.js';
 
 export interface JoinOptions {
   manager: string;
@@ -79,6 +80,9 @@ export class NodeIdentity {
     const { caHash, secret } = parseJoinToken(o.token!);
     const retry = new Backoff(RETRY);
     const signal = o.signal ?? new AbortController().signal;
+    // Any manager pins the CA (they share one); only the leader takes the join: a follower names it.
+    const managers = managerList(o.manager);
+    let manager = managers[0]!;
     const registration = {
       name: o.name ?? hostname(),
       hostname: hostname(),
@@ -89,9 +93,9 @@ export class NodeIdentity {
       signal.throwIfAborted();
       try {
         // The CA first, from a handshake alone: a manager of another cluster never sees the secret.
-        const ca = await fetchPinnedCa(o.manager, caHash);
+        const ca = await fetchPinnedCa(manager, caHash);
         const { keyPem, csrPem } = await newKeyAndCsr();
-        const client = createWorkerClient(o.manager, channelCredentials({ caPem: ca }), TLS_CHANNEL_OPTIONS);
+        const client = createWorkerClient(manager, channelCredentials({ caPem: ca }), TLS_CHANNEL_OPTIONS);
         try {
           const request = { ...registration, token: secret, csr: csrPem, images: [] };
           const res = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(client.Register, client, request, {
@@ -101,7 +105,7 @@ export class NodeIdentity {
           await writeSecretFile(join(o.dataDir, FILES.key), keyPem);
           await writeSecretFile(join(o.dataDir, FILES.cert), res.certificate);
           await writeSecretFile(join(o.dataDir, FILES.ca), ca);
-          o.logger.info({ id: res.nodeId, manager: o.manager }, 'joined the cluster');
+          o.logger.info({ id: res.nodeId, manager }, 'joined the cluster');
           return new NodeIdentity(new CertificateSource(ca, res.certificate, keyPem), res.nodeId, o.dataDir, o.logger);
         } finally {
           client.close();
@@ -112,7 +116,13 @@ export class NodeIdentity {
           throw new UnauthenticatedError(err.message);
         }
         if (isRejected(err)) throw new UnauthenticatedError((err as { details?: string }).details ?? String(err));
-        o.logger.warn({ manager: o.manager, reason: (err as Error).message }, 'cannot join yet; retrying');
+        const leader = leaderNamed(err);
+        if (leader) {
+          manager = leader;
+          continue;
+        }
+        o.logger.warn({ manager, reason: (err as Error).message }, 'cannot join yet; retrying');
+        manager = managers[(managers.indexOf(manager) + 1) % managers.length] ?? manager;
       }
       await retry.wait(signal);
     }

@@ -21,6 +21,7 @@ import { probeDispatcher } from './probes/dispatch.js';
 import { StatusReporter } from './reporter.js';
 import { ContainerRuntime } from './runtime.js';
 import { leftRunning, type LeftRunning } from './left-running.js';
+import { ManagerEndpoints, managerList } from './manager-endpoints.js';
 
 export type { WorkerOptions, WorkerState } from './worker-options.js';
 
@@ -38,6 +39,8 @@ export class Worker {
   #stopping: 'stopping' | 'stopped' | undefined;
   readonly #abort = new AbortController();
   readonly #client: wire.WorkerServiceClient;
+  /** The managers (`--manager a,b,c`): #client follows the leader. */
+  readonly #managers: ManagerEndpoints;
   readonly #runtime: ContainerRuntime;
   readonly #reporter: StatusReporter;
   readonly #executor: Executor;
@@ -66,7 +69,12 @@ export class Worker {
     const { logger } = options;
     this.#logger = logger.child({ component: 'worker' });
     this.#name = options.name ?? hostname();
-    this.#client = identity.client(options.manager);
+    this.#managers = new ManagerEndpoints(
+      managerList(options.manager),
+      (address) => identity.client(address),
+      logger.child({ component: 'manager-link' }),
+    );
+    this.#client = this.#managers.client;
     this.#runtime = new ContainerRuntime(options.docker, advertiseAddr);
     const signal = this.#abort.signal;
     const nodeId = (): string => this.#link.nodeId;
@@ -102,6 +110,7 @@ export class Worker {
     this.#link = new ManagerLink({
       client: this.#client,
       manager: options.manager,
+      managers: this.#managers,
       name: this.#name,
       address: advertiseAddr,
       ingressAddress: options.ingressAddr ?? '0.0.0.0',
@@ -157,7 +166,7 @@ export class Worker {
   static async start(options: WorkerOptions): Promise<Worker> {
     const advertise =
       options.advertiseAddr ??
-      (await localAddressTowards(options.manager).catch((err: unknown) => {
+      (await localAddressTowards(managerList(options.manager)[0] ?? '').catch((err: unknown) => {
         const why = (err as Error).message;
         throw new FailedPreconditionError(
           `cannot tell this node's address towards ${options.manager} (${why}); set --advertise-addr`,
@@ -255,7 +264,7 @@ export class Worker {
     await this.#ingress.stop();
     await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();
-    this.#client.close();
+    this.#managers.close();
     await this.lock.release();
   }
 

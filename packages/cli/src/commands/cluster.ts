@@ -2,23 +2,28 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { formatDuration, parseDuration } from '@warren/core';
+import { ValidationError, formatDuration, parseDuration } from '@warren/core';
 import type { wire } from '@warren/api/client';
 import { TLS_FILES } from '../tls-files.js';
 
 export function joinTokenCommand(): Command {
   return new Command('join-token')
-    .description('print the token workers join with (warren worker --token …)')
+    .description('print the token workers (or, with etcd, managers) join with')
+    .argument('[role]', 'worker or manager', 'worker')
     .option('--rotate', 'replace its secret first: the old token stops working; joined nodes are not affected')
     .option('-q, --quiet', 'print the token alone')
-    .action(async (o: { rotate?: boolean; quiet?: boolean }, cmd: Command) => {
+    .action(async (role: string, o: { rotate?: boolean; quiet?: boolean }, cmd: Command) => {
+      if (role !== 'worker' && role !== 'manager') throw new ValidationError('role', role, 'is worker or manager');
       const { control } = await import('../context.js');
-      const { token } = await control<wire.JoinTokenInfoOut>(cmd, (c) => c.JoinToken, { rotate: o.rotate === true });
+      const request = { rotate: o.rotate === true, role };
+      const { token } = await control<wire.JoinTokenInfoOut>(cmd, (c) => c.JoinToken, request);
       if (o.quiet) return void process.stdout.write(`${token}\n`);
       const rotated = o.rotate ? 'The join token was rotated: the previous one no longer works.\n' : '';
-      process.stdout.write(
-        `${rotated}To add a worker to this cluster, run:\n\n    warren worker --manager HOST:PORT --token ${token}\n`,
-      );
+      const run =
+        role === 'worker'
+          ? `warren worker --manager HOST:PORT[,HOST:PORT…] --token ${token}`
+          : `warren manager --store etcd://HOST:PORT[,…] --token ${token}`;
+      process.stdout.write(`${rotated}To add a ${role} to this cluster, run:\n\n    ${run}\n`);
     });
 }
 

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
-import { ValidationError, parseDuration } from '@warren/core';
+import { ValidationError, parseDuration, parseStoreUrl } from '@warren/core';
 import { join } from 'node:path';
 import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, parseJoinToken } from '@warren/api/light';
 import { parseCount } from '../numbers.js';
+import { managerListCommand } from './managers.js';
 import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_INGRESS_ADDR, ingressOptions, parseDrainTimeout } from '../daemon-flags.js';
 import type { LeftRunning } from '@warren/worker';
 const DEFAULT_DATA_DIR = './.warren';
@@ -107,6 +108,12 @@ export function upCommand(): Command {
 
 interface ManagerCommandOptions {
   dataDir: string;
+  store?: string;
+  token?: string;
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  leaderLease: string;
   listen: string;
   heartbeatInterval: string;
   nodeDownAfter: string;
@@ -117,9 +124,24 @@ interface ManagerCommandOptions {
 }
 
 export function managerCommand(): Command {
-  return new Command('manager')
-    .description('run a manager: desired state, scheduling and the reconciler')
+  const manager = new Command('manager');
+  manager.addCommand(managerListCommand());
+  return manager
+    .description('run a manager: desired state, scheduling and the reconciler (warren manager ls: the managers)')
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
+    .option(
+      '--store <url>',
+      'etcd://host:port[,host:port…]: several managers share the state in etcd, one leads (default: LevelDB in the data dir)',
+    )
+    .option('--token <token>', 'with --store: join the managers of that cluster (warren join-token manager)')
+    .option('--etcd-cacert <file>', "with --store: TLS to etcd, its CA's certificate")
+    .option('--etcd-cert <file>', "with --store: TLS to etcd, this manager's client certificate")
+    .option('--etcd-key <file>', "with --store: TLS to etcd, that certificate's key")
+    .option(
+      '--leader-lease <duration>',
+      'with --store: how long a leader that stops renewing leads on (etcd may grant more)',
+      '1s',
+    )
     .option('--listen <addr>', LISTEN, DEFAULT_MANAGER_ADDRESS)
     .option('--socket <path>', SOCKET)
     .option('--cert-expiry <duration>', CERT_EXPIRY, DEFAULT_CERT_EXPIRY)
@@ -136,6 +158,7 @@ export function managerCommand(): Command {
       if (nodeDownAfter < 1) throw new ValidationError('--node-down-after', nodeDownAfter, 'must be at least 1');
       const drainTimeoutMs = parseDrainTimeout(o.drainTimeout);
       const certExpiryMs = parseDuration(o.certExpiry, '--cert-expiry');
+      const store = storeFlags(o);
       const { createLogger, runUntilSignal, startOn } = await import('@warren/cli/daemon');
       const { Manager } = await import('@warren/manager');
       const logger = createLogger();
@@ -143,6 +166,7 @@ export function managerCommand(): Command {
       const options = {
         ...{ dataDir, listen, http, logger, heartbeatIntervalMs, nodeDownAfter, drainTimeoutMs, certExpiryMs },
         ...(o.socket ? { socket: o.socket } : {}),
+        ...store,
       };
       const manager = await startOn({ '--listen': listen, '--http': http }, () => Manager.start(options));
       announce(logger, manager);
@@ -223,6 +247,41 @@ function sayLeftRunning(logger: import('pino').Logger, left: LeftRunning | undef
   const [keep, them] = left.containers === 1 ? ['keeps', 'it'] : ['keep', 'them'];
   const message = `${what} ${keep} running; ${again} adopts ${them}; warren service rm to remove ${them}`;
   logger.info({ component: 'cli', containers: left.containers, services: left.services }, message);
+}
+
+/** --store and the flags that go with it, checked before anything starts (exit 2 on a bad one). */
+function storeFlags(o: ManagerCommandOptions) {
+  const url = parseStoreUrl(o.store);
+  const onlyWithStore = (['token', 'etcdCacert', 'etcdCert', 'etcdKey'] as const).find((k) => o[k] !== undefined);
+  if (!url && onlyWithStore) {
+    const flag = `--${onlyWithStore.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new ValidationError(
+      flag,
+      '(given)',
+      'goes with --store etcd://… (a single manager on LevelDB has no use for it)',
+    );
+  }
+  if (o.token !== undefined) parseJoinToken(o.token);
+  if ((o.etcdCert === undefined) !== (o.etcdKey === undefined)) {
+    throw new ValidationError(
+      o.etcdCert ? '--etcd-key' : '--etcd-cert',
+      '(missing)',
+      'give --etcd-cert and --etcd-key together',
+    );
+  }
+  if (o.etcdCert && !o.etcdCacert) throw new ValidationError('--etcd-cacert', '(missing)', 'TLS to etcd needs its CA');
+  const leaseMs = parseDuration(o.leaderLease, '--leader-lease');
+  if (leaseMs < 1000 || leaseMs % 1000 !== 0) {
+    throw new ValidationError('--leader-lease', o.leaderLease, 'is whole seconds, at least 1s (an etcd lease)');
+  }
+  return {
+    ...(url ? { store: o.store! } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.etcdCacert
+      ? { etcdTls: { ca: o.etcdCacert, ...(o.etcdCert ? { cert: o.etcdCert, key: o.etcdKey! } : {}) } }
+      : {}),
+    leaderLeaseSec: leaseMs / 1000,
+  };
 }
 
 function announce(logger: import('pino').Logger, manager: { address: string; token: string; socket: string }): void {

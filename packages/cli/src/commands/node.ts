@@ -23,6 +23,11 @@ export function nodeCommand(): Command {
       const res = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
       if (o.format === 'json') return printJson(res.nodes.map(nodeJson));
       process.stdout.write(`${nodesTable(res.nodes)}\n`);
+      // With several managers, which one leads and how etcd is (warren manager ls says more).
+      const { managersLine } = await import('../views/managers.js');
+      const managers = await control<wire.ManagersInfoOut>(cmd, (c) => c.ListManagers, {}).catch(() => undefined);
+      const line = managers ? managersLine(managers) : '';
+      if (line) process.stdout.write(`\n${line}\n`);
     });
   node
     .command('inspect')

@@ -9,6 +9,7 @@ import { endTasks, fillOrForgive, trimHistory } from './slots.js';
 import { DEFAULT_HISTORY_LIMIT, type Plan, type ReconcileInput } from './types.js';
 import { Rollout } from './update.js';
 
+export { confirmedSince } from './takeover.js';
 export { holdsItsSlot, slotsOutForHealth } from './budget.js';
 export * from './types.js';
 

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, NotFoundError, ValidationError, isTerminal } from '@warren/core';
 import { identityOfPem, unaryHandler, type wire } from '@warren/api';
-import type { ClusterPki } from '../cluster-pki.js';
+import type { ClusterPki } from '../pki/cluster-pki.js';
 import type { NodeSessions } from '../workers/node-sessions.js';
 import type { Change, NodeRecord, Store } from '../store/store.js';
 
@@ -19,13 +19,15 @@ export interface ClusterDeps {
   /** The handlers serve the manager's local socket (its owner), not a remote client over TLS. */
   local: boolean;
   nodeToWire: (n: NodeRecord) => wire.Node;
+  /** The managers and etcd's members, for ListManagers. */
+  managers: { list(): Promise<wire.ManagersInfo> };
 }
 
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function clusterHandlers(
   deps: ClusterDeps,
-): Pick<wire.ControlServiceHandlers, 'RemoveNode' | 'JoinToken' | 'IssueCertificate'> {
+): Pick<wire.ControlServiceHandlers, 'RemoveNode' | 'JoinToken' | 'IssueCertificate' | 'ListManagers'> {
   const { store, sessions, pki, now, logger } = deps;
   return {
     RemoveNode: unaryHandler('RemoveNode', logger, async (req: { name: string; force: boolean }) => {
@@ -67,9 +69,22 @@ export function clusterHandlers(
       return deps.nodeToWire(removed);
     }),
 
-    JoinToken: unaryHandler('JoinToken', logger, async (req: { rotate: boolean }) => ({
-      token: req.rotate ? await pki.rotate() : pki.joinToken,
-    })),
+    JoinToken: unaryHandler('JoinToken', logger, async (req: { rotate: boolean; role: string }) => {
+      if (req.role === 'manager') {
+        if (pki.managerToken === undefined) {
+          throw new FailedPreconditionError(
+            'this manager runs alone, on LevelDB: other managers join a cluster on etcd ' +
+              '(warren manager --store etcd://…)',
+          );
+        }
+        return { token: req.rotate ? await pki.rotateManagerToken() : pki.managerToken };
+      }
+      if (req.role !== '' && req.role !== 'worker')
+        throw new ValidationError('role', req.role, 'is worker or manager');
+      return { token: req.rotate ? await pki.rotate() : pki.joinToken };
+    }),
+
+    ListManagers: unaryHandler('ListManagers', logger, () => deps.managers.list()),
 
     IssueCertificate: unaryHandler(
       'IssueCertificate',

@@ -25,7 +25,7 @@ import { watchHandlers } from './watch.js';
 import { updateHandlers } from './service-update.js';
 import { clusterHandlers } from './cluster.js';
 import { nodeWire } from '../workers/node-wire.js';
-import type { ClusterPki } from '../cluster-pki.js';
+import type { ClusterPki } from '../pki/cluster-pki.js';
 import type { ImageQueries } from './image-queries.js';
 import type { IngressTables } from '../ingress/tables.js';
 import { resolveImage } from './image-resolution.js';
@@ -47,6 +47,7 @@ export interface ControlDeps {
   pki: ClusterPki;
   /** Serving the manager's local socket (its owner) rather than a remote client over TLS. */
   local: boolean;
+  managers: { list(): Promise<wire.ManagersInfo> };
 }
 
 /** ControlService: what the CLI calls. Every request is validated before anything is written. */

@@ -45,7 +45,7 @@ export class IngressTables {
      * Until then (the manager just started), a node the store has as ready counts as up though
      * its worker has not reconnected yet: a new manager must not empty the proxies' tables.
      */
-    private readonly graceUntil = 0,
+    private graceUntil = 0,
   ) {
     if (graceUntil > now()) setTimeout(() => this.schedule(), graceUntil - now() + 10).unref();
     // Versions only move forward at the workers, across manager restarts too: start past any
@@ -170,6 +170,17 @@ export class IngressTables {
       .connectedIds()
       .filter((id) => this.sessions.isReady(id))
       .every((id) => (this.#acks.get(id)?.version ?? 0) >= version);
+  }
+
+  /**
+   * A new term (a manager that takes over leading): nodes the store has as ready count as up
+   * until `until` while their workers come over, and versions move past any sent before.
+   */
+  restartGrace(until: number): void {
+    this.graceUntil = until;
+    this.#version = Math.max(this.#version, this.now() * 1000);
+    if (until > this.now()) setTimeout(() => this.schedule(), until - this.now() + 10).unref();
+    this.schedule();
   }
 
   #inGrace(nodeId: string): boolean {

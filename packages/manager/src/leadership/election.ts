@@ -19,11 +19,47 @@ export interface LeaderInfo {
   http: string;
 }
 
-/** A leader's term: its fence, since when it leads, and the signal that ends it. */
+/**
+ * A leader's term: its fence (none for a single manager on LevelDB), since when it leads, and
+ * the signal that ends it.
+ */
 export interface Term {
-  fence: Fence;
+  fence?: Fence;
   since: number;
   signal: AbortSignal;
+}
+
+/** Who leads, and campaigning: an election on etcd, or a single manager that always leads. */
+export interface Leadership {
+  readonly leading: boolean;
+  readonly leader: LeaderInfo | undefined;
+  /** Why no manager leads ('' when one does): `no quorum: …`, an election. */
+  readonly why: string;
+  run(hooks: ElectionHooks, signal: AbortSignal): Promise<void>;
+  stepDown(why: string): void;
+}
+
+/** A single manager (LevelDB): it leads from its start to its stop. */
+export class SoleLeadership implements Leadership {
+  #leading = false;
+  readonly why = '';
+  constructor(private readonly info: LeaderInfo) {}
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+  get leader(): LeaderInfo {
+    return this.info;
+  }
+  async run(hooks: ElectionHooks, signal: AbortSignal): Promise<void> {
+    const term = new AbortController();
+    this.#leading = true;
+    hooks.lead({ since: Date.now(), signal: term.signal });
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.#leading = false;
+    term.abort();
+  }
+  stepDown(): void {}
 }
 
 export interface LeaseHandle {
@@ -59,9 +95,10 @@ export interface ElectionOptions {
   retryMs?: number;
 }
 
-export class Election {
+export class Election implements Leadership {
   #leader: LeaderInfo | undefined;
   #end: ((why: string) => void) | undefined;
+  #why = 'an election is under way';
 
   constructor(
     private readonly store: ElectionStore,
@@ -77,6 +114,10 @@ export class Election {
   /** The leader as last known (this manager when it leads); undefined during an election or without quorum. */
   get leader(): LeaderInfo | undefined {
     return this.#leader;
+  }
+
+  get why(): string {
+    return this.#leader ? '' : this.#why;
   }
 
   /** Ends the current term now (a write found this manager fenced). */
@@ -124,6 +165,7 @@ export class Election {
   #follow(hooks: ElectionHooks, leader: LeaderInfo | undefined, why: string): void {
     const before = this.#leader;
     this.#leader = leader;
+    this.#why = why;
     if (before?.id !== leader?.id || leader === undefined) hooks.follow(leader, why);
   }
 
@@ -165,6 +207,7 @@ export class Election {
     logger.warn({ reason: why }, 'stopped leading');
     // Handing over: the key goes with the lease, and a follower campaigns at once.
     await lease.revoke().catch(() => undefined);
+    this.#why = why;
     if (!signal.aborted) hooks.follow(undefined, why);
   }
 }

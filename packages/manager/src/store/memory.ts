@@ -36,6 +36,14 @@ export class MemoryState implements StoreView {
   readonly #meta = new Map<string, string>();
   readonly #auths = new Map<string, RegistryAuth>();
 
+  /** Forgets everything (before loading again). */
+  clear(): void {
+    for (const map of [this.#services, this.#serviceIdByName, this.#tasks, this.#nodes, this.#health, this.ring])
+      map.clear();
+    for (const map of [this.#slots, this.#serviceStates, this.#meta, this.#auths]) map.clear();
+    this.#events = [];
+  }
+
   /** One key of a backend, as layout.ts wrote it; results are sorted by `finishLoad`. */
   loadEntry(key: string, value: unknown): void {
     const sep = key.indexOf(':');

@@ -102,6 +102,21 @@ export class Store extends MemoryState {
     if (changes.length > 0 || events.length > 0) for (const listener of this.#listeners) listener(changes, events);
   }
 
+  /**
+   * Loads everything again from the backend (a follower whose watch could not go on, a leader that
+   * stopped leading): memory is the backend's, and listeners hear that something changed.
+   */
+  async reload(): Promise<void> {
+    const entries: Array<[string, unknown]> = [];
+    for await (const entry of this.#backend.load()) entries.push(entry);
+    this.clear();
+    this.#remoteResults.clear();
+    for (const [key, value] of entries) this.loadEntry(key, value);
+    this.finishLoad();
+    this.#nextSeq = (this.events().at(-1)?.seq ?? 0) + 1;
+    for (const listener of this.#listeners) listener([], []);
+  }
+
   /** Called after every commit with its changes. Returns the unsubscribe function. */
   onCommit(listener: CommitListener): () => void {
     this.#listeners.add(listener);

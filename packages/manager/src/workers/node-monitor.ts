@@ -18,12 +18,14 @@ export class NodeMonitor {
     private readonly store: Store,
     private readonly sessions: NodeSessions,
     private readonly now: () => number,
-    private readonly startedAt: number,
+    private startedAt: number,
     private readonly onChange: () => void,
     private readonly logger: Logger,
   ) {}
 
-  run(signal: AbortSignal): void {
+  /** Checks nodes until `signal` aborts; none is declared down for a heartbeat window from `graceFrom`. */
+  run(signal: AbortSignal, graceFrom = this.startedAt): void {
+    this.startedAt = graceFrom;
     const every = Math.max(50, Math.min(250, this.sessions.heartbeatIntervalMs / 4));
     const timer = setInterval(
       () => void this.check().catch((err: unknown) => this.logger.error({ err }, 'node check failed')),

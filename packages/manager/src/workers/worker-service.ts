@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { NotFoundError, UnauthenticatedError, ValidationError } from '@warren/core';
 import { callIdentity, identityOfPem, toServiceError, unaryHandler, type wire } from '@warren/api';
-import type { ClusterPki } from '../cluster-pki.js';
+import type { ClusterPki } from '../pki/cluster-pki.js';
 import { assignments } from './assignments.js';
 import { taskStatusHandler } from './task-status.js';
 import type { HealthIngest } from './health-ingest.js';

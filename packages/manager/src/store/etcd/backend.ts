@@ -42,6 +42,8 @@ export class EtcdBackend implements StoreBackend {
   #flushing: Promise<void> = Promise.resolve();
   /** The revision the last load read at: a follower follows from there. */
   loadedRevision = '0';
+  /** The revision of the last transaction this leader wrote. */
+  writtenRevision = '0';
 
   constructor(
     private readonly client: Etcd3,
@@ -109,7 +111,8 @@ export class EtcdBackend implements StoreBackend {
         .then(...chunk)
         .options(deadline())
         .commit();
-      if (!res.succeeded) {
+      if (res.succeeded) this.writtenRevision = String(res.header.revision);
+      else {
         const err = new FencedError(
           `another manager leads now (${fence.key} is no longer revision ${fence.revision})`,
         );

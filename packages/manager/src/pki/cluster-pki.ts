@@ -1,10 +1,9 @@
 /**
- * The manager's side of the cluster CA (DESIGN section 8): the root kept in `<data-dir>/certs`
- * (key 0600), the join secret in the store, the manager's own certificate (made at start, renewed
- * in place), and signing for joining, renewing and remote clients.
+ * The manager's side of the cluster CA (DESIGN section 8): the root (kept in `<data-dir>/certs`,
+ * key 0600: local-ca.ts; with etcd, shared by every manager: shared-ca.ts), the join secrets in
+ * the store, the manager's own certificate (made at start, renewed in place), and signing for
+ * joining, renewing and remote clients.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { UnauthenticatedError, ValidationError } from '@warren/core';
 import {
@@ -17,12 +16,13 @@ import {
   newKeyAndCsr,
   renewalAt,
   sameSecret,
-  writeSecretFile,
   type Role,
 } from '@warren/api';
-import type { Store } from './store/store.js';
+import type { Store } from '../store/store.js';
+import { MANAGER_SECRET_KEY, openManagerSecret, sealCaKey, sealManagerSecret, CA_KEY_SEALED } from './sealing.js';
 
-const SECRET_KEY = 'join-secret';
+/** The workers' join secret, in the store (a follower sees a rotation the leader made). */
+export const SECRET_KEY = 'join-secret';
 /** A certificate shorter than this could not renew in time. */
 const MIN_VALIDITY_MS = 10_000;
 const MAX_VALIDITY_MS = 10 * 365 * 86_400_000;
@@ -43,21 +43,12 @@ export class ClusterPki {
     this.#secret = secret;
   }
 
-  /** Loads the CA from `dataDir/certs` (or makes one at the first start) and the join secret from the store. */
-  static async start(dataDir: string, store: Store, certExpiryMs: number, logger: Logger): Promise<ClusterPki> {
+  /**
+   * Starts with `ca` and the join secret in the store (written at the first start of a manager
+   * that may write: with etcd the bootstrap wrote it, shared-ca.ts).
+   */
+  static async start(ca: ClusterCa, store: Store, certExpiryMs: number, logger: Logger): Promise<ClusterPki> {
     checkValidity(certExpiryMs, '--cert-expiry');
-    const dir = join(dataDir, 'certs');
-    const [certFile, keyFile] = [join(dir, 'ca.crt'), join(dir, 'ca.key')];
-    let ca: ClusterCa;
-    const kept = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]).catch(() => undefined);
-    if (kept) {
-      ca = await ClusterCa.load(...kept);
-    } else {
-      ca = await ClusterCa.create();
-      await writeSecretFile(keyFile, ca.keyPem);
-      await writeSecretFile(certFile, ca.certPem);
-      logger.info({ caHash: ca.hash }, 'cluster CA created');
-    }
     let secret = store.meta(SECRET_KEY);
     if (secret === undefined) {
       const fresh = newJoinSecret();
@@ -71,13 +62,43 @@ export class ClusterPki {
     return pki;
   }
 
+  /** The workers' join secret: the store's (a rotation on another manager shows), else the one it started with. */
+  #current(): string {
+    return this.store.meta(SECRET_KEY) ?? this.#secret;
+  }
+
   get joinToken(): string {
-    return formatJoinToken({ caHash: this.ca.hash, secret: this.#secret });
+    return formatJoinToken({ caHash: this.ca.hash, secret: this.#current() });
   }
 
   /** Whether `secret` is the current join secret (in constant time). */
   admits(secret: string): boolean {
-    return sameSecret(secret, this.#secret);
+    return sameSecret(secret, this.#current());
+  }
+
+  /**
+   * The token another manager joins with (etcd: `warren join-token manager`), undefined for a
+   * single manager on LevelDB. Its secret unseals the CA's key from etcd; it is kept there only
+   * sealed with the CA's key, which only managers hold.
+   */
+  get managerToken(): string | undefined {
+    const sealed = this.store.meta(MANAGER_SECRET_KEY);
+    if (sealed === undefined) return undefined;
+    return formatJoinToken({ caHash: this.ca.hash, secret: openManagerSecret(sealed, this.ca) });
+  }
+
+  /** A new manager secret: the CA's key sealed again with it; managers already joined are not affected. */
+  async rotateManagerToken(): Promise<string> {
+    const fresh = newJoinSecret();
+    await this.store.mutate(() => ({
+      changes: [
+        { kind: 'putMeta', key: MANAGER_SECRET_KEY, value: sealManagerSecret(fresh, this.ca) },
+        { kind: 'putMeta', key: CA_KEY_SEALED, value: sealCaKey(this.ca, fresh) },
+      ],
+      result: undefined,
+    }));
+    this.logger.info('manager join token rotated');
+    return this.managerToken!;
   }
 
   /** A new join secret; certificates already issued stay valid. */
@@ -87,7 +108,6 @@ export class ClusterPki {
       changes: [{ kind: 'putMeta', key: SECRET_KEY, value: fresh }],
       result: undefined,
     }));
-    this.#secret = fresh;
     this.logger.info('join token rotated');
     return this.joinToken;
   }

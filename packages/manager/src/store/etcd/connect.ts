@@ -1,0 +1,44 @@
+/**
+ * `--store etcd://h1:2379,h2:2379,h3:2379` (DESIGN 9): which etcd members to use, and a client
+ * tuned for a failover measured in a second or two — calls that time out, members tried in turn,
+ * watches that come back within a second.
+ */
+import { readFileSync } from 'node:fs';
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type IBackoff } from 'cockatiel';
+import { Etcd3, isRecoverableError } from 'etcd3';
+import { parseStoreUrl, type StoreUrl } from '@warren/core';
+
+export { parseStoreUrl };
+
+export interface EtcdStoreOptions extends StoreUrl {
+  /** TLS to etcd: its CA, and this manager's client certificate and key (file paths). */
+  tls?: { ca: string; cert?: string; key?: string };
+}
+
+/** A client of the members, with calls that fail fast when no quorum answers. */
+export function etcdClient(options: EtcdStoreOptions): Etcd3 {
+  const scheme = options.tls ? 'https' : 'http';
+  const read = (file: string | undefined): Buffer | undefined => (file ? readFileSync(file) : undefined);
+  return new Etcd3({
+    hosts: options.endpoints.map((e) => `${scheme}://${e}`),
+    dialTimeout: 2000,
+    ...(options.tls
+      ? {
+          credentials: {
+            rootCertificate: readFileSync(options.tls.ca),
+            ...(options.tls.cert ? { certChain: read(options.tls.cert)! } : {}),
+            ...(options.tls.key ? { privateKey: read(options.tls.key)! } : {}),
+          },
+        }
+      : {}),
+    faultHandling: {
+      // A member that fails three calls in a row is left alone for a second; a call is tried on
+      // up to two other members.
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 2 }),
+      // etcd3 calls next() on it, as on a factory (its type says an IBackoff).
+      watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }) as unknown as IBackoff<unknown>,
+    },
+  });
+}
