@@ -1,56 +1,12 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import { FailedPreconditionError, UnauthenticatedError, type RegistryAuth } from '@warren/core';
-import { isRejected, registryAuthFromWire, taskFromWire, unary, type AssignedTask, type wire } from '@warren/api';
+import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
+import { isRejected, registryAuthFromWire, taskFromWire, unary, type wire } from '@warren/api';
 import { Backoff } from './backoff.js';
-import type { EngineState } from './engine-watch.js';
-import type { ContainerRuntime } from './runtime.js';
-import type { ManagerEndpoints } from './manager-endpoints.js';
+import type { ManagerLinkOptions } from './manager-link-options.js';
 
-/** What the link does with the manager's assignments. */
-export interface AssignmentHandler {
-  /** The whole set of the node's tasks: the first message of every stream. */
-  full(tasks: AssignedTask[]): void;
-  /** Tasks added or changed, and tasks the manager forgot. */
-  changes(tasks: AssignedTask[], removedTaskIds: string[]): void;
-  /** Registry credentials of a service whose tasks this node runs (sent before its tasks). */
-  registryAuth(serviceId: string, auth: RegistryAuth): void;
-  /** The manager asks the engine about an image: answer with AnswerImageQuery. */
-  imageQuery(query: ImageQuestion): void;
-  /**
-   * A new ingress table for the proxy (`first`: the one that came with the stream's full set):
-   * acknowledge it with `ackIngress` once applied.
-   */
-  ingress(table: wire.IngressTableOut, first: boolean): void;
-}
-
-/** A question of the manager about an image. */
-export interface ImageQuestion {
-  id: string;
-  image: string;
-  auth?: RegistryAuth;
-}
-
-export interface ManagerLinkOptions {
-  client: wire.WorkerServiceClient;
-  /** The managers' gRPC addresses (`a,b,c`), for logs. */
-  manager: string;
-  /** Which manager the client talks to: a refusal or silence moves it (to the leader, or on). */
-  managers: Pick<ManagerEndpoints, 'failed' | 'address'>;
-  /** Node name. The same name after a restart is the same node. */
-  name: string;
-  /** Told at registration: where other nodes reach this node's tasks, and where its proxy listens. */
-  address: string;
-  ingressAddress: string;
-  /** The engine's images, sent at registration and when they change. */
-  runtime: Pick<ContainerRuntime, 'images'>;
-  /** The engine's last answer to a ping, sent with every heartbeat. */
-  engine: () => EngineState;
-  assignments: AssignmentHandler;
-  logger: Logger;
-}
+export type { AssignmentHandler, ImageQuestion, ManagerLinkOptions } from './manager-link-options.js';
 
 /** Waits between registration attempts. */
 const REGISTER_RETRY = { initialMs: 100, maxMs: 5000 };

@@ -131,7 +131,8 @@ export function managerCommand(): Command {
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
     .option(
       '--store <url>',
-      'etcd://host:port[,host:port…]: several managers share the state in etcd, one leads (default: LevelDB in the data dir)',
+      'etcd://host:port[,host:port…]: several managers share the state in etcd, one leads ' +
+        '(default: LevelDB in the data dir)',
     )
     .option('--token <token>', 'with --store: join the managers of that cluster (warren join-token manager)')
     .option('--etcd-cacert <file>', "with --store: TLS to etcd, its CA's certificate")

@@ -78,7 +78,9 @@ export class Terms {
     monitor.run(term.signal, term.since);
     reconciler.run(this.deps.reconcileIntervalMs, term.signal);
     reconciler.trigger();
-    this.deps.logger.info({ graceMs }, 'leading: nodes have a heartbeat grace, the reconciler runs');
+    // Alone on LevelDB a manager always leads: nothing to tell.
+    const level = etcd ? 'info' : 'debug';
+    this.deps.logger[level]({ graceMs }, 'leading: nodes have a heartbeat grace, the reconciler runs');
   }
 
   async #end(): Promise<void> {
