@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
 import Docker from 'dockerode';
+import { EtcdCluster } from './etcd.js';
 import {
   CertificateSource,
   TLS_CHANNEL_OPTIONS,
@@ -259,12 +260,22 @@ export class Cluster {
   managerHttp = '';
   /** Extra flags for `warren manager`. */
   managerArgs: string[] = [];
+  /** With WARREN_TEST_STORE=etcd (the test matrix): the etcd member the manager keeps its state in. */
+  etcd: EtcdCluster | undefined;
 
   private constructor(readonly dataDir: string) {}
 
+  /**
+   * A manager on a temp data dir; with WARREN_TEST_STORE=etcd its state is in a one-member etcd
+   * of its own (`--store`), so the manager-level tests run on both backends (scripts/test).
+   */
   static async create(options: { managerArgs?: string[] } = {}): Promise<Cluster> {
     const cluster = new Cluster(await mkdtemp(join(tmpdir(), 'warren-test-')));
     cluster.managerArgs = options.managerArgs ?? [];
+    if (process.env.WARREN_TEST_STORE === 'etcd') {
+      cluster.etcd = await EtcdCluster.start(1);
+      cluster.managerArgs.push('--store', cluster.etcd.url);
+    }
     await cluster.startManager();
     return cluster;
   }
@@ -461,6 +472,7 @@ export class Cluster {
       await Promise.race([removed, late]);
     } finally {
       clearTimeout(timer);
+      await this.etcd?.stop();
       await rm(this.dataDir, { recursive: true, force: true });
     }
   }
