@@ -70,11 +70,15 @@ export async function controlSession(command: Command): Promise<ControlSession> 
   const addresses = managerAddresses(command);
   let at = 0;
   let current = await controlClient(command, addresses[0]);
+  let ready = addresses.length === 1;
   return {
     async call(pick, request, options = {}) {
       for (let tried = 0; ; tried++) {
         const { client } = current;
         try {
+          // With several managers, one that does not even finish connecting (frozen, say) is passed over.
+          if (!ready) await connected(client, CONNECT_TIMEOUT_MS);
+          ready = true;
           return await unary(pick(client), client, request as never, { timeoutMs: 10_000, ...options });
         } catch (err) {
           // Only a manager that cannot be reached at all sends the CLI to the next one.
@@ -82,6 +86,7 @@ export async function controlSession(command: Command): Promise<ControlSession> 
           client.close();
           at = (at + 1) % addresses.length;
           current = await controlClient(command, addresses[at]);
+          ready = false;
         }
       }
     },
@@ -96,6 +101,17 @@ export function managerAddresses(command: Command): string[] {
     .map((a) => a.trim())
     .filter((a) => a !== '')
     .map((a, i) => (i > 0 && a.startsWith('unix:') ? `unix:${resolve(a.slice('unix:'.length))}` : a));
+}
+
+/** How long a manager of several may take to accept the CLI's connection before the next is tried. */
+const CONNECT_TIMEOUT_MS = 2000;
+
+function connected(client: wire.ControlServiceClient, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) =>
+    client.waitForReady(new Date(Date.now() + timeoutMs), (err) =>
+      err ? reject(Object.assign(err, { code: 14, details: err.message })) : resolve(),
+    ),
+  );
 }
 
 /** The manager did not answer at all (no connection): not a manager saying no. */

@@ -122,7 +122,14 @@ export class Manager {
           })
         : new SoleLeadership(self);
       const registry = new ManagerRegistry(self, leadership, state.etcd, child('leadership'));
-      const statusSources = { store, sessions, ingress, now, version: VERSION };
+      const lead = leadership;
+      const managers = () => ({
+        store: state.etcd ? 'etcd' : 'LevelDB',
+        leader: lead.leader ? `${lead.leader.id} at ${lead.leader.address}` : '',
+        leading: lead.leading,
+        message: lead.why,
+      });
+      const statusSources = { store, sessions, ingress, now, version: VERSION, managers };
       const statusStream = new StatusStream({ sources: statusSources, store, logger: child('status-page') });
       undo.push(() => statusStream.close());
       const statusPages = await StatusPages.load(statusSources, statusStream).catch((err: unknown) => {

@@ -56,7 +56,12 @@ export class ReconcilerLoop {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.pass().catch((err: unknown) => this.logger.error({ err }, 'reconcile pass failed'));
+      this.pass().catch((err: unknown) => {
+        // A leader that was just fenced (another manager leads): its pass was not written, as it must not be.
+        if ((err as Error).name === 'FencedError')
+          this.logger.warn({ reason: (err as Error).message }, 'pass not written');
+        else this.logger.error({ err }, 'reconcile pass failed');
+      });
     });
   }
 

@@ -67,10 +67,7 @@ export async function openState(o: StateOptions, onFenced: (err: FencedError) =>
   const where = `etcd at ${parsed.endpoints.join(', ')}`;
   const client = etcdClient({ ...parsed, ...(o.etcdTls ? { tls: o.etcdTls } : {}) });
   try {
-    await client
-      .get(`${parsed.prefix}leader`)
-      .options({ deadline: new Date(Date.now() + 5000) })
-      .exec();
+    await client.get(`${parsed.prefix}leader`).exec();
   } catch (err) {
     client.close();
     throw new StoreUnreachableError(`cannot reach ${where} (--store): ${(err as Error).message}`);

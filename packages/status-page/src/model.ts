@@ -63,11 +63,24 @@ export interface EventView {
   reason: string;
 }
 
+/** Which manager leads (DESIGN 9): alone on LevelDB it is this one. */
+export interface ManagersView {
+  /** `LevelDB` or `etcd`. */
+  store: string;
+  /** The leading manager's id and address; '' when none leads. */
+  leader: string;
+  /** The manager serving this page leads. */
+  leading: boolean;
+  /** Why none leads (`no quorum: …`, an election), '' when one does. */
+  message: string;
+}
+
 export interface Overview {
   now: number;
   version: string;
   services: ServiceSummary[];
   nodes: NodeSummary[];
+  managers: ManagersView;
   /** Only in `/api/v1/overview`: the newest events, oldest first (the stream sends its own). */
   events?: EventView[];
 }

@@ -3,7 +3,7 @@ import { html } from 'htm/preact/standalone';
 import { Events, Header, Table, VerdictBadge, serviceHref } from './common.js';
 import { ago, healthText, replacingText, updateText, verdict, type Verdict } from './format.js';
 import { useNow, useStream } from './live.js';
-import type { NodeSummary, Overview, ServiceSummary } from './model.js';
+import type { ManagersView, NodeSummary, Overview, ServiceSummary } from './model.js';
 
 const SERVICE_COLUMNS = ['Service', 'State', 'Health', 'Ready', 'Replacing for health', 'Update', 'Ports'];
 const NODE_COLUMNS = ['Node', 'Status', 'Availability', 'Docker engine', 'Address', 'Tasks', 'Last heartbeat'];
@@ -18,7 +18,8 @@ export function OverviewPage() {
       <h1>Cluster status</h1>
       ${
         view
-          ? html`<${Totals} services=${view.services} nodes=${view.nodes} />
+          ? html`<${Managers} managers=${view.managers} />
+              <${Totals} services=${view.services} nodes=${view.nodes} />
               <${Services} services=${view.services} now=${now} />
               <${Nodes} nodes=${view.nodes} now=${now} />`
           : html`<p>Connecting to the manager…</p>`
@@ -26,6 +27,19 @@ export function OverviewPage() {
       <${Events} events=${live.events} now=${now} withService=${true} />
     </main>
   `;
+}
+
+/** Which manager leads; with none, why (no quorum), as an alert: nothing is decided meanwhile. */
+function Managers({ managers: m }: { managers: ManagersView }) {
+  if (m.store === 'LevelDB') return null;
+  if (!m.leader) {
+    return html`<p class="alert" role="alert" data-testid="managers">
+      <strong>No manager leads:</strong> ${m.message || 'an election is under way'}. Nothing is decided meanwhile;
+      tasks keep running.
+    </p>`;
+  }
+  const who = m.leading ? `this manager (${m.leader}) leads` : `this manager follows ${m.leader}`;
+  return html`<p class="muted" data-testid="managers">Managers on etcd: ${who}.</p>`;
 }
 
 function Totals({ services, nodes }: { services: ServiceSummary[]; nodes: NodeSummary[] }) {

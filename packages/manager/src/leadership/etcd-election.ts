@@ -2,8 +2,7 @@
 import type { Etcd3, Lease } from 'etcd3';
 import type { Campaign, ElectionStore, LeaderInfo, LeaseHandle } from './election.js';
 
-/** Calls to etcd that take longer than this have failed (no quorum answers them). */
-const CALL_TIMEOUT_MS = 2000;
+// Every call has a deadline of its own (store/etcd/connect.ts), each attempt on a member afresh.
 
 export class EtcdElection implements ElectionStore {
   constructor(
@@ -13,10 +12,10 @@ export class EtcdElection implements ElectionStore {
   ) {}
 
   async grant(ttlSec: number): Promise<LeaseHandle> {
-    const lease = this.client.lease(ttlSec, { deadline: new Date(Date.now() + CALL_TIMEOUT_MS) });
+    const lease = this.client.lease(ttlSec);
     await lease.grant();
     // etcd may grant more than asked (at least 1.5 election timeouts of its own): keep alive at a third of that.
-    const granted = await lease.keepaliveOnce({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) });
+    const granted = await lease.keepaliveOnce();
     return handle(lease, Number(granted.TTL) * 1000);
   }
 
@@ -26,7 +25,6 @@ export class EtcdElection implements ElectionStore {
       .if(this.key, 'Create', '==', 0)
       .then(this.client.put(this.key).value(JSON.stringify(info)).lease(id))
       .else(this.client.get(this.key))
-      .options({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) })
       .commit();
     if (res.succeeded) return { won: true, fence: { key: this.key, revision: String(res.header.revision) } };
     const kv = res.responses[0]?.response_range?.kvs[0];
@@ -61,6 +59,6 @@ function handle(lease: Lease, ttlMs: number): EtcdLeaseHandle {
     ttlMs,
     onRenewed: (listener) => lease.on('keepaliveSucceeded', () => listener()),
     onLost: (listener) => lease.on('lost', (err) => listener(err.message)),
-    revoke: () => lease.revoke({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) }),
+    revoke: () => lease.revoke(),
   };
 }

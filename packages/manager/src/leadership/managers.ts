@@ -34,11 +34,7 @@ export class ManagerRegistry {
     while (!signal.aborted) {
       const lease = etcd.client.lease(MEMBER_TTL_SEC);
       try {
-        await lease
-          .put(key)
-          .value(JSON.stringify(this.self))
-          .options({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) })
-          .exec();
+        await lease.put(key).value(JSON.stringify(this.self)).exec();
         await new Promise<void>((resolve) => {
           lease.on('lost', () => resolve());
           signal.addEventListener('abort', () => resolve(), { once: true });
@@ -47,7 +43,7 @@ export class ManagerRegistry {
         this.logger.debug({ reason: (err as Error).message }, 'cannot register this manager in etcd yet');
         await new Promise((r) => setTimeout(r, 500));
       } finally {
-        await lease.revoke({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) }).catch(() => undefined);
+        await lease.revoke().catch(() => undefined);
       }
     }
   }
@@ -68,11 +64,7 @@ export class ManagerRegistry {
     let quorum = true;
     let message = this.leadership.why;
     try {
-      const all = await etcd.client
-        .getAll()
-        .prefix(`${etcd.prefix}managers/`)
-        .options({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) })
-        .json();
+      const all = await etcd.client.getAll().prefix(`${etcd.prefix}managers/`).json();
       managers = Object.values(all as Record<string, Self>);
       if (!managers.some((m) => m.id === this.self.id)) managers.push(this.self);
     } catch (err) {

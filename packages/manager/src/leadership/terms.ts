@@ -75,7 +75,7 @@ export class Terms {
     ingress.restartGrace(now() + graceMs);
     dispatch.resume(graceMs);
     reconciler.actingSince = term.since;
-    monitor.run(term.signal, term.since);
+    monitor.run(term.signal, term.since, graceMs);
     reconciler.run(this.deps.reconcileIntervalMs, term.signal);
     reconciler.trigger();
     // Alone on LevelDB a manager always leads: nothing to tell.

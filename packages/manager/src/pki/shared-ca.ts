@@ -14,9 +14,6 @@ import { keepCa, keptCa } from './local-ca.js';
 import { CA_CERT, CA_KEY_SEALED, MANAGER_SECRET_KEY, openCaKey, sealCaKey, sealManagerSecret } from './sealing.js';
 import { SECRET_KEY } from './cluster-pki.js';
 
-/** How long the bootstrap waits for etcd. */
-const CALL_TIMEOUT_MS = 5000;
-
 export async function sharedCa(options: {
   client: Etcd3;
   /** The cluster's key prefix in etcd (`warren/`). */
@@ -29,9 +26,8 @@ export async function sharedCa(options: {
 }): Promise<ClusterCa> {
   const { client, prefix, dataDir, logger } = options;
   const meta = (key: string): string => `${prefix}state/meta:${key}`;
-  const deadline = (): { deadline: Date } => ({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) });
   const read = async (key: string): Promise<string | undefined> => {
-    const value = await client.get(meta(key)).options(deadline()).string();
+    const value = await client.get(meta(key)).string();
     return value === null ? undefined : (JSON.parse(value) as string);
   };
   const kept = await keptCa(dataDir);
@@ -53,7 +49,6 @@ export async function sharedCa(options: {
         put(MANAGER_SECRET_KEY, sealManagerSecret(managerSecret, ca)),
         put(SECRET_KEY, newJoinSecret()),
       )
-      .options(deadline())
       .commit();
     if (res.succeeded) {
       if (!kept) await keepCa(dataDir, ca);

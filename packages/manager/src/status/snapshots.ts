@@ -15,7 +15,15 @@ import {
   type Task,
   type WarrenEvent,
 } from '@warren/core';
-import type { EventView, NodeSummary, Overview, ServiceDetail, ServiceSummary, TaskView } from '@warren/status-page';
+import type {
+  EventView,
+  ManagersView,
+  NodeSummary,
+  Overview,
+  ServiceDetail,
+  ServiceSummary,
+  TaskView,
+} from '@warren/status-page';
 import { endpointTasks, replacementState } from '../ingress/endpoints.js';
 import type { IngressTables } from '../ingress/tables.js';
 import type { NodeSessions } from '../workers/node-sessions.js';
@@ -23,6 +31,8 @@ import type { StoreView } from '../store/store.js';
 
 export interface StatusSources {
   store: StoreView;
+  /** Who leads, for the page's managers line. */
+  managers?: () => ManagersView;
   sessions: NodeSessions;
   ingress: Pick<IngressTables, 'problems' | 'nodeUp'>;
   now: () => number;
@@ -42,6 +52,7 @@ export function overview(src: StatusSources): Overview {
   return {
     now: src.now(),
     version: src.version,
+    managers: src.managers?.() ?? { store: 'LevelDB', leader: '', leading: true, message: '' },
     services: services.map((s) => summary(store, s)),
     nodes: nodes.map((n): NodeSummary => {
       const engine = src.sessions.engine(n.id);

@@ -13,6 +13,7 @@ const HISTORY_KEPT = 20;
  */
 export class NodeMonitor {
   readonly #engine = new Map<string, boolean>();
+  #graceMs = 0;
 
   constructor(
     private readonly store: Store,
@@ -23,9 +24,13 @@ export class NodeMonitor {
     private readonly logger: Logger,
   ) {}
 
-  /** Checks nodes until `signal` aborts; none is declared down for a heartbeat window from `graceFrom`. */
-  run(signal: AbortSignal, graceFrom = this.startedAt): void {
+  /**
+   * Checks nodes until `signal` aborts; none is declared down within `graceMs` (at least one
+   * heartbeat window) of `graceFrom`: a manager that starts, or takes over leading.
+   */
+  run(signal: AbortSignal, graceFrom = this.startedAt, graceMs = 0): void {
     this.startedAt = graceFrom;
+    this.#graceMs = graceMs;
     const every = Math.max(50, Math.min(250, this.sessions.heartbeatIntervalMs / 4));
     const timer = setInterval(
       () => void this.check().catch((err: unknown) => this.logger.error({ err }, 'node check failed')),
@@ -37,7 +42,7 @@ export class NodeMonitor {
   async check(): Promise<void> {
     const now = this.now();
     const downAfter = this.sessions.heartbeatIntervalMs * this.sessions.missedHeartbeats;
-    const graceOver = now - this.startedAt > downAfter;
+    const graceOver = now - this.startedAt > Math.max(downAfter, this.#graceMs);
     const changed = await this.store.mutate((view) => {
       const changes: Change[] = [];
       for (const node of view.nodes()) {

@@ -31,8 +31,6 @@ export class FencedError extends Error {
 export const MAX_TXN_OPS = 128;
 /** How long coalesced health runs may wait to be written. */
 export const FLUSH_MS = 1000;
-/** A call to etcd that takes longer has failed (no quorum answers, say). */
-export const CALL_TIMEOUT_MS = 2000;
 
 export class EtcdBackend implements StoreBackend {
   readonly #state: Namespace;
@@ -66,7 +64,7 @@ export class EtcdBackend implements StoreBackend {
   }
 
   async *load(): AsyncIterable<[string, unknown]> {
-    const res = await this.#state.getAll().options(deadline()).exec();
+    const res = await this.#state.getAll().exec();
     this.loadedRevision = String(res.header.revision);
     for (const kv of res.kvs) yield [kv.key.toString(), JSON.parse(kv.value.toString())];
   }
@@ -109,7 +107,6 @@ export class EtcdBackend implements StoreBackend {
       const res = await this.client
         .if(fence.key, 'Create', '==', fence.revision)
         .then(...chunk)
-        .options(deadline())
         .commit();
       if (res.succeeded) this.writtenRevision = String(res.header.revision);
       else {
@@ -161,14 +158,10 @@ export class EtcdBackend implements StoreBackend {
 
   /** A quorum read and a fenced-free write of a key of its own: etcd answers, with a quorum. */
   async check(): Promise<void> {
-    await this.client.get('warren-healthcheck').options(deadline()).exec();
+    await this.client.get('warren-healthcheck').exec();
   }
 
   async close(): Promise<void> {
     await this.flush();
   }
-}
-
-function deadline(): { deadline: Date } {
-  return { deadline: new Date(Date.now() + CALL_TIMEOUT_MS) };
 }

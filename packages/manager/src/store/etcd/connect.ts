@@ -15,13 +15,19 @@ export interface EtcdStoreOptions extends StoreUrl {
   tls?: { ca: string; cert?: string; key?: string };
 }
 
+/** A call to etcd that takes longer has failed (no quorum answers, say). */
+export const CALL_TIMEOUT_MS = 2000;
+
 /** A client of the members, with calls that fail fast when no quorum answers. */
 export function etcdClient(options: EtcdStoreOptions): Etcd3 {
   const scheme = options.tls ? 'https' : 'http';
   const read = (file: string | undefined): Buffer | undefined => (file ? readFileSync(file) : undefined);
   return new Etcd3({
     hosts: options.endpoints.map((e) => `${scheme}://${e}`),
-    dialTimeout: 2000,
+    dialTimeout: CALL_TIMEOUT_MS,
+    // A deadline for each attempt of a call (a fixed one would be spent by a dead member before
+    // the retry on a live one); watches and lease keepalives are streams and have none.
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + CALL_TIMEOUT_MS) }),
     ...(options.tls
       ? {
           credentials: {
