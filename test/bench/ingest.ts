@@ -31,9 +31,18 @@ async function rssMiB(pid: number): Promise<number> {
   return Number(status.match(/VmRSS:\s+(\d+)/)![1]) / 1024;
 }
 
-export async function ingest(workers: number, offeredPerSecond: number, seconds: number): Promise<IngestFigures> {
+/** `managerArgs`: more flags for the manager (`--store etcd://…` to measure on etcd). */
+export async function ingest(
+  workers: number,
+  offeredPerSecond: number,
+  seconds: number,
+  managerArgs: string[] = [],
+): Promise<IngestFigures> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
-  const manager = spawnWarren(['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  const manager = spawnWarren(
+    ['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...managerArgs],
+    { WARREN_LOG_LEVEL: 'info' },
+  );
   const abort = new AbortController();
   try {
     const started = await manager.waitForLog((l) => typeof l.joinToken === 'string');

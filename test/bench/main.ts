@@ -17,8 +17,11 @@
  *  12. the status page: page weight, time to first render with 100 services × 10 tasks, the manager's CPU with
  *      20 pages open at 1,000 results/s (status-page.ts)
  *
+ *  13. failover: three managers on etcd, the leader killed under load, 10 rounds; ingest and create on etcd next
+ *      to LevelDB (failover.ts)
+ *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
- * update, status-page.
+ * update, status-page, failover.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -32,6 +35,8 @@ import { CLI, ROOT, TEST_IMAGE, docker, spawnWarren, waitFor } from '../helpers/
 import { detection } from './detection.js';
 import { execCost } from './exec-cost.js';
 import { ingest } from './ingest.js';
+import { failoverBench } from './failover.js';
+import { EtcdCluster } from '../helpers/etcd.js';
 import { ingressBench, ingressReport } from './ingress.js';
 import { nodeLoss } from './node-loss.js';
 import { probeCapacity } from './probe-capacity.js';
@@ -276,6 +281,35 @@ if (want('ingest')) {
         `send → ack p50 ${g.ackP50.toFixed(1)} ms / p99 ${g.ackP99.toFixed(1)} ms, manager RSS ${g.rssStartMiB.toFixed(0)} → ${g.rssEndMiB.toFixed(0)} MiB (max ${g.rssMaxMiB.toFixed(0)})` +
         (offered === 50_000 ? '; target 50,000/s, p99 < 100 ms, flat memory' : ' (past saturation)'),
     );
+  }
+}
+
+if (want('failover')) {
+  process.stderr.write('bench: failover\n');
+  const f = await failoverBench(Number(process.env.WARREN_BENCH_ROUNDS ?? 10));
+  const ms = (samples: number[]): string =>
+    `p50 ${percentile(samples, 0.5).toFixed(0)} / p99 ${percentile(samples, 0.99).toFixed(0)} / worst ${Math.max(...samples).toFixed(0)} ms`;
+  report.push(
+    `failover, 3 managers on 3 etcd members, leader kill -9 under load, ${f.rounds} rounds:`,
+    `  → the new leader's first reconcile pass: ${ms(f.firstPass)}; target p99 ≤ 2000 ms`,
+    `  → a replica broken 0.5 s after the kill replaced and healthy: ${ms(f.replaced)}`,
+    `  failed requests through the published port: ${f.failedRequests} of ${f.requests}; tasks lost or doubled: ${f.lostOrDoubled}; target 0`,
+    `  service create (10 replicas) → all running, through the leader on etcd, 5 rounds: median ${percentile(f.createTen, 0.5).toFixed(0)} ms`,
+  );
+  const etcd = await EtcdCluster.start(1);
+  try {
+    for (const [store, args] of [
+      ['LevelDB', []],
+      ['etcd (one member)', ['--store', etcd.url]],
+    ] as const) {
+      const g = await ingest(10, 50_000, 30, [...args]);
+      report.push(
+        `  manager ingest on ${store}, offered 50,000/s: ${g.resultsPerSecond.toFixed(0)} results/s acked, ` +
+          `send → ack p50 ${g.ackP50.toFixed(1)} / p99 ${g.ackP99.toFixed(1)} ms, RSS max ${g.rssMaxMiB.toFixed(0)} MiB`,
+      );
+    }
+  } finally {
+    await etcd.stop();
   }
 }
 

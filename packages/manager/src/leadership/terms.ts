@@ -77,10 +77,17 @@ export class Terms {
     reconciler.actingSince = term.since;
     monitor.run(term.signal, term.since, graceMs);
     reconciler.run(this.deps.reconcileIntervalMs, term.signal);
-    reconciler.trigger();
     // Alone on LevelDB a manager always leads: nothing to tell.
     const level = etcd ? 'info' : 'debug';
     this.deps.logger[level]({ graceMs }, 'leading: nodes have a heartbeat grace, the reconciler runs');
+    try {
+      await reconciler.pass();
+      this.deps.logger[level]({ sinceTermMs: now() - term.since }, 'first reconcile pass');
+    } catch (err) {
+      // Not a reason to give the term up: the loop's next pass tries again.
+      this.deps.logger.warn({ reason: (err as Error).message }, 'first reconcile pass not written');
+      reconciler.trigger();
+    }
   }
 
   async #end(): Promise<void> {
