@@ -1,7 +1,8 @@
 /**
  * Leadership (DESIGN 9) with a fake etcd and a fake clock: one leader at a time, a term that ends
- * when the lease is lost, when it was not renewed for a TTL (a frozen or cut-off leader stops
- * before a successor can start), when a write was fenced, and at shutdown (handing over at once).
+ * when the lease is lost, when it was not renewed for a TTL and a hold (a frozen or cut-off leader
+ * stops; an etcd election shorter than that does not end it), when a write was fenced, and at
+ * shutdown (handing over at once).
  */
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,9 @@ class FakeEtcd {
   holder: { info: LeaderInfo; lease: FakeLease } | undefined;
   revision = 1;
   reachable = true;
+  /** Revokes wait until released (etcd without quorum answers nothing until the call's deadline). */
+  hangRevokes = false;
+  readonly hung: Array<() => void> = [];
   readonly waiting = new Set<() => void>();
 
   store(): ElectionStore {
@@ -70,6 +74,7 @@ class FakeLease implements LeaseHandle {
     this.lost.push(listener);
   }
   async revoke(): Promise<void> {
+    if (this.etcd.hangRevokes) await new Promise<void>((resolve) => this.etcd.hung.push(resolve));
     this.revoked = true;
     this.etcd.release(this);
   }
@@ -135,7 +140,7 @@ test('one leader; the other follows it and takes over when its lease is revoked 
   await runB;
 });
 
-test('a leader whose lease was not renewed for a whole TTL stops before etcd could let it expire', async (t) => {
+test('a leader whose lease was not renewed for a TTL and a hold stops; an etcd election within it changes nothing', async (t) => {
   mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
   t.after(() => mock.timers.reset());
   const etcd = new FakeEtcd();
@@ -145,12 +150,17 @@ test('a leader whose lease was not renewed for a whole TTL stops before etcd cou
   const run = election.run(h, stop.signal);
   await settle();
   const term = h.terms[0]!;
-  mock.timers.tick(900);
+  // etcd elects a leader of its own for 1.5 s, then renews (extending every lease): the term goes on.
+  mock.timers.tick(1500);
   await settle();
-  assert.equal(term.signal.aborted, false, 'within its TTL');
+  etcd.holder!.lease.renew();
+  assert.equal(term.signal.aborted, false, 'silent for 1.5 s, within the TTL and the hold');
+  mock.timers.tick(1900);
+  await settle();
+  assert.equal(term.signal.aborted, false, 'renewed 1.9 s ago');
   mock.timers.tick(150);
   await settle();
-  assert.equal(term.signal.aborted, true, 'not renewed for 1 s: the term is over');
+  assert.equal(term.signal.aborted, true, 'not renewed for 2 s: the term is over');
   assert.match(h.followed[0]![1], /not renewed for \d+ ms/);
   stop.abort();
   await run;
@@ -199,6 +209,28 @@ test('a lost lease and a fenced write end the term; without etcd it says no quor
   mock.timers.tick(100);
   await settle();
   assert.equal(h.terms.length, before + 1, 'leads again once etcd answers');
+  stop.abort();
+  await run;
+});
+
+test('a leader that stops says why at once, while the lease is still being revoked', async (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  t.after(() => mock.timers.reset());
+  const etcd = new FakeEtcd();
+  const election = new Election(etcd.store(), info('a'), { ttlSec: 1, logger: pino({ level: 'silent' }) });
+  const stop = new AbortController();
+  const run = election.run(hooks(), stop.signal);
+  await settle();
+  assert.equal(election.leading, true);
+  etcd.hangRevokes = true;
+  mock.timers.tick(2000); // no renewal for a TTL and the hold
+  await settle();
+  assert.equal(election.leading, false);
+  assert.equal(election.leader, undefined);
+  assert.match(election.why, /^the leadership lease was not renewed for \d+ ms$/);
+  assert.equal(etcd.hung.length, 1, 'the revoke is still under way');
+  etcd.hangRevokes = false;
+  for (const release of etcd.hung) release();
   stop.abort();
   await run;
 });

@@ -9,6 +9,8 @@ export interface Component {
   name: string;
   /** A critical component that is unhealthy makes the daemon unhealthy (503). */
   critical: boolean;
+  /** What it means when the check does not answer in time (default `no answer`); ` within N ms` follows. */
+  silent?: string;
   check(signal: AbortSignal): Promise<{ status: ComponentStatus; message: string }>;
 }
 
@@ -106,7 +108,7 @@ export class DaemonHttp {
           result = await Promise.race([
             c.check(signal),
             new Promise<never>((_, reject) => {
-              const onAbort = (): void => reject(new Error(`no answer within ${timeoutMs} ms`));
+              const onAbort = (): void => reject(new Error(`${c.silent ?? 'no answer'} within ${timeoutMs} ms`));
               signal.addEventListener('abort', onAbort, { once: true });
             }),
           ]);

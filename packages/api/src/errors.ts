@@ -15,8 +15,32 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, grpc.status>> = {
 /** The codes of a refused request: the server answered, and the same request will not do better. */
 const REJECTED_CODES: ReadonlySet<grpc.status> = new Set(Object.values(STATUS_BY_ERROR_NAME));
 
+/**
+ * Trailing metadata of a call that did nothing because no manager leads right now (an election, a
+ * failover, no quorum): the same call may succeed in a moment, on the same manager.
+ */
+export const NO_LEADER_METADATA = 'warren-no-leader';
+
+/** Errors that mean the same: a write was refused by etcd's fence (another manager leads now). */
+const NO_LEADER_ERROR_NAMES: ReadonlySet<string> = new Set(['FencedError']);
+
+/** UNAVAILABLE with `details`, marked as "no manager leads": callers may try again shortly. */
+export function noLeaderStatus(details: string, metadata = new grpc.Metadata()): Partial<grpc.StatusObject> {
+  metadata.set(NO_LEADER_METADATA, '1');
+  return { code: grpc.status.UNAVAILABLE, details, metadata };
+}
+
+/** True when the manager answered that no manager leads (try again shortly). */
+export function isNoLeader(err: unknown): boolean {
+  return (
+    isServiceError(err) && err.code === grpc.status.UNAVAILABLE && err.metadata.get(NO_LEADER_METADATA).length > 0
+  );
+}
+
 export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const e = err instanceof Error ? err : new Error(String(err));
+  if (NO_LEADER_ERROR_NAMES.has(e.name))
+    return noLeaderStatus(`the leadership changed, nothing was written: ${e.message}`);
   const code = STATUS_BY_ERROR_NAME[e.name];
   if (code === undefined) return { code: grpc.status.INTERNAL, details: `internal error: ${e.message}` };
   return { code, details: e.message };

@@ -14,9 +14,11 @@ export {
   AddressInUseError,
   addressInUse,
   isDomainError,
+  isNoLeader,
   isRejected,
   isServiceError,
   isUnavailable,
+  noLeaderStatus,
   toServiceError,
 } from './errors.js';
 // Domain ↔ wire conversion and the wire types, as @warren/api/convert gives them.

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { managerAddress } from './manager-address.js';
 import type { Command } from 'commander';
-import { createControlClient, unary, type CallOptions, type UnaryMethod, type wire } from '@warren/api/client';
+import {
+  createControlClient,
+  isNoLeader,
+  unary,
+  type CallOptions,
+  type UnaryMethod,
+  type wire,
+} from '@warren/api/client';
 import { CliError } from './errors.js';
 import { TLS_FILES } from './tls-files.js';
 import { cliErrorFrom } from './rpc-errors.js';
@@ -64,7 +71,9 @@ export interface ControlSession {
 
 /**
  * With several managers (`--manager a,b,c`), a call goes to the first that answers, and the
- * session stays with it: any manager answers the CLI (a follower forwards to the leader).
+ * session stays with it: any manager answers the CLI (a follower forwards to the leader). While
+ * no manager leads (a failover, an etcd election) the call is tried again, for up to
+ * LEADER_WAIT_MS: a manager that says so did nothing, and a successor leads within a lease.
  */
 export async function controlSession(command: Command): Promise<ControlSession> {
   const addresses = managerAddresses(command);
@@ -73,6 +82,7 @@ export async function controlSession(command: Command): Promise<ControlSession> 
   let ready = addresses.length === 1;
   return {
     async call(pick, request, options = {}) {
+      const waitUntil = Date.now() + LEADER_WAIT_MS;
       for (let tried = 0; ; tried++) {
         const { client } = current;
         try {
@@ -81,6 +91,11 @@ export async function controlSession(command: Command): Promise<ControlSession> 
           ready = true;
           return await unary(pick(client), client, request as never, { timeoutMs: 10_000, ...options });
         } catch (err) {
+          if (isNoLeader(err) && Date.now() < waitUntil) {
+            tried--;
+            await new Promise((r) => setTimeout(r, LEADER_RETRY_MS));
+            continue;
+          }
           // Only a manager that cannot be reached at all sends the CLI to the next one.
           if (tried + 1 >= addresses.length || !isUnreachable(err)) throw cliErrorFrom(err, addresses.join(','));
           client.close();
@@ -102,6 +117,10 @@ export function managerAddresses(command: Command): string[] {
     .filter((a) => a !== '')
     .map((a, i) => (i > 0 && a.startsWith('unix:') ? `unix:${resolve(a.slice('unix:'.length))}` : a));
 }
+
+/** How long a call waits for a manager to lead (a failover takes a lease and a campaign). */
+const LEADER_WAIT_MS = 8000;
+const LEADER_RETRY_MS = 200;
 
 /** How long a manager of several may take to accept the CLI's connection before the next is tried. */
 const CONNECT_TIMEOUT_MS = 2000;

@@ -22,6 +22,7 @@ export function managerComponents(deps: {
     {
       name: 'store',
       critical: true,
+      silent: deps.storeName === 'etcd' ? 'no quorum: etcd does not answer' : undefined,
       check: async () => {
         try {
           await store.check();

@@ -6,5 +6,5 @@
 export { controlProto, warrenProto, PROTO_LOAD_OPTIONS } from '../proto.js';
 export { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS } from '../addresses.js';
 export { createControlClient, unary, type CallOptions, type UnaryMethod } from '../client.js';
-export { isDomainError, isRejected, isServiceError, isUnavailable } from '../errors.js';
+export { isDomainError, isNoLeader, isRejected, isServiceError, isUnavailable } from '../errors.js';
 export type * as wire from '../wire.js';

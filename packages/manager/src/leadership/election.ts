@@ -2,15 +2,25 @@
  * Exactly one manager leads (DESIGN 9): leadership is a key held with a short etcd lease (about
  * 1 s, kept alive at a third of it). Whoever creates the key leads; the others wait for it to go
  * and try again. The leader's writes are fenced with the key's create revision (store/etcd), and
- * a term ends — its components are told through its AbortSignal — when the lease is lost, when it
- * was not renewed for a whole TTL (etcd may already have let it expire: a successor could be
- * starting, so this leader stops first), when a write finds it fenced, or at shutdown (the lease
- * is revoked, so a successor starts at once). Like client-go's leaderelection: a lease and two
- * callbacks; the etcd side is behind ElectionStore (etcd-election.ts), so this is tested with a
- * fake one and a fake clock.
+ * a term ends — its components are told through its AbortSignal — when the lease is lost, when a
+ * write finds it fenced, at shutdown (the lease is revoked, so a successor starts at once), or
+ * when etcd has not renewed the lease for a TTL and a hold (holdMs: one more TTL, at most 3 s).
+ *
+ * Why hold: when etcd loses its own leader member, it answers nothing until it has elected
+ * another (up to two of its election timeouts), and then extends every lease by a full TTL —
+ * the lease was never at risk, and ending the term for it would be a failover for nothing. A
+ * leader that cannot reach etcd also cannot write (every write goes to etcd, fenced), so holding
+ * costs nothing in the state; and it ends its term, closing the workers' streams so they go to
+ * a successor, long before a successor's grace for nodes (8 s) runs out.
+ *
+ * Like client-go's leaderelection: a lease and two callbacks; the etcd side is behind
+ * ElectionStore (etcd-election.ts), so this is tested with a fake one and a fake clock.
  */
 import type { Logger } from 'pino';
 import type { Fence } from '../store/etcd/backend.js';
+
+/** How long, beyond the TTL, a leader whose lease etcd has not renewed keeps its term: one more TTL, at most 3 s. */
+export const holdMs = (ttlMs: number): number => Math.min(ttlMs, 3000);
 
 /** Who leads: the manager's id and where it serves (gRPC for workers and CLIs, HTTP). */
 export interface LeaderInfo {
@@ -185,11 +195,11 @@ export class Election implements Leadership {
     const end = this.#end!;
     lease.onRenewed(() => (renewedAt = Date.now()));
     lease.onLost((reason) => end(`the leadership lease was lost: ${reason}`));
-    // etcd lets a lease expire TTL after its last renewal: stop leading before a successor can start.
+    // Silent for a TTL and a hold: etcd is gone for this manager, not just electing a leader of its own.
     const check = setInterval(
       () => {
         const silent = Date.now() - renewedAt;
-        if (silent >= lease.ttlMs) end(`the leadership lease was not renewed for ${silent} ms`);
+        if (silent >= lease.ttlMs + holdMs(lease.ttlMs)) end(`the leadership lease was not renewed for ${silent} ms`);
       },
       Math.max(10, Math.min(100, lease.ttlMs / 10)),
     );
@@ -203,11 +213,11 @@ export class Election implements Leadership {
     signal.removeEventListener('abort', onShutdown);
     this.#end = undefined;
     this.#leader = undefined;
+    this.#why = why;
     abort.abort();
     logger.warn({ reason: why }, 'stopped leading');
     // Handing over: the key goes with the lease, and a follower campaigns at once.
     await lease.revoke().catch(() => undefined);
-    this.#why = why;
     if (!signal.aborted) hooks.follow(undefined, why);
   }
 }

@@ -11,6 +11,8 @@ import {
   TLS_CHANNEL_OPTIONS,
   channelCredentials,
   createControlClient,
+  isNoLeader,
+  noLeaderStatus,
   type CertificateSource,
   type wire,
 } from '@warren/api';
@@ -30,12 +32,11 @@ export interface LeadershipView {
 
 /** The status a follower answers: UNAVAILABLE, saying who leads (or why none does). */
 export function notLeader(view: LeadershipView): Partial<grpc.StatusObject> {
-  const metadata = new grpc.Metadata();
   const leader = view.leader;
-  if (leader) metadata.set(LEADER_METADATA, leader.address);
-  const details = leader
-    ? `this manager does not lead: the leader is ${leader.id} at ${leader.address}`
-    : `no manager leads: ${view.why || 'an election is under way'}`;
+  if (!leader) return noLeaderStatus(`no manager leads: ${view.why || 'an election is under way'}`);
+  const metadata = new grpc.Metadata();
+  metadata.set(LEADER_METADATA, leader.address);
+  const details = `this manager does not lead: the leader is ${leader.id} at ${leader.address}`;
   return { code: grpc.status.UNAVAILABLE, details, metadata };
 }
 
@@ -115,12 +116,11 @@ export function forwardingControl(
         { deadline: new Date(Date.now() + FORWARD_TIMEOUT_MS) },
         (err: grpc.ServiceError | null, res: unknown) => {
           if (!err) return callback(null, res);
-          // The leader could not be reached: say so as this manager sees it.
-          if (err.code === grpc.status.UNAVAILABLE && !err.metadata?.get(LEADER_METADATA).length) {
-            return callback({
-              code: err.code,
-              details: `the leader ${leader.id} at ${leader.address} does not answer: ${err.details}`,
-            });
+          // The leader could not be reached (it may have just gone: a successor comes within a lease).
+          if (err.code === grpc.status.UNAVAILABLE && !err.metadata?.get(LEADER_METADATA).length && !isNoLeader(err)) {
+            return callback(
+              noLeaderStatus(`the leader ${leader.id} at ${leader.address} does not answer: ${err.details}`),
+            );
           }
           callback({ code: err.code, details: err.details, metadata: err.metadata });
         },
