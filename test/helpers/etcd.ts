@@ -103,6 +103,26 @@ export class EtcdCluster {
     );
   }
 
+  /** The index of the member that leads etcd's own Raft now, as the running members say. */
+  async leaderIndex(): Promise<number> {
+    const status = async (m: Member): Promise<{ id?: string; leader?: string }> => {
+      const res = await fetch(`http://127.0.0.1:${m.clientPort}/v3/maintenance/status`, {
+        method: 'POST',
+        body: '{}',
+      });
+      const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+      return { id: body.header?.member_id, leader: body.leader };
+    };
+    return waitFor('etcd to have a leader', async () => {
+      const all = await Promise.all(
+        this.members.map((m) => status(m).catch(() => ({}) as { id?: string; leader?: string })),
+      );
+      const leader = all.find((s) => s.leader)?.leader;
+      const i = all.findIndex((s) => s.id !== undefined && s.id === leader);
+      return i >= 0 ? i : undefined;
+    });
+  }
+
   /** Sends `signal` to member `i` (0-based); SIGKILL waits for it to be gone. */
   async kill(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const proc = this.members[i]!.process;
