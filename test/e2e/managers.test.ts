@@ -304,3 +304,25 @@ test('bad --store is exit 2 with one line; etcd that does not answer at start is
   assert.match(down.stderr, new RegExp(`^error: cannot reach etcd at 127\\.0\\.0\\.1:${free} \\(--store\\)`));
   assert.ok(Date.now() - started < 30_000);
 });
+
+test('etcd over mutual TLS: a manager with its client certificate leads and writes; one without is exit 1', async (t) => {
+  const c = await HaCluster.create({ managers: 1, members: 1, etcdTls: true });
+  t.after(() => c.destroy());
+  await c.leader();
+  await c.ok('service', 'create', 'over-tls', '--image', TEST_IMAGE, '--', 'sleep', '100000');
+  assert.match(await c.ok('service', 'ls'), /\bover-tls\b/);
+  // etcd takes no client without a certificate of its CA: such a manager stops at once, saying where.
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-no-cert-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const refused = await runWarren([
+    ...['manager', '--data-dir', dataDir, '--store', c.etcd.url, '--etcd-cacert', c.etcd.tls!.ca],
+    ...['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
+  ]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.equal(refused.stderr.split('\n').filter(Boolean).length, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^error: cannot reach etcd at 127\.0\.0\.1:\d+ \(--store\): etcd refused this manager's TLS client certificate/,
+  );
+  await c.ok('service', 'rm', 'over-tls');
+});

@@ -9,7 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { waitFor } from './cluster.js';
+import { writeEtcdTls, type EtcdTlsFiles } from './etcd-tls.js';
 import { portFreeOn } from './ports.js';
 
 interface Member {
@@ -32,17 +35,20 @@ export class EtcdCluster {
   private constructor(
     readonly dir: string,
     readonly members: Member[],
+    /** With `tls`: clients speak mutual TLS to the members (a CA of the test's own). */
+    readonly tls?: EtcdTlsFiles,
   ) {}
 
   /** Starts `size` members and waits until the cluster answers. */
-  static async start(size = 1): Promise<EtcdCluster> {
+  static async start(size = 1, options: { tls?: boolean } = {}): Promise<EtcdCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'warren-etcd-'));
+    const tls = options.tls ? await writeEtcdTls(dir) : undefined;
     const members: Member[] = [];
     for (let i = 1; i <= size; i++) {
       members.push({ name: `m${i}`, clientPort: await portFreeOn(['127.0.0.1']), peerPort: 0, log: '' });
       members.at(-1)!.peerPort = await portFreeOn(['127.0.0.1']);
     }
-    const cluster = new EtcdCluster(dir, members);
+    const cluster = new EtcdCluster(dir, members, tls);
     try {
       for (const m of members) cluster.#spawn(m, 'new');
       await cluster.waitHealthy();
@@ -63,12 +69,55 @@ export class EtcdCluster {
     return this.members.map((m) => `http://127.0.0.1:${m.clientPort}`);
   }
 
+  /** The flags that give a manager TLS to these members (none without `tls`). */
+  get managerTlsFlags(): string[] {
+    if (!this.tls) return [];
+    return ['--etcd-cacert', this.tls.ca, '--etcd-cert', this.tls.clientCert, '--etcd-key', this.tls.clientKey];
+  }
+
+  #clientUrl(m: Member): string {
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${m.clientPort}`;
+  }
+
+  /** GET (or POST `body` to) `path` on member `m`: over TLS with the client certificate when the members use it. */
+  async #ask(m: Member, path: string, body?: string): Promise<{ ok: boolean; json: unknown }> {
+    if (!this.tls) {
+      const res = await fetch(`http://127.0.0.1:${m.clientPort}${path}`, body ? { method: 'POST', body } : {});
+      return { ok: res.ok, json: await res.json() };
+    }
+    const tls = this.tls;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          ...{ host: '127.0.0.1', port: m.clientPort, path, method: body ? 'POST' : 'GET', timeout: 2000 },
+          ...{ ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => {
+            try {
+              resolve({ ok: (res.statusCode ?? 500) < 300, json: JSON.parse(text) });
+            } catch (err) {
+              reject(err as Error);
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end(body);
+    });
+  }
+
   #spawn(m: Member, state: 'new' | 'existing'): void {
     const peer = (x: Member) => `http://127.0.0.1:${x.peerPort}`;
     const args = [
       ...['--name', m.name, '--data-dir', join(this.dir, m.name)],
-      ...['--listen-client-urls', `http://127.0.0.1:${m.clientPort}`],
-      ...['--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`],
+      ...['--listen-client-urls', this.#clientUrl(m)],
+      ...['--advertise-client-urls', this.#clientUrl(m)],
+      ...(this.tls ? ['--cert-file', this.tls.serverCert, '--key-file', this.tls.serverKey] : []),
+      ...(this.tls ? ['--trusted-ca-file', this.tls.ca, '--client-cert-auth'] : []),
       ...['--listen-peer-urls', peer(m), '--initial-advertise-peer-urls', peer(m)],
       ...['--initial-cluster', this.members.map((x) => `${x.name}=${peer(x)}`).join(',')],
       ...['--initial-cluster-state', state, '--initial-cluster-token', this.#token],
@@ -92,9 +141,8 @@ export class EtcdCluster {
       `etcd members ${running.map((m) => m.name).join(', ')} healthy`,
       async () => {
         for (const m of running) {
-          const res = await fetch(`http://127.0.0.1:${m.clientPort}/health`).catch(() => undefined);
-          const body = res?.ok ? ((await res.json()) as { health?: string }) : undefined;
-          if (body?.health !== 'true') return false;
+          const res = await this.#ask(m, '/health').catch(() => undefined);
+          if (!res?.ok || (res.json as { health?: string }).health !== 'true') return false;
         }
         return true;
       },
@@ -106,11 +154,8 @@ export class EtcdCluster {
   /** The index of the member that leads etcd's own Raft now, as the running members say. */
   async leaderIndex(): Promise<number> {
     const status = async (m: Member): Promise<{ id?: string; leader?: string }> => {
-      const res = await fetch(`http://127.0.0.1:${m.clientPort}/v3/maintenance/status`, {
-        method: 'POST',
-        body: '{}',
-      });
-      const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+      const res = await this.#ask(m, '/v3/maintenance/status', '{}');
+      const body = res.json as { header?: { member_id?: string }; leader?: string };
       return { id: body.header?.member_id, leader: body.leader };
     };
     return waitFor('etcd to have a leader', async () => {

@@ -44,11 +44,14 @@ export class HaCluster {
 
   /** `managers` managers on `members` etcd members; the first creates the cluster, the others join it. */
   static async create(
-    options: { managers?: number; members?: number; managerArgs?: string[] } = {},
+    options: { managers?: number; members?: number; managerArgs?: string[]; etcdTls?: boolean } = {},
   ): Promise<HaCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'warren-ha-'));
-    const etcd = await EtcdCluster.start(options.members ?? 3);
-    const cluster = new HaCluster(dir, etcd, options.managerArgs ?? ['--heartbeat-interval', '500ms']);
+    const etcd = await EtcdCluster.start(options.members ?? 3, { tls: options.etcdTls });
+    const cluster = new HaCluster(dir, etcd, [
+      ...(options.managerArgs ?? ['--heartbeat-interval', '500ms']),
+      ...etcd.managerTlsFlags,
+    ]);
     try {
       for (let i = 0; i < (options.managers ?? 3); i++) await cluster.startManager(i);
       return cluster;

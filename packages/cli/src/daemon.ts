@@ -10,8 +10,24 @@ import { CliError } from './errors.js';
 export function createLogger(): Logger {
   const logger = pino({ level: process.env.WARREN_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
   routeGrpcLogs(logger);
+  routeProcessWarnings(logger);
   guardStartup(logger);
   return logger;
+}
+
+/**
+ * Node's process warnings go to the log, one structured line each (component `node`), instead of
+ * raw text on stderr. DEP0123 is left out: grpc-js gives a TLS server name that is an IP address
+ * when a manager reaches etcd by IP (`etcd://10.0.0.1:2379`), and Node warns; the member's
+ * certificate is still checked against that address.
+ */
+function routeProcessWarnings(logger: Logger): void {
+  const log = logger.child({ component: 'node' });
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    if (warning.code === 'DEP0123') return;
+    log.warn({ name: warning.name, code: warning.code }, warning.message);
+  });
 }
 
 /** Until `runUntilSignal` takes over: a signal while a daemon is starting ends it at once, and says so. */

@@ -70,7 +70,7 @@ export async function openState(o: StateOptions, onFenced: (err: FencedError) =>
     await client.get(`${parsed.prefix}leader`).exec();
   } catch (err) {
     client.close();
-    throw new StoreUnreachableError(`cannot reach ${where} (--store): ${(err as Error).message}`);
+    throw new StoreUnreachableError(`cannot reach ${where} (--store): ${etcdRefusal(err as Error)}`);
   }
   try {
     const ca = await sharedCa({
@@ -109,4 +109,17 @@ async function managerId(dataDir: string): Promise<string> {
   const id = randomBytes(6).toString('hex');
   await writeFile(file, `${id}\n`, { mode: 0o600 });
   return id;
+}
+
+/** gRPC's words for a failed connection to etcd, on one line, and what a TLS refusal means. */
+function etcdRefusal(err: Error): string {
+  const words = err.message
+    .replace(/\s*Resolution note:.*$/s, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (/alert bad certificate|certificate required/.test(words))
+    return `etcd refused this manager's TLS client certificate (--etcd-cert, --etcd-key): ${words}`;
+  if (/self.signed|unable to verify|unknown ca|altnames/i.test(words))
+    return `etcd's certificate is not one --etcd-cacert trusts for that address: ${words}`;
+  return words;
 }
