@@ -128,6 +128,22 @@ test('health runs without a transition are coalesced; a task deleted first takes
   assert.equal(await stored(), 0, 'the deleted task left nothing behind');
 });
 
+test('a transition written while a flush is under way is not overwritten by the older run it carried', async () => {
+  const { backend, prefix: p } = await leading();
+  const keys = Array.from({ length: MAX_TXN_OPS * 2 + 10 }, (_, i) => `k${String(i).padStart(4, '0')}`);
+  await backend.write(
+    [],
+    keys.map((key) => ({ type: 'put' as const, key, value: 'run' })),
+  );
+  const last = keys.at(-1)!;
+  const flushing = backend.flush(); // three transactions; the last carries `last`
+  await backend.write([{ type: 'put', key: last, value: 'transition' }], []);
+  await flushing;
+  const state = client.namespace(`${p}state/`);
+  assert.equal(await state.get(last).string(), JSON.stringify('transition'));
+  assert.equal((await state.getAll().keys()).length, keys.length, 'every run was written');
+});
+
 test('a write larger than one transaction goes through in several', async () => {
   const { backend, prefix: p } = await leading();
   const store = await Store.load(backend);

@@ -140,7 +140,8 @@ export function managerCommand(): Command {
     .option('--etcd-key <file>', "with --store: TLS to etcd, that certificate's key")
     .option(
       '--leader-lease <duration>',
-      'with --store: the leadership lease; a successor leads about this long after the leader is gone (etcd may grant more)',
+      'with --store: the leadership lease; a successor leads about this long after the leader is gone ' +
+        '(etcd may grant more)',
       '1s',
     )
     .option('--listen <addr>', LISTEN, DEFAULT_MANAGER_ADDRESS)

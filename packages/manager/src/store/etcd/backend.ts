@@ -37,7 +37,10 @@ export class EtcdBackend implements StoreBackend {
   #fence: Fence | undefined;
   readonly #pending = new Map<string, Op>();
   #flushTimer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> = Promise.resolve();
+  /** The flush under way: one at a time; runs that come meanwhile wait, coalesced, for the next. */
+  #flushing: Promise<void> | undefined;
+  /** Every transaction goes through here, in order: a flush never lands after a newer write of a key. */
+  #queue: Promise<unknown> = Promise.resolve();
   /** The revision the last load read at: a follower follows from there. */
   loadedRevision = '0';
   /** The revision of the last transaction this leader wrote. */
@@ -77,26 +80,61 @@ export class EtcdBackend implements StoreBackend {
       } else this.#pending.delete(op.key);
     }
     for (const op of later) this.#pending.set(op.key, op);
-    if (this.#pending.size > 0 && !this.#flushTimer) {
-      this.#flushTimer = setTimeout(() => void this.flush(), FLUSH_MS);
-      this.#flushTimer.unref();
-    }
-    await this.#commit(now);
+    this.#flushSoon();
+    await this.#serial(() => this.#commit(now));
   }
 
-  /** Writes the coalesced health runs now (the timer does it at most FLUSH_MS after they came). */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const done = this.#queue.then(fn);
+    this.#queue = done.catch(() => undefined);
+    return done;
+  }
+
+  #flushSoon(): void {
+    if (this.#pending.size === 0 || this.#flushTimer || this.#flushing) return;
+    this.#flushTimer = setTimeout(() => void this.flush(), FLUSH_MS);
+    this.#flushTimer.unref();
+  }
+
+  /**
+   * Writes the coalesced health runs now (the timer does it at most FLUSH_MS after they came).
+   * One flush at a time: when etcd takes longer than FLUSH_MS, runs keep coalescing in `#pending`
+   * (one entry per task and phase) instead of piling up flushes — memory stays bounded by tasks.
+   */
   flush(): Promise<void> {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const ops = [...this.#pending.values()];
-    this.#pending.clear();
-    if (ops.length === 0 || !this.#fence) return this.#flushing;
-    this.#flushing = this.#flushing
-      .then(() => this.#commit(ops))
-      .catch((err: unknown) => {
-        if (!(err instanceof FencedError)) this.logger.warn({ reason: (err as Error).message }, 'health flush failed');
-      });
+    this.#flushing ??= this.#drain().finally(() => {
+      this.#flushing = undefined;
+      this.#flushSoon();
+    });
     return this.#flushing;
+  }
+
+  /**
+   * Writes what was pending when it began, a transaction at a time, each taking its operations
+   * when its turn in the queue comes: a write of the same key given meanwhile (a transition) took
+   * the key out of `#pending`, and is in the queue before any later run of it.
+   */
+  async #drain(): Promise<void> {
+    let left = this.#pending.size;
+    try {
+      while (left > 0 && this.#pending.size > 0 && this.#fence) {
+        await this.#serial(() => {
+          const chunk: Op[] = [];
+          for (const [key, op] of this.#pending) {
+            if (chunk.length === MAX_TXN_OPS) break;
+            chunk.push(op);
+            this.#pending.delete(key);
+          }
+          left -= chunk.length;
+          return this.#commit(chunk);
+        });
+      }
+    } catch (err) {
+      // What is still pending stays, for the next flush (or goes, when this manager was fenced).
+      if (!(err instanceof FencedError)) this.logger.warn({ reason: (err as Error).message }, 'health flush failed');
+    }
   }
 
   async #commit(ops: readonly Op[]): Promise<void> {
@@ -162,6 +200,8 @@ export class EtcdBackend implements StoreBackend {
   }
 
   async close(): Promise<void> {
+    // The flush under way, then one of everything still pending (once: etcd may not answer).
+    await this.#flushing;
     await this.flush();
   }
 }
