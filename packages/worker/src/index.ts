@@ -10,6 +10,7 @@ export { tcpProbe } from './probes/tcp.js';
 export type { ProbeOutcome, ProbeTarget } from './probes/types.js';
 export { execProbe } from './probes/exec.js';
 export { Backoff } from './backoff.js';
+export { ManagerEndpoints } from './manager-endpoints.js';
 export {
   ImagePuller,
   PullError,

@@ -10,6 +10,8 @@ import type { wire } from '@warren/api';
 
 /** The trailer a follower names the leader in (manager: leadership/gates.ts). */
 const LEADER_METADATA = 'warren-leader';
+/** The trailer of a manager that says no manager leads (@warren/api errors.ts). */
+const NO_LEADER_METADATA = 'warren-no-leader';
 
 /** `a,b,c` → the addresses, in order. */
 export function managerList(text: string): string[] {
@@ -77,6 +79,17 @@ export class ManagerEndpoints {
     const order = [...this.addresses.slice(from), ...this.addresses.slice(0, from)];
     const next = order.find((a) => a !== this.#address && (this.#unreachable.get(a) ?? 0) <= now);
     return next !== undefined && this.#switch(next, 'the next manager');
+  }
+
+  /**
+   * Whether `err` says the managers are electing: none leads, or the one named is the leader that
+   * just went away (a follower names it until its lease runs out). A leader comes within a lease.
+   */
+  electing(err: unknown): boolean {
+    const leader = leaderNamed(err);
+    if (leader) return (this.#unreachable.get(leader) ?? 0) > Date.now();
+    const metadata = (err as { metadata?: grpc.Metadata } | undefined)?.metadata;
+    return (metadata?.get?.(NO_LEADER_METADATA)?.length ?? 0) > 0;
   }
 
   #switch(address: string, why: string): boolean {

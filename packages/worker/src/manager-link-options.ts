@@ -34,7 +34,7 @@ export interface ManagerLinkOptions {
   /** The managers' gRPC addresses (`a,b,c`), for logs. */
   manager: string;
   /** Which manager the client talks to: a refusal or silence moves it (to the leader, or on). */
-  managers: Pick<ManagerEndpoints, 'failed' | 'address'>;
+  managers: Pick<ManagerEndpoints, 'failed' | 'electing' | 'address'>;
   /** Node name. The same name after a restart is the same node. */
   name: string;
   /** Told at registration: where other nodes reach this node's tasks, and where its proxy listens. */

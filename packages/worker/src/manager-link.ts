@@ -10,6 +10,8 @@ export type { AssignmentHandler, ImageQuestion, ManagerLinkOptions } from './man
 
 /** Waits between registration attempts. */
 const REGISTER_RETRY = { initialMs: 100, maxMs: 5000 };
+/** While managers elect a leader (they say no manager leads), registration is tried again this often. */
+const ELECTION_RETRY_MS = 100;
 /** A manager that does not answer a registration within this is passed over (a frozen leader, say). */
 const REGISTER_TIMEOUT_MS = 2000;
 /** Heartbeats that fail in a row before the worker looks for the leader again. */
@@ -139,6 +141,13 @@ export class ManagerLink {
         return;
       } catch (err) {
         if (signal.aborted) throw err;
+        // The managers are electing (a lease, a campaign): a leader comes within a second or two,
+        // and this manager will name it; ask it again soon instead of backing off.
+        if (this.options.managers.electing(err)) {
+          logger.debug({ reason: (err as grpc.ServiceError).details }, 'no manager leads yet; asking again');
+          await sleep(ELECTION_RETRY_MS, undefined, { signal });
+          continue;
+        }
         // Another manager leads, or this one does not answer: try there (or the next) at once.
         if (this.options.managers.failed(err)) {
           retry.reset();
