@@ -60,11 +60,13 @@ test('the manager and the worker serve /health, /health/ready, /liveness and /me
     body.components.map((x) => [x.name, x.critical, x.status]),
     [
       ['store', true, 'healthy'],
+      ['leadership', true, 'healthy'],
       ['reconciler', true, 'healthy'],
       ['workers', false, 'healthy'],
     ],
   );
   assert.ok(body.components.every((x) => typeof x.latency_ms === 'number' && x.message !== ''));
+  assert.equal(body.components.find((x) => x.name === 'leadership')?.message, 'this manager leads');
   assert.deepEqual((await get(c.managerHttp, '/liveness')).json(), { status: 'alive' });
   assert.equal((await get(c.managerHttp, '/nope')).status, 404);
 

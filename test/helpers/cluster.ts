@@ -447,33 +447,40 @@ export class Cluster {
   async destroy(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     await this.manager.stop();
-    // dockerode has no timeout of its own: an engine that stops answering fails the test here.
-    const removed = (async () => {
-      const list = await docker.listContainers({ all: true, filters: { label: ['warren.task.id'] } });
-      await Promise.all(
-        list
-          .filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? ''))
-          .map((c) =>
-            docker
-              .getContainer(c.Id)
-              .remove({ force: true })
-              .catch(() => undefined),
-          ),
-      );
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error('the Docker engine did not remove the containers within 60 s')),
-        60_000,
-      );
-    });
     try {
-      await Promise.race([removed, late]);
+      await removeContainersOf(this.nodeIds);
     } finally {
-      clearTimeout(timer);
       await this.etcd?.stop();
       await rm(this.dataDir, { recursive: true, force: true });
     }
+  }
+}
+
+/**
+ * Removes every task container of the nodes `nodeIds` (a test's own), within 60 s: dockerode has
+ * no timeout of its own, and an engine that stops answering fails the test here.
+ */
+export async function removeContainersOf(nodeIds: ReadonlySet<string>): Promise<void> {
+  const removed = (async () => {
+    const list = await docker.listContainers({ all: true, filters: { label: ['warren.task.id'] } });
+    await Promise.all(
+      list
+        .filter((c) => nodeIds.has(c.Labels['warren.node.id'] ?? ''))
+        .map((c) =>
+          docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+    );
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the Docker engine did not remove the containers within 60 s')), 60_000);
+  });
+  try {
+    await Promise.race([removed, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

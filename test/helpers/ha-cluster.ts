@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { docker, runWarren, spawnWarren, waitFor, type CliResult, type Daemon } from './cluster.js';
+import { removeContainersOf, runWarren, spawnWarren, waitFor, type CliResult, type Daemon } from './cluster.js';
 import { EtcdCluster } from './etcd.js';
 
 export interface ManagerProcess {
@@ -161,18 +161,11 @@ export class HaCluster {
   async destroy(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     await Promise.all(this.managers.map((m) => m.daemon.stop()));
-    const list = await docker.listContainers({ all: true, filters: { label: ['warren.task.id'] } });
-    await Promise.all(
-      list
-        .filter((c) => this.nodeIds.has(c.Labels['warren.node.id'] ?? ''))
-        .map((c) =>
-          docker
-            .getContainer(c.Id)
-            .remove({ force: true })
-            .catch(() => undefined),
-        ),
-    );
-    await this.etcd.stop();
-    await rm(this.dir, { recursive: true, force: true });
+    try {
+      await removeContainersOf(this.nodeIds);
+    } finally {
+      await this.etcd.stop();
+      await rm(this.dir, { recursive: true, force: true });
+    }
   }
 }
