@@ -21,7 +21,7 @@ export function healthSpecToWire(spec: HealthSpec): WireHealth {
     const probe = spec[phase];
     if (probe) health[phase] = probeToWire(probe);
   }
-  return health;
+  return spec.fromImage ? { ...health, fromImage: true } : health;
 }
 
 export function healthSpecFromWire(wire: WireHealthOut | null | undefined): HealthSpec {
@@ -30,6 +30,7 @@ export function healthSpecFromWire(wire: WireHealthOut | null | undefined): Heal
     const probe = wire?.[phase];
     if (probe) health[phase] = probeFromWire(probe);
   }
+  if (wire?.fromImage) health.fromImage = true;
   return health;
 }
 

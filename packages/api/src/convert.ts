@@ -51,6 +51,7 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     update: spec.update,
     rollback: spec.rollback,
     forceUpdate: spec.forceUpdate,
+    noHealthcheck: spec.noHealthcheck === true,
   };
 }
 
@@ -84,6 +85,7 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     update: policyFromWire(w.update, UPDATE_DEFAULTS),
     rollback: policyFromWire(w.rollback, ROLLBACK_DEFAULTS),
     forceUpdate: w.forceUpdate ?? 0,
+    ...(w.noHealthcheck ? { noHealthcheck: true } : {}),
   };
 }
 

@@ -21,6 +21,7 @@ export type { RegisterRequest } from './generated/warren/v1/RegisterRequest.js';
 export type { HeartbeatRequest } from './generated/warren/v1/HeartbeatRequest.js';
 export type { HeartbeatResponse__Output as HeartbeatResponseOut } from './generated/warren/v1/HeartbeatResponse.js';
 export type { ServiceRef } from './generated/warren/v1/ServiceRef.js';
+export type { HealthSpec__Output as HealthSpecOut } from './generated/warren/v1/HealthSpec.js';
 // One long name: prettier would keep it on one line of more than 119 characters.
 // prettier-ignore
 export type {

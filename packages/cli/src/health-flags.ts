@@ -52,7 +52,8 @@ export function addHealthOptions(command: Command, showDefaults = true): Command
 
 /** `service update`'s flags that remove probes: `--no-healthcheck` (all, as docker's) and `--no-<prefix>`. */
 export function addHealthRemovalOptions(command: Command): Command {
-  command.option('--no-healthcheck', "remove every probe (as docker's --no-healthcheck)");
+  command.option('--no-healthcheck', "remove every probe, and do not use the image's HEALTHCHECK (as docker's)");
+  command.option('--image-healthcheck', "use the image's HEALTHCHECK again when the service has no check of its own");
   for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
     const what = prefix === 'health' ? 'the --health-* check' : `the ${prefix} probe`;
     command.option(`--no-${prefix}`, `remove ${what}`);

@@ -46,6 +46,7 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     stopTimeoutMs:
       o.stopTimeout === undefined ? SPEC_DEFAULTS.stopTimeoutMs : parseDuration(o.stopTimeout, '--stop-timeout'),
     health: healthFromFlags(o as Record<string, string | undefined>),
+    ...noImageCheck(o),
     restart: restartFromFlags(o, RESTART_DEFAULTS),
     maxReplacing: o.maxReplacing === undefined ? 0 : parseCount('--max-replacing', o.maxReplacing),
     mounts: o.mount.map(parseMount),
@@ -55,6 +56,19 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     rollback: policyFromFlags(o as Record<string, unknown>, 'rollback', ROLLBACK_DEFAULTS),
     forceUpdate: 0,
   });
+}
+
+/** `--no-healthcheck`: the image's HEALTHCHECK is not used; with a check of the service's own, it says nothing. */
+function noImageCheck(o: CreateOptions): { noHealthcheck?: true } {
+  if (o.healthcheck !== false) return {};
+  const own = Object.keys(o).find((k) => /^(health|startup|liveness|readiness)[A-Z]/.test(k) && o[k] !== undefined);
+  if (own)
+    throw new ValidationError('--no-healthcheck', 'given', `it conflicts with the check flags (${flagName(own)})`);
+  return { noHealthcheck: true };
+}
+
+function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /** The flags of the restart policy and of --max-replacing, as commander hands them over. */

@@ -63,14 +63,16 @@ export function addServiceUpdateOptions(command: Command): Command {
  */
 export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec {
   const flags = o as Record<string, unknown>;
+  const { noHealthcheck, ...kept } = current;
   return validateServiceSpec({
-    ...current,
+    ...kept,
     image: o.image ?? current.image,
     replicas: o.replicas === undefined ? current.replicas : parseCount('--replicas', o.replicas),
     env: updatedEnv(current.env, o.envAdd, o.envRm),
     stopTimeoutMs:
       o.stopTimeout === undefined ? current.stopTimeoutMs : parseDuration(o.stopTimeout, '--stop-timeout'),
     health: updatedHealthFromFlags(flags, current.health),
+    ...imageCheckFlags(flags, noHealthcheck === true),
     restart: restartFromFlags(o, current.restart),
     maxReplacing: o.maxReplacing === undefined ? current.maxReplacing : parseCount('--max-replacing', o.maxReplacing),
     pull: (o.pull ?? current.pull) as ServiceSpec['pull'],
@@ -79,6 +81,12 @@ export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec
     rollback: policyFromFlags(flags, 'rollback', current.rollback),
     forceUpdate: current.forceUpdate + (o.force ? 1 : 0),
   });
+}
+
+/** As docker's: --no-healthcheck turns the image's HEALTHCHECK off too; --image-healthcheck back on. */
+function imageCheckFlags(flags: Record<string, unknown>, wasOff: boolean): { noHealthcheck?: true } {
+  const off = flags.healthcheck === false || (wasOff && flags.imageHealthcheck !== true);
+  return off ? { noHealthcheck: true } : {};
 }
 
 /**

@@ -34,3 +34,10 @@ export { describeProbeRun } from './health-words.js';
 export { isEndpoint } from './endpoint.js';
 export { DEFAULT_ETCD_PREFIX, parseStoreUrl, type StoreUrl } from './store-url.js';
 export { backoffDelay, type BackoffPolicy } from './backoff.js';
+export {
+  DOCKER_CHECK_DEFAULTS,
+  dockerCheckHealth,
+  imageHealth,
+  type DockerCheck,
+  type EngineHealthcheck,
+} from './docker-check.js';

@@ -85,6 +85,8 @@ export interface HealthSpec {
   liveness?: Probe;
   readiness?: Probe;
   check?: Probe;
+  /** Set by the manager on a task's copy: these checks are the image's HEALTHCHECK. */
+  fromImage?: boolean;
 }
 
 export interface ServiceSpec {
@@ -112,6 +114,8 @@ export interface ServiceSpec {
   rollback: UpdatePolicy;
   /** Bumped by `service update --force`: tasks roll over though nothing else changed. */
   forceUpdate: number;
+  /** The image's HEALTHCHECK is not used when the spec gives no check (`--no-healthcheck`). */
+  noHealthcheck?: boolean;
 }
 
 /** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
@@ -229,6 +233,8 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
   validatePublishedPorts(spec.ports, spec.network);
   validateUpdatePolicy(spec.update, '--update');
   validateUpdatePolicy(spec.rollback, '--rollback');
+  if (spec.health.fromImage)
+    throw new ValidationError('health', 'from the image', 'only a task takes the image check');
   for (const phase of ['startup', 'liveness', 'readiness', 'check'] as const) {
     const probe = spec.health[phase];
     if (probe) validateProbe(probe, phase === 'check' ? '--health' : `--${phase}`);
@@ -236,7 +242,7 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
   return spec;
 }
 
-function validateProbe(probe: Probe, prefix: string): void {
+export function validateProbe(probe: Probe, prefix: string): void {
   const h = probe.handler;
   if (h.kind === 'exec' && (h.command.length === 0 || h.command.every((a) => a === ''))) {
     throw new ValidationError(`${prefix}-cmd`, '', 'needs a command');

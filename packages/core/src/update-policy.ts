@@ -138,7 +138,11 @@ function rolloutKey(spec: ServiceSpec): string {
   const known = rolloutKeys.get(spec);
   if (known !== undefined) return known;
   // A spec stored before --force existed has no forceUpdate: the same as 0.
-  const rolled = { ...spec, forceUpdate: spec.forceUpdate ?? 0, replicas: 0, update: null, rollback: null };
+  // A task's copy may carry its image's HEALTHCHECK: the service's spec never names it.
+  const health = spec.health.fromImage ? {} : spec.health;
+  const noHealthcheck = spec.noHealthcheck === true ? true : undefined;
+  const forceUpdate = spec.forceUpdate ?? 0;
+  const rolled = { ...spec, health, noHealthcheck, forceUpdate, replicas: 0, update: null, rollback: null };
   const key = JSON.stringify(rolled, (_key, value: unknown) =>
     value !== null && typeof value === 'object' && !Array.isArray(value)
       ? Object.fromEntries(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { canAdvance, isTerminal, probeRuns, type TaskState } from '@warren/core';
+import { canAdvance, isTerminal, probeRuns, type HealthSpec, type TaskState } from '@warren/core';
 import type { AssignedTask } from '@warren/api';
 import type { StatusReporter, StatusReport } from './reporter.js';
 import type { ProbeTarget } from './probes/types.js';
@@ -174,14 +174,16 @@ export class Executor {
     if (container.state === 'running') {
       // Adopted (worker restart) or not yet reported: report it, and probe it if it has checks.
       const report = !isTerminal(state) && state !== 'running';
-      const probe = !isTerminal(state) && !this.probes.probing(taskId) && probeRuns(task.spec.health).length > 0;
+      // Once the manager has it running, its spec has the image's check if the image has one.
+      const run = report ? await this.#withImageCheck(task) : task;
+      const probe = !isTerminal(state) && !this.probes.probing(taskId) && probeRuns(run.spec.health).length > 0;
       if (!report && !probe) return;
       const { address, startedAt, ports } = await this.runtime.probeTarget(container.id, task.spec);
       if (report) {
         const running = { taskId, state: 'running', message: 'running', containerId: container.id, address } as const;
-        this.#report(task, { ...running, ports });
+        this.#report(task, { ...running, ports, ...imageCheckOf(task, run) });
       }
-      if (probe) this.probes.start(task, { containerId: container.id, address }, startedAt, true);
+      if (probe) this.probes.start(run, { containerId: container.id, address }, startedAt, true);
     } else if ((container.state === 'exited' || container.state === 'dead') && !isTerminal(state)) {
       this.probes.stop(taskId);
       const ok = container.exitCode === 0;
@@ -204,11 +206,13 @@ export class Executor {
     if (!this.#wanted(task.id)) return;
     this.#report(task, { taskId: task.id, state: 'starting', message: 'creating container' });
     try {
+      const run = await this.#withImageCheck(task);
       const containerId = await this.runtime.run(task, this.nodeId());
       const { address, startedAt, ports } = await this.runtime.probeTarget(containerId, task.spec);
       this.logger.debug({ ...fields, container: containerId.slice(0, 12), address }, 'container started');
-      this.#report(task, { taskId: task.id, state: 'running', message: 'running', containerId, address, ports });
-      this.probes.start(task, { containerId, address }, startedAt, false);
+      const running = { taskId: task.id, state: 'running', message: 'running', containerId, address } as const;
+      this.#report(task, { ...running, ports, ...imageCheckOf(task, run) });
+      this.probes.start(run, { containerId, address }, startedAt, false);
     } catch (err) {
       const reason = dockerMessage(err);
       this.logger.debug({ ...fields, reason }, 'container could not be started');
@@ -241,6 +245,22 @@ export class Executor {
     }
   }
 
+  /**
+   * The task with its image's HEALTHCHECK as its check, when its spec gives none and does not
+   * say --no-healthcheck (as Swarm); the task itself otherwise, or when the image cannot be read.
+   */
+  async #withImageCheck(task: Task): Promise<Task> {
+    if (task.spec.noHealthcheck || probeRuns(task.spec.health).length > 0) return task;
+    try {
+      const health = await this.runtime.imageHealth(task.spec.image);
+      return health ? { ...task, spec: { ...task.spec, health } } : task;
+    } catch (err) {
+      const fields = { service: task.serviceName, slot: task.slot, task: task.id, err };
+      this.logger.warn(fields, "the image's HEALTHCHECK could not be read; the task runs without it");
+      return task;
+    }
+  }
+
   async #discard(container: TaskContainer, stopTimeoutMs: number): Promise<void> {
     this.logger.debug({ task: container.taskId, container: container.id.slice(0, 12) }, 'removing container');
     if (isActive(container)) await this.runtime.stop(container.id, stopTimeoutMs);
@@ -265,6 +285,11 @@ export class Executor {
     this.#reported.set(task.id, report.state);
     this.reporter.report(report);
   }
+}
+
+/** The report's field for a check taken from the image, if `run` has one `task` lacked. */
+function imageCheckOf(task: Task, run: Task): { imageCheck?: HealthSpec } {
+  return run === task ? {} : { imageCheck: run.spec.health };
 }
 
 function isActive(container: TaskContainer): boolean {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { TaskPort, TaskState } from '@warren/core';
-import { isRejected, isUnavailable, unary, type wire } from '@warren/api';
+import type { HealthSpec, TaskPort, TaskState } from '@warren/core';
+import { healthSpecToWire, isRejected, isUnavailable, unary, type wire } from '@warren/api';
 import { Backoff } from './backoff.js';
 
 export interface StatusReport {
@@ -13,6 +13,8 @@ export interface StatusReport {
   address?: string;
   /** With `running`: its published target ports as bound on this node. */
   ports?: TaskPort[];
+  /** The image's HEALTHCHECK, taken as the task's check (its spec gave none). */
+  imageCheck?: HealthSpec;
 }
 
 /** Waits between attempts while the manager cannot take reports. */
@@ -98,6 +100,7 @@ export class StatusReporter {
           containerId: report.containerId ?? '',
           address: report.address ?? '',
           ports: report.ports ?? [],
+          ...(report.imageCheck ? { imageCheck: healthSpecToWire(report.imageCheck) } : {}),
           observedAtMs: Date.now(),
         },
         { timeoutMs: 5000, signal: this.signal },

@@ -1,6 +1,15 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { containerName, normalizeImageRef, type RegistryAuth, type Task, type TaskPort } from '@warren/core';
+import {
+  containerName,
+  imageHealth,
+  normalizeImageRef,
+  type EngineHealthcheck,
+  type HealthSpec,
+  type RegistryAuth,
+  type Task,
+  type TaskPort,
+} from '@warren/core';
 import { demuxDockerStream } from './docker-stream.js';
 import { LABEL, taskLabels } from './labels.js';
 
@@ -72,6 +81,12 @@ export class ContainerRuntime {
     return digest;
   }
 
+  /** The image's `HEALTHCHECK` as a health spec (marked as the image's); undefined without one. */
+  async imageHealth(image: string): Promise<HealthSpec | undefined> {
+    const info = await this.docker.getImage(image).inspect();
+    return imageHealth((info.Config as { Healthcheck?: EngineHealthcheck } | undefined)?.Healthcheck);
+  }
+
   async containersOfNode(nodeId: string): Promise<TaskContainer[]> {
     return this.#list([`${LABEL.node}=${nodeId}`]);
   }
@@ -109,6 +124,8 @@ export class ContainerRuntime {
       Env: spec.env,
       Labels: taskLabels(task, nodeId),
       StopTimeout: Math.ceil(spec.stopTimeoutMs / 1000),
+      // Warren's prober runs the checks, the image's HEALTHCHECK too: Docker's own never runs twice.
+      Healthcheck: { Test: ['NONE'] },
       HostConfig: {
         NetworkMode: spec.network,
         Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readonly ? ':ro' : ''}`),

@@ -10,5 +10,11 @@ export {
   taskToWire,
   type AssignedTask,
 } from '../convert.js';
-export { healthFromWire, phaseFromWire, phaseToWire } from '../convert-health.js';
+export {
+  healthFromWire,
+  healthSpecFromWire,
+  healthSpecToWire,
+  phaseFromWire,
+  phaseToWire,
+} from '../convert-health.js';
 export type * as wire from '../wire.js';

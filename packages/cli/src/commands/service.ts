@@ -42,6 +42,7 @@ export function serviceCommand(): Command {
       collect,
       [],
     );
+  create.option('--no-healthcheck', "without --health-* flags, do not run the image's HEALTHCHECK (Warren runs it)");
   const createFlags = addHealthOptions(addUpdatePolicyOptions(addRestartOptions(create)));
   addFollowOptions(createFlags, 'every replica to run, healthy and ready').action(
     async (name: string, command: string[], o: CreateOptions & FollowFlags, cmd: Command) => {

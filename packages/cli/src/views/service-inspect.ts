@@ -10,7 +10,7 @@ import {
   type Phase,
   type ServiceSpec,
 } from '@warren/core';
-import { specFromWire, type wire } from '@warren/api/convert';
+import { healthSpecFromWire, specFromWire, type wire } from '@warren/api/convert';
 import { ago, fields, indent, shortId, table } from '../output.js';
 import { nextAttempt } from './service-list.js';
 import { endpointsText, ingressProblemsText, portsText } from './service-ports.js';
@@ -20,8 +20,10 @@ type Line = [string, string];
 
 export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now()): string {
   const service = detail.service!;
-  const spec = specFromWire(service.spec);
+  const declared = specFromWire(service.spec);
   const live = detail.tasks.filter((t) => t.desiredState === 'running');
+  // Without checks of its own, the service's tasks run their image's HEALTHCHECK: shown as its checks.
+  const spec = { ...declared, health: checksOf(declared, live) };
   const running = live.filter((t) => t.state === 'running').length;
   const lines: Line[] = [
     ['ID', service.id],
@@ -66,8 +68,16 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
   return `${fields(lines)}\n\n${problems ? `${problems}\n` : ''}Tasks:\n${indent(tasks)}\n`;
 }
 
+function checksOf(spec: ServiceSpec, live: wire.TaskOut[]): ServiceSpec['health'] {
+  if (probeRuns(spec.health).length > 0 || spec.noHealthcheck) return spec.health;
+  const fromImage = live.find((t) => t.spec?.health?.fromImage);
+  return fromImage ? healthSpecFromWire(fromImage.spec!.health) : spec.health;
+}
+
 /** `Health: 2/3 healthy, 1 starting` (3 = desired replicas), or why there is none. */
 function healthLine(spec: ServiceSpec, live: wire.TaskOut[]): string {
+  if (spec.noHealthcheck && probeRuns(spec.health).length === 0)
+    return "no checks (--no-healthcheck: not the image's)";
   if (probeRuns(spec.health).length === 0) return 'no checks configured';
   const count = (h: string) => live.filter((t) => t.state === 'running' && t.healthStatus === h).length;
   const others = (['starting', 'unhealthy'] as const).filter((h) => count(h) > 0).map((h) => `${count(h)} ${h}`);
@@ -79,7 +89,8 @@ function healthLine(spec: ServiceSpec, live: wire.TaskOut[]): string {
 
 /** Each probe in words: `liveness+readiness: HTTP GET :8080/health expecting 200-399, every 2s, …`. */
 function probeLines(spec: ServiceSpec): Line[] {
-  return probeRuns(spec.health).map((run): Line => [`Check (${run.phases.join('+')})`, describeProbeRun(run)]);
+  const from = spec.health.fromImage ? " (the image's HEALTHCHECK)" : '';
+  return probeRuns(spec.health).map((run): Line => [`Check (${run.phases.join('+')})`, describeProbeRun(run) + from]);
 }
 
 function restartLine(spec: ServiceSpec): string {

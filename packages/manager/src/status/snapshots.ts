@@ -83,7 +83,7 @@ export function serviceDetail(src: StatusSources, service: Service): ServiceDeta
   return {
     now: src.now(),
     summary: summary(store, service),
-    checks: probeRuns(service.spec.health).map((run) => ({ phases: run.phases, words: describeProbeRun(run) })),
+    checks: checkWords(shownHealth(service.spec, live)),
     endpoints: endpointTasks(store, service, src.ingress.nodeUp).map((t) => ({
       slot: t.slot,
       task: t.id,
@@ -134,7 +134,7 @@ function summary(store: StoreView, service: Service): ServiceSummary {
     running,
     health,
     ready,
-    checks: probeRuns(spec.health).length > 0,
+    checks: probeRuns(shownHealth(spec, live)).length > 0,
     replacing: state.replacementsInFlight,
     budget: state.replacementBudget,
     held: state.held,
@@ -144,6 +144,17 @@ function summary(store: StoreView, service: Service): ServiceSummary {
       : null,
     ports: spec.ports.map((p) => `${p.published}→${p.target}/${p.protocol}`),
   };
+}
+
+function checkWords(health: Service['spec']['health']): ServiceDetail['checks'] {
+  const from = health.fromImage ? " (the image's HEALTHCHECK)" : '';
+  return probeRuns(health).map((run) => ({ phases: run.phases, words: describeProbeRun(run) + from }));
+}
+
+/** A service's checks, or, without its own, those its tasks take from their image's HEALTHCHECK. */
+function shownHealth(spec: Service['spec'], live: readonly Task[]): Service['spec']['health'] {
+  if (probeRuns(spec.health).length > 0 || spec.noHealthcheck) return spec.health;
+  return live.find((t) => t.spec.health.fromImage)?.spec.health ?? spec.health;
 }
 
 function taskView(store: StoreView, t: Task): TaskView {

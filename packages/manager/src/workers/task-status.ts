@@ -7,10 +7,13 @@ import {
   WORKER_STATES,
   canAdvance,
   isTaskState,
+  probeRuns,
+  validateProbe,
+  type HealthSpec,
   type Task,
   type TaskPort,
 } from '@warren/core';
-import { unaryHandler, type wire } from '@warren/api';
+import { healthSpecFromWire, unaryHandler, type wire } from '@warren/api';
 import type { Change, NodeRecord, Store } from '../store/store.js';
 import type { AuthenticatedCall } from './worker-service.js';
 
@@ -36,6 +39,7 @@ export function taskStatusHandler(
     }
     if (req.message.length > MAX_TEXT || req.error.length > MAX_TEXT)
       throw new ValidationError('message', '…', `at most ${MAX_TEXT} characters`);
+    const imageCheck = imageCheckFromWire(req.imageCheck);
     await store.mutate((view) => {
       const task = view.task(req.taskId);
       if (!task) throw new NotFoundError('task', req.taskId);
@@ -52,8 +56,10 @@ export function taskStatusHandler(
       if (!canAdvance(task.state, state))
         throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
       const t = now();
+      const takesCheck = imageCheck && !task.spec.noHealthcheck && probeRuns(task.spec.health).length === 0;
       const updated: Task = {
         ...task,
+        ...(takesCheck ? { spec: { ...task.spec, health: imageCheck } } : {}),
         state,
         message: req.message,
         error: req.error,
@@ -107,6 +113,19 @@ export function taskStatusHandler(
     });
     return {};
   });
+}
+
+/** The image's HEALTHCHECK a worker reports for a task without checks: exec probes only. */
+function imageCheckFromWire(wire: wire.HealthSpecOut | null): HealthSpec | undefined {
+  if (!wire) return undefined;
+  const health = healthSpecFromWire(wire);
+  const runs = probeRuns(health);
+  if (!health.fromImage || runs.length === 0 || runs.some((r) => r.probe.handler.kind !== 'exec'))
+    throw new ValidationError('image_check', 'given', 'an image check is exec probes marked from_image');
+  for (const run of runs) validateProbe(run.probe, 'image_check');
+  if (JSON.stringify(health).length > MAX_TEXT)
+    throw new ValidationError('image_check', '…', `at most ${MAX_TEXT} characters`);
+  return health;
 }
 
 /** The published ports a worker reports, checked: a target port and `address:port` each. */
