@@ -22,6 +22,14 @@ export type { HeartbeatRequest } from './generated/warren/v1/HeartbeatRequest.js
 export type { HeartbeatResponse__Output as HeartbeatResponseOut } from './generated/warren/v1/HeartbeatResponse.js';
 export type { ServiceRef } from './generated/warren/v1/ServiceRef.js';
 export type { HealthSpec__Output as HealthSpecOut } from './generated/warren/v1/HealthSpec.js';
+export type { LogLine, LogLine__Output as LogLineOut } from './generated/warren/v1/LogLine.js';
+export type { LogChunk__Output as LogChunkOut } from './generated/warren/v1/LogChunk.js';
+export type { LogsRequest, LogsRequest__Output as LogsRequestOut } from './generated/warren/v1/LogsRequest.js';
+export type { LogsDone } from './generated/warren/v1/LogsDone.js';
+export type {
+  ServiceLogsRequest,
+  ServiceLogsRequest__Output as ServiceLogsRequestOut,
+} from './generated/warren/v1/ServiceLogsRequest.js';
 // One long name: prettier would keep it on one line of more than 119 characters.
 // prettier-ignore
 export type {

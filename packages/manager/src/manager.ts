@@ -18,6 +18,7 @@ import { HealthIngest } from './workers/health-ingest.js';
 import { managerMetrics } from './metrics.js';
 import { newId } from './ids.js';
 import { NodeMonitor } from './workers/node-monitor.js';
+import { LogRelay } from './control/logs.js';
 import { ImageQueries } from './control/image-queries.js';
 import { NodeSessions } from './workers/node-sessions.js';
 import { ReconcilerLoop } from './reconciler-loop.js';
@@ -136,14 +137,14 @@ export class Manager {
         throw new FailedPreconditionError(`cannot read the status page's files: ${(err as Error).message}`);
       });
       const streams = { health: 0 };
-      const imageQueries = new ImageQueries(sessions);
+      const [imageQueries, logs] = [new ImageQueries(sessions), new LogRelay(store, sessions, child('logs'))];
       const proto = warrenProto();
       const view = leadership;
       const control = (local: boolean) =>
         forwardingControl(
           proto.ControlService.service,
           controlServiceHandlers({
-            ...{ store, sessions, now, newId, startedAt, imageQueries, ingress, pki, local },
+            ...{ store, sessions, now, newId, startedAt, imageQueries, ingress, pki, local, logs },
             managers: registry,
             logger: child('control'),
           }),
@@ -154,7 +155,7 @@ export class Manager {
       const worker = leaderOnly(
         proto.WorkerService.service,
         workerServiceHandlers({
-          ...{ store, sessions, pki, now, newId, ingress, dispatch, health, imageQueries, streams },
+          ...{ store, sessions, pki, now, newId, ingress, dispatch, health, imageQueries, streams, logs },
           onNodeChange: () => {
             reconciler.trigger();
             ingress.nodeChanged();

@@ -24,3 +24,4 @@ export {
   type PullProgress,
 } from './image-puller.js';
 export * from './ingress/index.js';
+export { DockerLogLines, MAX_LINE, type OutputLine } from './logs/log-lines.js';

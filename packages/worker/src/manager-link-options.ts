@@ -4,6 +4,7 @@ import type { AssignedTask, wire } from '@warren/api';
 import type { EngineState } from './engine-watch.js';
 import type { ManagerEndpoints } from './manager-endpoints.js';
 import type { ContainerRuntime } from './runtime.js';
+import type { LogsQuestion } from './logs/task-logs.js';
 
 /** What the link does with the manager's assignments. */
 export interface AssignmentHandler {
@@ -15,6 +16,8 @@ export interface AssignmentHandler {
   registryAuth(serviceId: string, auth: RegistryAuth): void;
   /** The manager asks the engine about an image: answer with AnswerImageQuery. */
   imageQuery(query: ImageQuestion): void;
+  /** The manager asks for tasks' output (`service logs`): send it with SendLogs. */
+  logs(question: LogsQuestion): void;
   /**
    * A new ingress table for the proxy (`first`: the one that came with the stream's full set):
    * acknowledge it with `ackIngress` once applied.

@@ -208,6 +208,11 @@ export class ManagerLink {
             const auth = registryAuthFromWire(q.registryAuth);
             assignments.imageQuery({ id: q.id, image: q.image, ...(auth ? { auth } : {}) });
           }
+          for (const l of message.logs) {
+            const tail = l.tail ?? undefined;
+            const { id, taskIds, follow, sinceMs } = l;
+            assignments.logs({ id, taskIds, follow, sinceMs, ...(tail === undefined ? {} : { tail }) });
+          }
           if (message.ingress) assignments.ingress(message.ingress, message.full);
           const tasks = message.tasks.map(taskFromWire);
           if (!message.full && tasks.length === 0 && message.removedTaskIds.length === 0) return;

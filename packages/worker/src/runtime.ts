@@ -192,6 +192,26 @@ export class ContainerRuntime {
     }
   }
 
+  /** A container's raw output (Docker's frames, with times), streamed: nothing is read ahead. */
+  async logStream(
+    containerId: string,
+    o: { follow: boolean; tail?: number; sinceMs: number },
+    signal: AbortSignal,
+  ): Promise<Readable> {
+    const container = this.docker.getContainer(containerId);
+    const options = { stdout: true, stderr: true, timestamps: true, tail: o.tail ?? 'all', abortSignal: signal };
+    const since = o.sinceMs > 0 ? { since: (o.sinceMs / 1000).toFixed(3) } : {};
+    // With follow off, dockerode would read the whole log into a Buffer: ask the modem for a stream.
+    return new Promise((resolve, reject) => {
+      const dial = { path: `/containers/${container.id}/logs?`, method: 'GET', isStream: true, abortSignal: signal };
+      const statusCodes = { 200: true, 404: 'no such container', 500: 'server error' };
+      const opts = { ...dial, statusCodes, options: { ...options, ...since, follow: o.follow } };
+      this.docker.modem.dial(opts, (err: unknown, stream: unknown) =>
+        err ? reject(err) : resolve(stream as Readable),
+      );
+    });
+  }
+
   /** SIGTERM, then SIGKILL after `timeoutMs` (Docker's stop). A stopped container is fine. */
   async stop(containerId: string, timeoutMs: number): Promise<void> {
     try {

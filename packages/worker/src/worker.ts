@@ -1,3 +1,4 @@
+import { sendLogs } from './logs/task-logs.js';
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -50,6 +51,7 @@ export class Worker {
   readonly #engine: EngineWatch;
   readonly #containers: ContainerWatch;
   readonly #logger: Logger;
+  readonly #logsLogger: Logger;
   readonly #name: string;
   readonly #loops: Promise<void>[] = [];
   #http: DaemonHttp | undefined;
@@ -68,6 +70,7 @@ export class Worker {
   ) {
     const { logger } = options;
     this.#logger = logger.child({ component: 'worker' });
+    this.#logsLogger = logger.child({ component: 'logs' });
     this.#name = options.name ?? hostname();
     this.#managers = new ManagerEndpoints(
       managerList(options.manager),
@@ -127,6 +130,12 @@ export class Worker {
         registryAuth: (serviceId, auth) => images.setAuth(serviceId, auth),
         imageQuery: ({ id, image, auth }) =>
           void images.query(image, auth).then((answer) => this.#link.answerImageQuery(id, answer, signal)),
+        logs: (question) =>
+          void sendLogs(
+            question,
+            { client: this.#client, runtime: this.#runtime, nodeId: this.#link.nodeId, logger: this.#logsLogger },
+            signal,
+          ),
         ingress: (table, first) =>
           void this.#ingress
             .apply({ ...ingressTableFromWire(table, this.#link.nodeId), baseline: first })

@@ -4,7 +4,7 @@ import type { wire } from '@warren/api/client';
 import { formatOption } from '../options.js';
 
 /** `10m` (ago) or an ISO time → ms since the epoch. */
-function parseTime(flag: string, text: string, now: number): number {
+export function parseTime(flag: string, text: string, now: number): number {
   if (/^\d{4}-\d\d-\d\d/.test(text)) {
     const t = Date.parse(text);
     if (Number.isNaN(t)) {

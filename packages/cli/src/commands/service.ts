@@ -2,6 +2,7 @@
  * `warren service …`. The flags are defined here; what an action needs beyond them (gRPC, the
  * views) is imported when it runs, so `--help` and bad flags load none of it.
  */
+import { serviceLogsCommand } from './service-logs.js';
 import { Command } from 'commander';
 import { SPEC_DEFAULTS, formatDuration } from '@warren/core';
 import type { wire } from '@warren/api/client';
@@ -100,9 +101,11 @@ export function serviceCommand(): Command {
         ]);
         return printJson(res.tasks.map(taskJson));
       }
-      const { tasksTable } = await import('../views/service-list.js');
-      process.stdout.write(`${tasksTable(res.tasks, res.slots)}\n`);
+      const { tasksTable, logsHint } = await import('../views/service-list.js');
+      process.stdout.write(`${tasksTable(res.tasks, res.slots)}\n${logsHint(res.tasks)}`);
     });
+
+  service.addCommand(serviceLogsCommand());
 
   service
     .command('inspect')

@@ -47,3 +47,12 @@ export function nextAttempt(slot: wire.SlotStatusOut | undefined, now = Date.now
   const wait = slot.nextAttemptAtMs - now;
   return wait > 0 ? ` (next attempt in ${(wait / 1000).toFixed(1)}s, failure ${slot.failures} in a row)` : '';
 }
+
+/** Under `service ps`: where to read the output of the newest task that failed its check. */
+export function logsHint(tasks: readonly wire.TaskOut[]): string {
+  const failed = tasks
+    .filter((t) => t.state === 'failed' && /check failed/.test(`${t.message} ${t.error}`))
+    .sort((a, b) => b.updatedAtMs - a.updatedAtMs)[0];
+  if (!failed) return '';
+  return `\nTask ${failed.id} (slot ${failed.slot}) failed its check; its output: warren service logs ${failed.id}\n`;
+}

@@ -27,6 +27,7 @@ import { clusterHandlers } from './cluster.js';
 import { nodeWire } from '../workers/node-wire.js';
 import type { ClusterPki } from '../pki/cluster-pki.js';
 import type { ImageQueries } from './image-queries.js';
+import type { LogRelay } from './logs.js';
 import type { IngressTables } from '../ingress/tables.js';
 import { resolveImage } from './image-resolution.js';
 import type { NodeSessions } from '../workers/node-sessions.js';
@@ -48,6 +49,8 @@ export interface ControlDeps {
   /** Serving the manager's local socket (its owner) rather than a remote client over TLS. */
   local: boolean;
   managers: { list(): Promise<wire.ManagersInfo> };
+  /** `service logs`: the output of tasks, from their nodes. */
+  logs: Pick<LogRelay, 'serve'>;
 }
 
 /** ControlService: what the CLI calls. Every request is validated before anything is written. */
@@ -70,6 +73,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       .map((t) => taskToWire(t, nodeName(t.nodeId), store.health(t.id)));
 
   return {
+    ServiceLogs: (call) => deps.logs.serve(call),
     CreateService: unaryHandler('CreateService', logger, async (req: wire.CreateServiceRequestOut) => {
       const asked = validateServiceSpec(specFromWire(req.spec));
       const auth = registryAuthFromWire(req.registryAuth);

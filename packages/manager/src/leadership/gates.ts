@@ -50,16 +50,16 @@ export function leaderOnly<T extends object>(
   for (const [method, attrs] of Object.entries(definition)) {
     const handler = (handlers as Record<string, (...args: unknown[]) => void>)[method];
     if (!handler) continue;
-    gated[method] =
-      attrs.requestStream || attrs.responseStream
-        ? (call: grpc.ServerWritableStream<unknown, unknown>) => {
-            if (view.leading) handler(call);
-            else call.emit('error', notLeader(view));
-          }
-        : (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-            if (view.leading) handler(call, callback);
-            else callback(notLeader(view));
-          };
+    // A call with a response stream is refused on it; the others (unary, client stream) by their callback.
+    gated[method] = attrs.responseStream
+      ? (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          if (view.leading) handler(call);
+          else call.emit('error', notLeader(view));
+        }
+      : (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          if (view.leading) handler(call, callback);
+          else callback(notLeader(view));
+        };
   }
   return gated as T;
 }

@@ -8,6 +8,7 @@ import { assignments } from './assignments.js';
 import { taskStatusHandler } from './task-status.js';
 import type { HealthIngest } from './health-ingest.js';
 import type { ImageQueries } from '../control/image-queries.js';
+import type { LogRelay } from '../control/logs.js';
 import type { IngressTables } from '../ingress/tables.js';
 import type { TaskDispatch } from './task-dispatch.js';
 import type { NodeSessions } from './node-sessions.js';
@@ -33,6 +34,8 @@ export interface WorkerDeps {
   ingress: IngressTables;
   /** Task changes to workers, stops held back while they drain. */
   dispatch: TaskDispatch;
+  /** Workers' output for `service logs`, passed on to the CLI. */
+  logs: Pick<LogRelay, 'receive'>;
   logger: Logger;
 }
 
@@ -213,6 +216,17 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       });
       call.on('end', () => call.end());
       call.on('error', () => undefined);
+    },
+
+    SendLogs: (call: grpc.ServerReadableStream<wire.LogChunkOut, wire.LogsDone>, callback) => {
+      const id = callIdentity(call);
+      const node = id?.role === 'worker' ? store.node(id.id) : undefined;
+      if (!id || !node || node.removedAt) {
+        logger.warn({ peer: call.getPeer() }, 'worker call refused');
+        callback(toServiceError(new UnauthenticatedError('a node certificate of this cluster is required')), null);
+        return;
+      }
+      deps.logs.receive(id.id, call, callback);
     },
 
     AnswerImageQuery: unaryHandler('AnswerImageQuery', logger, async (req: wire.ImageQueryAnswerOut, call) => {
