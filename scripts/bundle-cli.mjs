@@ -18,8 +18,9 @@ await build({
   target: 'node20',
   minify: true,
   legalComments: 'none',
-  // The daemons and `cert issue` (the certificate library) run unbundled: bin/warren.cjs sends them there.
-  external: ['@warren/cli/daemon', '@warren/manager', '@warren/worker', '@warren/api/pki', 'pino'],
+  // The daemons and `cert issue` (the certificate library) run unbundled: bin/warren.cjs sends them there;
+  // yaml is loaded from node_modules by `stack deploy` alone.
+  external: ['@warren/cli/daemon', '@warren/manager', '@warren/worker', '@warren/api/pki', 'pino', 'yaml'],
   define: { WARREN_BUNDLED_VERSION: JSON.stringify(version) },
   // version.ts reads package.json through import.meta.url only when WARREN_BUNDLED_VERSION is unset.
   logOverride: { 'empty-import-meta': 'silent' },

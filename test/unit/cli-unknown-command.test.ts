@@ -6,7 +6,7 @@ import { unknownCommand, warrenProgram } from '@warren/cli';
 const check = (...args: string[]) => unknownCommand(warrenProgram(), args);
 
 test('an unknown command is named, with --help too, at any depth', () => {
-  assert.equal(check('stack', 'deploy', '--help'), "unknown command 'stack'; run warren --help for its commands");
+  assert.equal(check('swarm', 'init', '--help'), "unknown command 'swarm'; run warren --help for its commands");
   assert.equal(check('service', 'tail', 'web'), "unknown command 'tail'; run warren service --help for its commands");
   assert.equal(
     check('--manager', 'unix:/x.sock', 'nodes', 'ls'),

@@ -52,6 +52,7 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     rollback: spec.rollback,
     forceUpdate: spec.forceUpdate,
     noHealthcheck: spec.noHealthcheck === true,
+    stack: spec.stack ?? '',
   };
 }
 
@@ -86,6 +87,7 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     rollback: policyFromWire(w.rollback, ROLLBACK_DEFAULTS),
     forceUpdate: w.forceUpdate ?? 0,
     ...(w.noHealthcheck ? { noHealthcheck: true } : {}),
+    ...(w.stack ? { stack: w.stack } : {}),
   };
 }
 

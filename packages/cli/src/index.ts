@@ -37,3 +37,5 @@ export { servicesTable, tasksTable } from './views/service-list.js';
 export { nodeDetailText, nodeJson, nodesTable } from './views/node.js';
 export { managerCommand, upCommand, workerCommand } from './commands/daemons.js';
 export { serviceCommand } from './commands/service.js';
+export { readStack } from './stack/compose-stack.js';
+export { stackPlan, type StackStep } from './stack/stack-plan.js';

@@ -6,6 +6,7 @@ import { eventsCommand } from './commands/events.js';
 import { nodeCommand } from './commands/node.js';
 import { managerCommand, upCommand, workerCommand } from './commands/daemons.js';
 import { serviceCommand } from './commands/service.js';
+import { stackCommand } from './commands/stack.js';
 import { versionCommand } from './commands/version.js';
 import { DEFAULT_CONTROL_SOCKET } from './manager-address.js';
 
@@ -28,6 +29,7 @@ export function warrenProgram(): Command {
     managerCommand(),
     workerCommand(),
     serviceCommand(),
+    stackCommand(),
     nodeCommand(),
     joinTokenCommand(),
     certCommand(),

@@ -116,6 +116,8 @@ export interface ServiceSpec {
   forceUpdate: number;
   /** The image's HEALTHCHECK is not used when the spec gives no check (`--no-healthcheck`). */
   noHealthcheck?: boolean;
+  /** The stack that deployed it (`warren stack deploy`); absent for none. */
+  stack?: string;
 }
 
 /** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
@@ -151,13 +153,9 @@ const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const MAX_STOP_TIMEOUT_MS = 3_600_000;
 const MIN_PROBE_PERIOD_MS = 10;
 
-export function validateServiceName(name: string): string {
+export function validateServiceName(name: string, what = 'service name'): string {
   if (!SERVICE_NAME_PATTERN.test(name)) {
-    throw new ValidationError(
-      'service name',
-      name,
-      'use 1-63 letters, digits, "-" or "_", starting with a letter or digit',
-    );
+    throw new ValidationError(what, name, 'use 1-63 letters, digits, "-" or "_", starting with a letter or digit');
   }
   return name;
 }

@@ -142,7 +142,16 @@ function rolloutKey(spec: ServiceSpec): string {
   const health = spec.health.fromImage ? {} : spec.health;
   const noHealthcheck = spec.noHealthcheck === true ? true : undefined;
   const forceUpdate = spec.forceUpdate ?? 0;
-  const rolled = { ...spec, health, noHealthcheck, forceUpdate, replicas: 0, update: null, rollback: null };
+  const rolled = {
+    ...spec,
+    health,
+    noHealthcheck,
+    forceUpdate,
+    replicas: 0,
+    update: null,
+    rollback: null,
+    stack: null,
+  };
   const key = JSON.stringify(rolled, (_key, value: unknown) =>
     value !== null && typeof value === 'object' && !Array.isArray(value)
       ? Object.fromEntries(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))

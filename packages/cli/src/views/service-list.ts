@@ -23,8 +23,15 @@ export function servicesTable(res: wire.ListServicesResponseOut): string {
  * under it (` \_ web.1`), with the reason they ended.
  */
 export function tasksTable(tasks: readonly wire.TaskOut[], slots: readonly wire.SlotStatusOut[]): string {
+  return table(TASK_HEADERS, taskRows(tasks, slots));
+}
+
+export const TASK_HEADERS = ['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'];
+
+/** The rows of `service ps` for one service's tasks (`stack ps` puts several services' in one table). */
+export function taskRows(tasks: readonly wire.TaskOut[], slots: readonly wire.SlotStatusOut[]): string[][] {
   let lastSlot = -1;
-  const rows = tasks.map((t) => {
+  return tasks.map((t) => {
     const first = t.slot !== lastSlot;
     const name = first ? `${t.serviceName}.${t.slot}` : ` \\_ ${t.serviceName}.${t.slot}`;
     lastSlot = t.slot;
@@ -37,7 +44,6 @@ export function tasksTable(tasks: readonly wire.TaskOut[], slots: readonly wire.
     const current = `${t.state}${health} ${ago(t.updatedAtMs)}`;
     return [shortId(t.id), name, t.nodeName || '-', t.desiredState, current, error];
   });
-  return table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
 }
 
 /** ` (next attempt in 4s)` for a slot waiting out its backoff, ` (given up)` for one that stopped. */
