@@ -19,9 +19,11 @@
  *
  *  13. failover: three managers on etcd, the leader killed under load, 10 rounds; ingest and create on etcd next
  *      to LevelDB (failover.ts)
+ *  14. service logs: 1,000,000 lines of one task through the manager, read fast and by a paused reader: lines/s
+ *      and the memory each process held (logs.ts)
  *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
- * update, status-page, failover.
+ * update, status-page, failover, logs.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -36,6 +38,7 @@ import { detection } from './detection.js';
 import { execCost } from './exec-cost.js';
 import { ingest } from './ingest.js';
 import { failoverBench } from './failover.js';
+import { logsBench } from './logs.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { ingressBench, ingressReport } from './ingress.js';
 import { nodeLoss } from './node-loss.js';
@@ -311,6 +314,19 @@ if (want('failover')) {
   } finally {
     await etcd.stop();
   }
+}
+
+if (want('logs')) {
+  process.stderr.write('bench: logs\n');
+  const l = await logsBench();
+  const [m, w, cli] = l.fastGrowth;
+  const [pm, pw, pc] = l.pausedGrowth;
+  const rate = Math.round(l.lines / (l.fastMs / 1000));
+  report.push(
+    `service logs, one task's ${l.lines} lines (${(l.bytes / 2 ** 20).toFixed(0)} MiB with prefixes) through the manager:`,
+    `  read at once: ${(l.fastMs / 1000).toFixed(1)} s, ${rate} lines/s; most memory above the start: manager ${m} MiB, worker ${w} MiB, CLI ${cli} MiB`,
+    `  reader paused 5 s first: manager ${pm} MiB, worker ${pw} MiB, CLI ${pc} MiB (flow control: nothing piles up)`,
+  );
 }
 
 if (want('node-loss')) {

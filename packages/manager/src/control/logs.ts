@@ -29,6 +29,8 @@ interface Request {
   nodeName: string;
   cli: CliCall;
   tasks: Map<string, Task>;
+  /** The worker's call came: it is not waited for any more. */
+  started(): void;
   /** Ends the worker's call (answered) or marks the part done; called once. */
   finish(): void;
 }
@@ -75,6 +77,7 @@ export class LogRelay {
         nodeName,
         cli: call,
         tasks: new Map(here.map((t) => [t.id, t])),
+        started: () => clearTimeout(patience),
         finish: () => {
           if (finished) return;
           finished = true;
@@ -125,6 +128,7 @@ export class LogRelay {
           request = this.#requests.get(chunk.requestId);
           if (!request || request.nodeId !== nodeId || chunk.nodeId !== nodeId)
             throw new NotFoundError('logs request', chunk.requestId.slice(0, 32));
+          request.started();
           const finish = request.finish;
           request.finish = () => {
             finish();
