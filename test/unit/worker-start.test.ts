@@ -67,7 +67,9 @@ async function setup(t: import('node:test').TestContext) {
 test('a worker the manager refuses releases its connection to the manager', async (t) => {
   const { base } = await setup(t);
   const before = tcpSockets();
-  const wrongSecret = base.token.replace(/-[^-]+$/, `-${'x'.repeat(32)}`);
+  // The secret is base64url (it may hold or end with "-"): the whole of it after the CA hash is replaced.
+  const wrongSecret = base.token.replace(/^(WRN-1-[0-9a-f]{64}-).+$/, `$1${'x'.repeat(32)}`);
+  assert.notEqual(wrongSecret, base.token);
   await assert.rejects(Worker.start({ ...base, token: wrongSecret }), { name: 'UnauthenticatedError' });
   await eventually('the connection to the manager closed', () => tcpSockets() === before);
 });

@@ -26,43 +26,28 @@ export function eventsCommand(): Command {
       const now = Date.now();
       const sinceMs = o.since === undefined ? 0 : parseTime('--since', o.since, now);
       const untilMs = o.until === undefined ? 0 : Math.max(1, parseTime('--until', o.until, now));
-      const [{ control, controlClient }, { cliErrorFrom }] = await Promise.all([
+      const [{ control, controlClient }, { readStream }] = await Promise.all([
         import('../context.js'),
-        import('../rpc-errors.js'),
+        import('../stream-call.js'),
       ]);
       const nodes = await control<wire.ListNodesResponseOut>(cmd, (c) => c.ListNodes, {});
       const nodeName = new Map(nodes.nodes.map((n) => [n.id, n.name]));
-      const { address, client } = await controlClient(cmd);
-      const call = client.WatchEvents({ service: o.service ?? '', sinceMs, untilMs });
-      const stop = (): void => call.cancel();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          call.on('data', (e: wire.EventOut) => {
-            if (o.format === 'json') {
-              const { seq, atMs, type, service, serviceId, taskId, slot, nodeId, reason, data } = e;
-              const time = new Date(atMs).toISOString();
-              const node = nodeName.get(nodeId) ?? nodeId;
-              const json = { seq, time, type, service, serviceId, taskId, slot, node, reason, data };
-              process.stdout.write(`${JSON.stringify(json)}\n`);
-            } else {
-              const where = e.slot > 0 ? `${e.service}.${e.slot}` : e.service;
-              const task = e.taskId ? ` task=${e.taskId}` : '';
-              const node = e.nodeId ? ` node=${nodeName.get(e.nodeId) ?? e.nodeId}` : '';
-              const time = new Date(e.atMs).toISOString();
-              process.stdout.write(`${time}  ${e.type.padEnd(26)} ${where}${task}${node}  ${e.reason}\n`);
-            }
-          });
-          call.on('end', resolve);
-          call.on('error', (err: Error & { code?: number }) => (err.code === 1 ? resolve() : reject(err)));
-        });
-      } catch (err) {
-        throw cliErrorFrom(err, address);
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        client.close();
-      }
+      const connection = await controlClient(cmd);
+      const call = connection.client.WatchEvents({ service: o.service ?? '', sinceMs, untilMs });
+      await readStream(call, connection, (e: wire.EventOut) => {
+        if (o.format === 'json') {
+          const { seq, atMs, type, service, serviceId, taskId, slot, nodeId, reason, data } = e;
+          const time = new Date(atMs).toISOString();
+          const node = nodeName.get(nodeId) ?? nodeId;
+          const json = { seq, time, type, service, serviceId, taskId, slot, node, reason, data };
+          process.stdout.write(`${JSON.stringify(json)}\n`);
+        } else {
+          const where = e.slot > 0 ? `${e.service}.${e.slot}` : e.service;
+          const task = e.taskId ? ` task=${e.taskId}` : '';
+          const node = e.nodeId ? ` node=${nodeName.get(e.nodeId) ?? e.nodeId}` : '';
+          const time = new Date(e.atMs).toISOString();
+          process.stdout.write(`${time}  ${e.type.padEnd(26)} ${where}${task}${node}  ${e.reason}\n`);
+        }
+      });
     });
 }

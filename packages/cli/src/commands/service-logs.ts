@@ -24,39 +24,24 @@ export function serviceLogsCommand(): Command {
     .action(async (name: string, o: LogsOptions, cmd: Command) => {
       const tail = parseTail(o.tail);
       const sinceMs = o.since === undefined ? 0 : parseTime('--since', o.since, Date.now());
-      const [{ controlClient }, { cliErrorFrom }] = await Promise.all([
+      const [{ controlClient }, { readStream }] = await Promise.all([
         import('../context.js'),
-        import('../rpc-errors.js'),
+        import('../stream-call.js'),
       ]);
-      const { address, client } = await controlClient(cmd);
+      const connection = await controlClient(cmd);
       const request = { name, follow: o.follow === true, sinceMs, ...(tail === undefined ? {} : { tail }) };
-      const call = client.ServiceLogs(request);
-      const stop = (): void => call.cancel();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const call = connection.client.ServiceLogs(request);
       const prefix = prefixer(o.taskIds);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          call.on('data', (l: wire.LogLineOut) => {
-            if (l.notice) return void process.stderr.write(`warren: ${l.notice}\n`);
-            const time = o.timestamps ? `${new Date(l.atMs).toISOString()} ` : '';
-            const out = l.stream === 'stderr' ? process.stderr : process.stdout;
-            // A full pipe: the next lines wait (the manager and the worker wait in turn).
-            if (!out.write(`${prefix(l)} | ${time}${l.text}\n`)) {
-              call.pause();
-              out.once('drain', () => call.resume());
-            }
-          });
-          call.on('end', resolve);
-          call.on('error', (err: Error & { code?: number }) => (err.code === 1 ? resolve() : reject(err)));
-        });
-      } catch (err) {
-        throw cliErrorFrom(err, address);
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        client.close();
-      }
+      await readStream(call, connection, (l: wire.LogLineOut) => {
+        if (l.notice) return void process.stderr.write(`warren: ${l.notice}\n`);
+        const time = o.timestamps ? `${new Date(l.atMs).toISOString()} ` : '';
+        const out = l.stream === 'stderr' ? process.stderr : process.stdout;
+        // A full pipe: the next lines wait (the manager and the worker wait in turn).
+        if (!out.write(`${prefix(l)} | ${time}${l.text}\n`)) {
+          call.pause();
+          out.once('drain', () => call.resume());
+        }
+      });
     });
 }
 
