@@ -21,9 +21,11 @@
  *      to LevelDB (failover.ts)
  *  14. service logs: 1,000,000 lines of one task through the manager, read fast and by a paused reader: lines/s
  *      and the memory each process held (logs.ts)
+ *  15. scale: 1,000 simulated nodes (real join and protocol over mutual TLS, no containers) on one manager: idle CPU,
+ *      then 1k / 3k / 10k / 30k tasks created → running, service ls / ps, RSS (scale.ts)
  *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
- * update, status-page, failover, logs.
+ * update, status-page, failover, logs, scale.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -39,6 +41,7 @@ import { execCost } from './exec-cost.js';
 import { ingest } from './ingest.js';
 import { failoverBench } from './failover.js';
 import { logsBench } from './logs.js';
+import { scaleBench } from './scale.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { ingressBench, ingressReport } from './ingress.js';
 import { nodeLoss } from './node-loss.js';
@@ -326,6 +329,24 @@ if (want('logs')) {
     `service logs, one task's ${l.lines} lines (${(l.bytes / 2 ** 20).toFixed(0)} MiB with prefixes) through the manager:`,
     `  read at once: ${(l.fastMs / 1000).toFixed(1)} s, ${rate} lines/s; most memory above the start: manager ${m} MiB, worker ${w} MiB, CLI ${cli} MiB`,
     `  reader paused 5 s first: manager ${pm} MiB, worker ${pw} MiB, CLI ${pc} MiB (flow control: nothing piles up)`,
+  );
+}
+
+if (want('scale')) {
+  process.stderr.write('bench: scale\n');
+  const sizes = (process.env.WARREN_BENCH_SCALE_SIZES ?? '1000,3000,10000,30000').split(',').map(Number);
+  const s = await scaleBench(Number(process.env.WARREN_BENCH_NODES ?? 1000), sizes);
+  report.push(
+    `scale: ${s.nodes} simulated nodes joined in ${(s.joinMs / 1000).toFixed(1)} s; idle with heartbeats every 1 s: ` +
+      `manager ${s.idleCores.toFixed(2)} cores, RSS ${Math.round(s.idleRssMiB)} MiB`,
+    '  tasks | create → all running | tasks/s | manager cores while creating | service ls | service ps (1,000) | RSS',
+    ...s.steps.map(
+      (x) =>
+        `  ${x.tasks} | ${(x.createMs / 1000).toFixed(1)} s | ${Math.round(x.tasksPerSecond)} | ${x.managerCores.toFixed(2)} | ` +
+        `${x.lsMs} ms | ${x.psMs} ms | ${Math.round(x.rssMiB)} MiB`,
+    ),
+    ...(s.stopped ? [`  did not finish: ${s.stopped}`] : []),
+    `  status reports refused: ${s.refusals.join('; ') || 'none'}`,
   );
 }
 

@@ -142,8 +142,9 @@ export class Daemon {
   }
 }
 
-export function spawnWarren(args: string[], env: Record<string, string> = {}): Daemon {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** `nodeFlags`: flags for node itself (a bench's `--cpu-prof`, which NODE_OPTIONS does not take). */
+export function spawnWarren(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Daemon {
+  const child = spawn(process.execPath, [...nodeFlags, CLI, ...args], {
     cwd: ROOT,
     // Debug: tests wait for the steps behind the events (a report received, a container stopped).
     env: { ...process.env, WARREN_LOG_LEVEL: 'debug', ...env },

@@ -22,6 +22,9 @@ import type { Change, NodeRecord, StoreView } from './types.js';
  * (`loadEntry`, layout.ts) and kept up to date with each change as it is written (`apply`), by
  * the store that writes it or, on a follower, from the leader's writes as etcd reports them.
  */
+/** The records of a task without any: one object, so that readers can tell nothing changed. */
+const NO_HEALTH: TaskHealthRecords = Object.freeze({});
+
 export class MemoryState implements StoreView {
   readonly #services = new Map<string, Service>();
   readonly #serviceIdByName = new Map<string, string>();
@@ -157,7 +160,7 @@ export class MemoryState implements StoreView {
     return this.#events;
   }
   health(taskId: string): TaskHealthRecords {
-    return this.#health.get(taskId) ?? {};
+    return this.#health.get(taskId) ?? NO_HEALTH;
   }
   nodes(): Iterable<NodeRecord> {
     return this.#nodes.values();

@@ -1,0 +1,142 @@
+/**
+ * Scale (issue 22): one `warren manager` process and a fleet of simulated workers (real join,
+ * real protocol over mutual TLS, no containers) in this process. Measures the manager alone (its
+ * CPU and RSS from /proc, apart from the simulators'): 1,000 nodes idle with heartbeats every
+ * second; then for each size, services of 1,000 replicas created → every task reported running
+ * (tasks per second scheduled, assigned and confirmed), `service ls` and `service ps` of one
+ * 1,000-replica service through the CLI, and the manager's RSS; then the services removed.
+ */
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createControlClient, unary } from '@warren/api';
+import { CLI, runToEnd, spawnWarren, waitFor } from '../helpers/cluster.js';
+import { SimFleet } from '../helpers/sim-fleet.js';
+
+const IMAGE = 'bench-image:latest';
+const REPLICAS = 1000;
+
+export interface ScaleStep {
+  tasks: number;
+  createMs: number;
+  tasksPerSecond: number;
+  managerCores: number;
+  lsMs: number;
+  psMs: number;
+  rssMiB: number;
+}
+
+export interface ScaleFigures {
+  nodes: number;
+  joinMs: number;
+  idleCores: number;
+  idleRssMiB: number;
+  steps: ScaleStep[];
+  /** Why the next size did not finish, if one did not ('' when all did). */
+  stopped: string;
+  /** Status reports the manager refused, in its words (a node declared down meanwhile: its tasks moved). */
+  refusals: string[];
+}
+
+/** The process's CPU time so far (user + system), in ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  return Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** Median wall time of `warren ARGS` (a fresh process each, as a user runs it), 5 runs. */
+async function cliMs(socket: string, ...args: string[]): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const res = await runToEnd(process.execPath, [CLI, '--manager', socket, ...args], {}, 60_000);
+    if (res.code !== 0) throw new Error(`warren ${args.join(' ')}: ${res.stderr}`);
+    times.push(performance.now() - t0);
+  }
+  return Math.round(times.sort((a, b) => a - b)[2]!);
+}
+
+export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleFigures> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
+  // WARREN_BENCH_PROFILE=DIR: the manager's CPU profile, written there when it stops.
+  const profile = process.env.WARREN_BENCH_PROFILE;
+  const manager = spawnWarren(
+    ['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
+    { WARREN_LOG_LEVEL: 'info' },
+    profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+  );
+  let fleet: SimFleet | undefined;
+  try {
+    const started = await manager.waitForLog((l) => typeof l.joinToken === 'string', 60_000);
+    const [address, token, socket] = [
+      started.address as string,
+      started.joinToken as string,
+      started.socket as string,
+    ];
+    const caPem = await readFile(join(dataDir, 'certs', 'ca.crt'), 'utf8');
+    const pid = manager.process.pid!;
+    const t0 = performance.now();
+    fleet = await SimFleet.start({ address, token, caPem, nodes, images: [IMAGE] });
+    const joinMs = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 3000));
+    const idle0 = await cpuMs(pid);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const idleCores = (await cpuMs(pid)) - idle0;
+    const figures: ScaleFigures = {
+      nodes,
+      joinMs,
+      idleCores: idleCores / 10_000,
+      idleRssMiB: await rssMiB(pid),
+      steps: [],
+      refusals: [],
+      stopped: '',
+    };
+    process.stderr.write(`bench: scale ${JSON.stringify(figures)}\n`);
+    const f = fleet;
+
+    const control = createControlClient(`unix:${socket.replace(/^unix:/, '')}`);
+    try {
+      for (const size of sizes) {
+        try {
+          await step(size);
+        } catch (err) {
+          figures.stopped = `${size} tasks: ${(err as Error).message.split('\n')[0]}`;
+          break;
+        }
+      }
+      async function step(size: number): Promise<void> {
+        const services = Math.max(1, Math.round(size / REPLICAS));
+        const replicas = Math.round(size / services);
+        const cpu0 = await cpuMs(pid);
+        const created = performance.now();
+        for (let s = 0; s < services; s++) {
+          const spec = { name: `scale${s}`, image: IMAGE, replicas, command: ['sleep', '1'] };
+          await unary(control.CreateService, control, { spec }, { timeoutMs: 60_000 });
+        }
+        await waitFor(`${size} tasks running`, () => f.running === services * replicas, 600_000, 20);
+        const createMs = performance.now() - created;
+        const managerCores = ((await cpuMs(pid)) - cpu0) / createMs;
+        const lsMs = await cliMs(socket, 'service', 'ls');
+        const psMs = await cliMs(socket, 'service', 'ps', 'scale0');
+        const step = { tasks: services * replicas, createMs, managerCores, lsMs, psMs, rssMiB: await rssMiB(pid) };
+        figures.steps.push({ ...step, tasksPerSecond: step.tasks / (createMs / 1000) });
+        process.stderr.write(`bench: scale ${JSON.stringify(figures.steps.at(-1))}\n`);
+        for (let s = 0; s < services; s++)
+          await unary(control.RemoveService, control, { name: `scale${s}` }, { timeoutMs: 60_000 });
+        await waitFor('the services gone', () => f.running === 0, 600_000, 50);
+      }
+    } finally {
+      control.close();
+    }
+    figures.refusals = [...fleet.refusals].map(([why, n]) => `${n}× ${why}`);
+    return figures;
+  } finally {
+    await fleet?.stop();
+    await manager.stop(30_000);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}

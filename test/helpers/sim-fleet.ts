@@ -1,0 +1,132 @@
+/**
+ * A fleet of simulated workers in one process, for scale (issue 22): each node joins with the
+ * real token and a CSR, then speaks the real worker protocol over its own mutual-TLS connection —
+ * heartbeats at the interval the manager asks for, the assignment stream, and task states forward
+ * (`running` `startMs` after a task is assigned, `shutdown` once it is asked to stop). Containers
+ * are not real: a task "runs" once reported. Hundreds of nodes fit in a process.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { unary, type wire } from '@warren/api';
+import { isTerminal, type TaskState } from '@warren/core';
+import { joinSimulated } from './sim-worker.js';
+
+export interface SimFleetOptions {
+  address: string;
+  token: string;
+  caPem: string;
+  nodes: number;
+  /** Node names are `<prefix>-<i>`. */
+  prefix?: string;
+  /** Time from a task's assignment to its report of `running`. Default 0. */
+  startMs?: number;
+  /** Joins at once, at most. Default 50. */
+  joining?: number;
+  /** The images every node says it has. */
+  images?: string[];
+}
+
+interface SimNode {
+  name: string;
+  nodeId: string;
+  client: wire.WorkerServiceClient;
+  /** Task ids this node runs (reported running), and those asked to run and not yet reported. */
+  running: Set<string>;
+  starting: Set<string>;
+  stream?: { cancel(): void };
+  beat?: NodeJS.Timeout;
+}
+
+export class SimFleet {
+  readonly nodes: SimNode[] = [];
+  /** Status reports the manager refused (a bug in the simulator or the manager), by its words. */
+  readonly refusals = new Map<string, number>();
+  #stopped = false;
+
+  private constructor(private readonly options: SimFleetOptions) {}
+
+  static async start(options: SimFleetOptions): Promise<SimFleet> {
+    const fleet = new SimFleet(options);
+    const prefix = options.prefix ?? 'sim';
+    const names = Array.from({ length: options.nodes }, (_, i) => `${prefix}-${i + 1}`);
+    const parallel = options.joining ?? 50;
+    for (let i = 0; i < names.length; i += parallel) {
+      await Promise.all(names.slice(i, i + parallel).map((name) => fleet.#join(name)));
+    }
+    return fleet;
+  }
+
+  /** Tasks reported running across the fleet. */
+  get running(): number {
+    return this.nodes.reduce((n, node) => n + node.running.size, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const node of this.nodes) {
+      clearInterval(node.beat);
+      node.stream?.cancel();
+      node.client.close();
+    }
+  }
+
+  async #join(name: string): Promise<void> {
+    const { address, token, caPem } = this.options;
+    const { client, nodeId } = await joinSimulated(address, token, caPem, { name, images: this.options.images ?? [] });
+    const node: SimNode = { name, nodeId, client, running: new Set(), starting: new Set() };
+    this.nodes.push(node);
+    // The interval the manager asks for comes with the first heartbeat's answer.
+    const first = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(client.Heartbeat, client, { nodeId });
+    node.beat = setInterval(() => client.Heartbeat({ nodeId }, () => undefined), first.heartbeatIntervalMs || 1000);
+    this.#follow(node);
+  }
+
+  #follow(node: SimNode): void {
+    const stream = node.client.Assignments({ nodeId: node.nodeId });
+    node.stream = stream;
+    stream.on('data', (m: wire.AssignmentsMessageOut) => {
+      const listed = new Set<string>();
+      for (const t of m.tasks) {
+        listed.add(t.id);
+        if (t.desiredState === 'running' && t.state === 'assigned' && !node.starting.has(t.id)) {
+          node.starting.add(t.id);
+          void this.#start(node, t.id);
+        } else if (t.desiredState === 'shutdown' && node.running.has(t.id)) {
+          node.running.delete(t.id);
+          // A task the manager already ended (its service removed: orphaned) is not reported on.
+          if (!isTerminal(t.state as TaskState)) void this.#report(node, t.id, 'shutdown');
+        }
+      }
+      for (const id of m.removedTaskIds) node.running.delete(id);
+      if (m.full) for (const id of node.running) if (!listed.has(id)) node.running.delete(id);
+    });
+    stream.on('error', () => undefined);
+  }
+
+  async #start(node: SimNode, taskId: string): Promise<void> {
+    if (this.options.startMs) await sleep(this.options.startMs);
+    node.starting.delete(taskId);
+    if (await this.#report(node, taskId, 'running')) node.running.add(taskId);
+  }
+
+  async #report(node: SimNode, taskId: string, state: string): Promise<boolean> {
+    if (this.#stopped) return false;
+    const update = { nodeId: node.nodeId, taskId, state, message: state, observedAtMs: Date.now() };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await unary<wire.TaskStatusUpdate, unknown>(node.client.UpdateTaskStatus, node.client, update, {
+          timeoutMs: 30_000,
+        });
+        return true;
+      } catch (err) {
+        const { code, details } = err as { code?: number; details?: string };
+        // 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE: try again; anything else is a refusal.
+        if (code !== 4 && code !== 14 && !this.#stopped) {
+          const why = `${state}: ${String(details).replace(/[0-9a-f]{12}/g, '<id>')}`;
+          this.refusals.set(why, (this.refusals.get(why) ?? 0) + 1);
+          return false;
+        }
+      }
+    }
+    return false;
+  }
+}
