@@ -1,4 +1,4 @@
-import type { HealthSpec, Probe } from './spec.js';
+import type { HealthSpec, Probe, ServiceSpec } from './spec.js';
 
 /**
  * The health contract of DESIGN.md section 2, pure. The worker runs it as results come in; the
@@ -143,6 +143,19 @@ export function probeRuns(health: HealthSpec): ProbeRun[] {
       runs.push({ name: health.readiness ? 'readiness' : 'check', probe: readiness, phases: ['readiness'] });
   }
   return runs;
+}
+
+/**
+ * The checks a service runs: its own; without them (and without --no-healthcheck), those its
+ * tasks took from their image's HEALTHCHECK (the first such task's); none otherwise.
+ */
+export function serviceChecks(
+  spec: Pick<ServiceSpec, 'health' | 'noHealthcheck'>,
+  taskChecks: Iterable<HealthSpec>,
+): HealthSpec {
+  if (probeRuns(spec.health).length > 0 || spec.noHealthcheck) return spec.health;
+  for (const health of taskChecks) if (health.fromImage) return health;
+  return spec.health;
 }
 
 /** The phases a spec has. */

@@ -6,6 +6,7 @@ import {
   formatAge,
   formatDuration,
   probeRuns,
+  serviceChecks,
   type Outcome,
   type Phase,
   type ServiceSpec,
@@ -23,7 +24,7 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
   const declared = specFromWire(service.spec);
   const live = detail.tasks.filter((t) => t.desiredState === 'running');
   // Without checks of its own, the service's tasks run their image's HEALTHCHECK: shown as its checks.
-  const spec = { ...declared, health: checksOf(declared, live) };
+  const spec = { ...declared, health: serviceChecks(declared, taskChecks(live)) };
   const running = live.filter((t) => t.state === 'running').length;
   const lines: Line[] = [
     ['ID', service.id],
@@ -68,10 +69,9 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
   return `${fields(lines)}\n\n${problems ? `${problems}\n` : ''}Tasks:\n${indent(tasks)}\n`;
 }
 
-function checksOf(spec: ServiceSpec, live: wire.TaskOut[]): ServiceSpec['health'] {
-  if (probeRuns(spec.health).length > 0 || spec.noHealthcheck) return spec.health;
-  const fromImage = live.find((t) => t.spec?.health?.fromImage);
-  return fromImage ? healthSpecFromWire(fromImage.spec!.health) : spec.health;
+/** The tasks' checks, read from the wire one at a time as serviceChecks asks. */
+function* taskChecks(live: readonly wire.TaskOut[]): Iterable<ServiceSpec['health']> {
+  for (const t of live) if (t.spec?.health?.fromImage) yield healthSpecFromWire(t.spec.health);
 }
 
 /** `Health: 2/3 healthy, 1 starting` (3 = desired replicas), or why there is none. */

@@ -25,6 +25,7 @@ type WorkerCall = grpc.ServerReadableStream<wire.LogChunkOut, wire.LogsDone>;
 
 /** One node's part of one CLI call. */
 interface Request {
+  id: string;
   nodeId: string;
   nodeName: string;
   cli: CliCall;
@@ -60,7 +61,7 @@ export class LogRelay {
     const open = new Set<Request>();
     const done = (request: Request): void => {
       open.delete(request);
-      this.#requests.forEach((r, id) => r === request && this.#requests.delete(id));
+      this.#requests.delete(request.id);
       if (open.size === 0 && !follow) call.end();
     };
     for (const [nodeId, here] of byNode) {
@@ -73,6 +74,7 @@ export class LogRelay {
       const id = randomBytes(8).toString('hex');
       let finished = false;
       const request: Request = {
+        id,
         nodeId,
         nodeName,
         cli: call,
@@ -98,14 +100,7 @@ export class LogRelay {
         sinceMs,
         ...(tail === undefined ? {} : { tail }),
       };
-      this.sessions.send(nodeId, {
-        full: false,
-        tasks: [],
-        removedTaskIds: [],
-        auths: [],
-        imageQueries: [],
-        logs: [logs],
-      });
+      this.sessions.send(nodeId, { logs: [logs] });
     }
     if (open.size === 0 && !follow) call.end();
     // The client went away (Ctrl-C, --follow ended): every worker's call is answered, so it stops.

@@ -8,6 +8,7 @@ import {
   describeResult,
   isTerminal,
   probeRuns,
+  serviceChecks,
   taskHealth,
   taskReady,
   type Phase,
@@ -153,8 +154,10 @@ function checkWords(health: Service['spec']['health']): ServiceDetail['checks'] 
 
 /** A service's checks, or, without its own, those its tasks take from their image's HEALTHCHECK. */
 function shownHealth(spec: Service['spec'], live: readonly Task[]): Service['spec']['health'] {
-  if (probeRuns(spec.health).length > 0 || spec.noHealthcheck) return spec.health;
-  return live.find((t) => t.spec.health.fromImage)?.spec.health ?? spec.health;
+  return serviceChecks(
+    spec,
+    live.map((t) => t.spec.health),
+  );
 }
 
 function taskView(store: StoreView, t: Task): TaskView {
