@@ -163,7 +163,12 @@ test('drain moves tasks away gracefully (successor first) and places none on the
       : undefined;
   });
   const successor = moved.find((x) => x.slot === onW1.slot)!;
-  const ended = (await c.tasks('web')).find((x) => x.id === onW1.id)!;
+  // The old task is told to stop once its successor is healthy; sleep ignores SIGTERM, so it
+  // ends after its 1 s stop timeout, a moment after the successor is shown healthy.
+  const ended = await waitFor('the old task ended', async () => {
+    const task = (await c.tasks('web')).find((x) => x.id === onW1.id);
+    return task && task.state !== 'running' && task.state !== 'starting' ? task : undefined;
+  });
   assert.equal(ended.state, 'shutdown');
   const started = c.manager.lines.find(
     (l) => l.msg === 'task state' && l.task === successor.id && l.state === 'running',
