@@ -39,7 +39,7 @@ export function endpointTasks(view: StoreView, service: Service, nodeUp: NodeUp)
 /** The replacement state of a service, for `service inspect`. */
 export function replacementState(view: StoreView, service: Service) {
   const live = view.tasksOfService(service.id).filter((t) => t.desiredState === 'running' && !isTerminal(t.state));
-  const ofService = [...view.slots()].filter((s) => s.serviceId === service.id);
+  const ofService = view.slotsOfService(service.id);
   const slots = ofService.filter((s) => s.slot <= service.spec.replicas && (s.failures > 0 || s.gaveUp));
   // The reconciler's own count: slots without a running task because of health.
   const out = slotsOutForHealth(

@@ -47,9 +47,6 @@ export function overview(src: StatusSources): Overview {
   const { store } = src;
   const services = [...store.services()].sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
   const nodes = [...store.nodes()].filter((n) => !n.removedAt).sort((a, b) => (a.name < b.name ? -1 : 1));
-  const tasksOn = new Map<string, number>();
-  for (const t of store.tasks())
-    if (t.desiredState === 'running' && !isTerminal(t.state)) tasksOn.set(t.nodeId, (tasksOn.get(t.nodeId) ?? 0) + 1);
   return {
     now: src.now(),
     version: src.version,
@@ -64,7 +61,7 @@ export function overview(src: StatusSources): Overview {
         availability: n.availability ?? 'active',
         address: n.address ?? '',
         lastHeartbeat: src.sessions.lastSeenAt(n.id) ?? n.lastSeenAt,
-        tasks: tasksOn.get(n.id) ?? 0,
+        tasks: store.liveTasksOnNode(n.id),
         engineOk: engine.ok,
         engineMessage: engine.message,
       };

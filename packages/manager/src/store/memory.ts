@@ -1,5 +1,6 @@
 import {
   EVENTS_KEPT,
+  isTerminal,
   RESULTS_KEPT,
   ROLLBACK_DEFAULTS,
   UPDATE_DEFAULTS,
@@ -15,6 +16,7 @@ import {
   type TaskHealthRecords,
   type WarrenEvent,
 } from '@warren/core';
+import { Grouped } from './grouped.js';
 import type { Change, NodeRecord, StoreView } from './types.js';
 
 /**
@@ -29,11 +31,16 @@ export class MemoryState implements StoreView {
   readonly #services = new Map<string, Service>();
   readonly #serviceIdByName = new Map<string, string>();
   readonly #tasks = new Map<string, Task>();
+  readonly #tasksByService = new Grouped<Task>();
+  readonly #tasksByNode = new Grouped<Task>();
+  /** Tasks that should run on a node, by node: what placement weighs. */
+  readonly #liveOnNode = new Map<string, number>();
   readonly #nodes = new Map<string, NodeRecord>();
   readonly #health = new Map<string, TaskHealthRecords>();
   /** Ring position of the next result per task and phase (`<task>:<phase>`); layout.ts advances it. */
   readonly ring = new Map<string, number>();
   readonly #slots = new Map<string, SlotState>();
+  readonly #slotsByService = new Grouped<SlotState>();
   readonly #serviceStates = new Map<string, ServiceState>();
   #events: WarrenEvent[] = [];
   readonly #meta = new Map<string, string>();
@@ -43,7 +50,8 @@ export class MemoryState implements StoreView {
   clear(): void {
     for (const map of [this.#services, this.#serviceIdByName, this.#tasks, this.#nodes, this.#health, this.ring])
       map.clear();
-    for (const map of [this.#slots, this.#serviceStates, this.#meta, this.#auths]) map.clear();
+    for (const map of [this.#slots, this.#serviceStates, this.#meta, this.#auths, this.#liveOnNode]) map.clear();
+    for (const index of [this.#tasksByService, this.#tasksByNode, this.#slotsByService]) index.clear();
     this.#events = [];
   }
 
@@ -53,9 +61,9 @@ export class MemoryState implements StoreView {
     const kind = key.slice(0, sep);
     const id = key.slice(sep + 1);
     if (kind === 'service') this.#putService(withPorts(value as Service));
-    else if (kind === 'task') this.#tasks.set(id, withPorts(value as Task));
+    else if (kind === 'task') this.#putTask(withPorts(value as Task));
     else if (kind === 'node') this.#nodes.set(id, value as NodeRecord);
-    else if (kind === 'slot') this.#slots.set(slotKey(value as SlotState), value as SlotState);
+    else if (kind === 'slot') this.#putSlot(value as SlotState);
     else if (kind === 'svcstate') this.#serviceStates.set(id, value as ServiceState);
     else if (kind === 'event') this.#events.push(value as WarrenEvent);
     else if (kind === 'health') {
@@ -97,15 +105,15 @@ export class MemoryState implements StoreView {
         this.#services.delete(c.service.id);
         this.#serviceIdByName.delete(c.service.spec.name);
         this.#auths.delete(c.service.id);
-      } else if (c.kind === 'putTask') this.#tasks.set(c.task.id, c.task);
+      } else if (c.kind === 'putTask') this.#putTask(c.task);
       else if (c.kind === 'deleteTask') {
-        this.#tasks.delete(c.task.id);
+        this.#deleteTask(c.task.id);
         this.#health.delete(c.task.id);
       } else if (c.kind === 'putHealth')
         this.#health.set(c.taskId, { ...this.#health.get(c.taskId), [c.phase]: c.record });
       else if (c.kind === 'putNode') this.#nodes.set(c.node.id, c.node);
-      else if (c.kind === 'putSlot') this.#slots.set(slotKey(c.state), c.state);
-      else if (c.kind === 'deleteSlot') this.#slots.delete(slotKey(c));
+      else if (c.kind === 'putSlot') this.#putSlot(c.state);
+      else if (c.kind === 'deleteSlot') this.#deleteSlot(c);
       else if (c.kind === 'putServiceState') this.#serviceStates.set(c.state.serviceId, c.state);
       else if (c.kind === 'deleteServiceState') this.#serviceStates.delete(c.serviceId);
       else if (c.kind === 'putMeta') this.#meta.set(c.key, c.value);
@@ -116,6 +124,38 @@ export class MemoryState implements StoreView {
   /** Events older than `seq` are gone (a follower sees the leader drop them). */
   dropEventsThrough(seq: number): void {
     if ((this.#events[0]?.seq ?? Infinity) <= seq) this.#events = this.#events.filter((e) => e.seq > seq);
+  }
+
+  #putTask(task: Task): void {
+    this.#deleteTask(task.id);
+    this.#tasks.set(task.id, task);
+    this.#tasksByService.put(task.serviceId, task.id, task);
+    if (task.nodeId === '') return;
+    this.#tasksByNode.put(task.nodeId, task.id, task);
+    if (runsOnItsNode(task)) this.#liveOnNode.set(task.nodeId, (this.#liveOnNode.get(task.nodeId) ?? 0) + 1);
+  }
+
+  #deleteTask(id: string): void {
+    const task = this.#tasks.get(id);
+    if (!task) return;
+    this.#tasks.delete(id);
+    this.#tasksByService.delete(task.serviceId, id);
+    if (task.nodeId === '') return;
+    this.#tasksByNode.delete(task.nodeId, id);
+    if (!runsOnItsNode(task)) return;
+    const left = (this.#liveOnNode.get(task.nodeId) ?? 0) - 1;
+    if (left > 0) this.#liveOnNode.set(task.nodeId, left);
+    else this.#liveOnNode.delete(task.nodeId);
+  }
+
+  #putSlot(state: SlotState): void {
+    this.#slots.set(slotKey(state), state);
+    this.#slotsByService.put(state.serviceId, String(state.slot), state);
+  }
+
+  #deleteSlot(s: { serviceId: string; slot: number }): void {
+    this.#slots.delete(slotKey(s));
+    this.#slotsByService.delete(s.serviceId, String(s.slot));
   }
 
   #putService(service: Service): void {
@@ -142,13 +182,19 @@ export class MemoryState implements StoreView {
     return this.#tasks.get(id);
   }
   tasksOfService(serviceId: string): Task[] {
-    return [...this.#tasks.values()].filter((t) => t.serviceId === serviceId);
+    return this.#tasksByService.of(serviceId);
   }
   tasksOfNode(nodeId: string): Task[] {
-    return [...this.#tasks.values()].filter((t) => t.nodeId === nodeId);
+    return this.#tasksByNode.of(nodeId);
+  }
+  liveTasksOnNode(nodeId: string): number {
+    return this.#liveOnNode.get(nodeId) ?? 0;
   }
   slots(): Iterable<SlotState> {
     return this.#slots.values();
+  }
+  slotsOfService(serviceId: string): SlotState[] {
+    return this.#slotsByService.of(serviceId);
   }
   serviceStates(): Iterable<ServiceState> {
     return this.#serviceStates.values();
@@ -189,6 +235,11 @@ export const EMPTY_PHASE: PhaseState = {
   lastTransitionAt: 0,
   lastTransitionFrom: '',
 };
+
+/** A task that should run, on the node it was assigned to: it counts in the node's load. */
+function runsOnItsNode(task: Task): boolean {
+  return task.nodeId !== '' && task.desiredState === 'running' && !isTerminal(task.state);
+}
 
 export function slotKey(s: { serviceId: string; slot: number }): string {
   return `${s.serviceId}/${s.slot}`;

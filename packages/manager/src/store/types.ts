@@ -62,9 +62,12 @@ export interface StoreView {
   task(id: string): Task | undefined;
   tasksOfService(serviceId: string): Task[];
   tasksOfNode(nodeId: string): Task[];
+  /** Tasks on a node that should run and have not ended: its load, as placement weighs it. */
+  liveTasksOnNode(nodeId: string): number;
   /** The health the manager knows of a task, per phase. */
   health(taskId: string): TaskHealthRecords;
   slots(): Iterable<SlotState>;
+  slotsOfService(serviceId: string): SlotState[];
   serviceStates(): Iterable<ServiceState>;
   serviceState(serviceId: string): ServiceState | undefined;
   /** Kept events, oldest first. */

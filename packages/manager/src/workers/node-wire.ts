@@ -1,13 +1,10 @@
-import { isTerminal } from '@warren/core';
 import type { wire } from '@warren/api';
 import type { NodeSessions } from './node-sessions.js';
 import type { NodeRecord, StoreView } from '../store/store.js';
 
 /** A node as the CLI sees it: its record, its session (last beat, engine) and its running tasks. */
 export function nodeWire(store: StoreView, sessions: NodeSessions, n: NodeRecord, withHistory: boolean): wire.Node {
-  let tasks = 0;
-  for (const t of store.tasks())
-    if (t.nodeId === n.id && t.desiredState === 'running' && !isTerminal(t.state)) tasks++;
+  const tasks = store.liveTasksOnNode(n.id);
   const engine = sessions.engine(n.id);
   return {
     id: n.id,
