@@ -111,7 +111,7 @@ export class Manager {
       const reconciler = new ReconcilerLoop(store, sessions, now, newId, child('reconciler'));
       const health = new HealthIngest(store, now, child('health'));
       const startedAt = now();
-      const monitor = new NodeMonitor(store, sessions, now, startedAt, () => reconciler.trigger(), child('nodes'));
+      const monitor = new NodeMonitor(store, sessions, now, startedAt, () => reconciler.triggerAll(), child('nodes'));
       const ingress = new IngressTables(store, sessions, now, child('ingress'));
       const dispatch = new TaskDispatch(store, sessions, ingress, options.drainTimeoutMs ?? 2000, child('drain'));
       const self: Self = { id: state.id, address: '', http: '', startedAt };
@@ -157,7 +157,7 @@ export class Manager {
         workerServiceHandlers({
           ...{ store, sessions, pki, now, newId, ingress, dispatch, health, imageQueries, streams, logs },
           onNodeChange: () => {
-            reconciler.trigger();
+            reconciler.triggerAll();
             ingress.nodeChanged();
           },
           onConnect: () => monitor.check(),
@@ -210,8 +210,8 @@ export class Manager {
       store.onCommit((changes) => {
         dispatch.push(changes);
         if (changes.some(movesIngress)) ingress.schedule();
-        // Health records alone change no decision; a task failed by its health check does.
-        if (changes.some((c) => c.kind !== 'putHealth')) reconciler.trigger();
+        // Health records alone change no decision; a transition (its event) does.
+        reconciler.changed(changes);
       });
       following?.start();
       const signal = manager.#abort.signal;

@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
 import {
   confirmedSince,
+  isTerminal,
   reconcile,
+  type ReconcileInput,
+  type Service,
+  type ServiceState,
+  type SlotState,
   taskHealthView,
   taskReady,
   type Plan,
@@ -9,17 +14,20 @@ import {
   type TaskHealthRecords,
   type TaskHealthView,
 } from '@warren/core';
+import { ALL, PassScope, type Scope } from './pass-scope.js';
 import type { NodeSessions } from './workers/node-sessions.js';
-import type { Change, Store } from './store/store.js';
+import type { Change, Store, StoreView } from './store/store.js';
 
 /**
  * Runs the pure reconciler (packages/core/src/reconcile.ts) against the store and writes its
  * plan — task changes, slot and service states, events — as one atomic batch.
  *
  * Event driven: `trigger()` after anything relevant changes runs a pass on the next turn of the
- * event loop (passes coalesce). When the plan says something becomes due later (a backoff ends,
- * a slot is forgiven), a timer wakes the loop exactly then; a periodic safety pass catches what
- * no event announced (a node whose heartbeats stopped).
+ * event loop (passes coalesce). A pass decides on the services that changed since their last
+ * pass (pass-scope.ts), so its cost follows change, not the cluster's size. When the plan says
+ * something becomes due later (a backoff ends, a slot is forgiven), a timer wakes the loop
+ * exactly then, for those services; a periodic safety pass over everything catches what no
+ * change announced (a verdict from before this manager led, confirmed by a later result).
  */
 export class ReconcilerLoop {
   #scheduled = false;
@@ -37,6 +45,9 @@ export class ReconcilerLoop {
   lastPassAt = 0;
   #lastPassEnd = 0;
   #lastPassMs = 0;
+  readonly #scope = new PassScope();
+  #lastFullEnd = 0;
+  #lastFullMs = 0;
   /** Durations of passes, for the metrics (seconds). */
   onPass?: (seconds: number) => void;
 
@@ -50,6 +61,17 @@ export class ReconcilerLoop {
 
   get passes(): number {
     return this.#passes;
+  }
+
+  /** Notes a commit's changes (the services they concern); asks for a pass if any concern one. */
+  changed(changes: readonly Change[]): void {
+    if (this.#scope.note(changes)) this.trigger();
+  }
+
+  /** Asks for a pass over every service (a node's session changed: any service may move). */
+  triggerAll(): void {
+    this.#scope.all();
+    this.trigger();
   }
 
   /**
@@ -74,10 +96,18 @@ export class ReconcilerLoop {
     else setImmediate(run);
   }
 
-  /** Runs safety passes every `intervalMs` until `signal` aborts. */
+  /**
+   * Runs until `signal` aborts, starting with a pass over everything. A safety pass over every
+   * service comes every `intervalMs`, or more rarely when one costs more than 1/SAFETY_SHARE of
+   * that time.
+   */
   run(intervalMs: number, signal: AbortSignal): void {
     this.#stopped = false;
-    const timer = setInterval(() => this.trigger(), intervalMs);
+    this.#scope.all();
+    const timer = setInterval(() => {
+      if (performance.now() - this.#lastFullEnd >= this.#lastFullMs * SAFETY_SHARE) this.#scope.all();
+      this.trigger();
+    }, intervalMs);
     signal.addEventListener(
       'abort',
       () => {
@@ -89,25 +119,38 @@ export class ReconcilerLoop {
     );
   }
 
-  async pass(): Promise<Plan> {
+  /** A pass over what changed (everything, the first time): returns its plan, if it made one. */
+  async pass(): Promise<Plan | undefined> {
     const t0 = performance.now();
-    const plan = await this.#pass();
+    let scope: Scope = ALL;
+    const plan = await this.#pass((s) => (scope = s)).catch((err: unknown) => {
+      // What this pass took on is not decided yet: the next looks at everything.
+      this.#scope.all();
+      throw err;
+    });
+    if (!plan) return undefined;
     this.lastPassAt = this.now();
     this.#lastPassEnd = performance.now();
     this.#lastPassMs = this.#lastPassEnd - t0;
+    if (scope === ALL) [this.#lastFullEnd, this.#lastFullMs] = [this.#lastPassEnd, this.#lastPassMs];
     this.onPass?.(this.#lastPassMs / 1000);
     return plan;
   }
 
-  #pass(): Promise<Plan> {
+  #pass(took: (scope: Scope) => void): Promise<Plan | undefined> {
     return this.store.mutate((view) => {
+      const scope = this.#scope.take(this.now());
+      took(scope);
+      if (scope !== ALL && scope.size === 0) {
+        this.#wakeUpAt(this.#scope.nextWake());
+        return { changes: [], result: undefined };
+      }
       this.#passes++;
-      const tasks = [...view.tasks()];
+      const part = scope === ALL ? whole(view) : some(view, scope);
       const health = new Map<string, TaskHealthView>();
-      for (const task of tasks) health.set(task.id, healthOf(task, view.health(task.id), this.actingSince));
+      for (const task of part.tasks) health.set(task.id, healthOf(task, view.health(task.id), this.actingSince));
       const plan = reconcile({
-        services: [...view.services()],
-        tasks,
+        ...part,
         nodes: [...view.nodes()].map((n) => ({
           id: n.id,
           name: n.name,
@@ -117,8 +160,6 @@ export class ReconcilerLoop {
           engineTrouble: !this.sessions.engine(n.id).ok,
           images: n.images,
         })),
-        slots: [...view.slots()],
-        serviceStates: [...view.serviceStates()],
         health,
         now: this.now(),
         newId: this.newId,
@@ -136,14 +177,15 @@ export class ReconcilerLoop {
         ...plan.deletedServiceStates.map((serviceId): Change => ({ kind: 'deleteServiceState', serviceId })),
         ...plan.events.map((event): Change => ({ kind: 'event', event })),
       ];
-      if (plan.wakeAt !== undefined) this.#wakeUpAt(plan.wakeAt);
+      this.#scope.settle(scope, plan.serviceWakes);
+      this.#wakeUpAt(this.#scope.nextWake());
       return { changes, result: plan };
     });
   }
 
   /** Runs a pass at `at` (the earliest wanted time wins). */
   #wakeUpAt(at: number): void {
-    if (this.#stopped || at >= this.#wakeAt) return;
+    if (this.#stopped || at >= this.#wakeAt || at === Infinity) return;
     clearTimeout(this.#wakeTimer);
     this.#wakeAt = at;
     this.#wakeTimer = setTimeout(
@@ -158,6 +200,47 @@ export class ReconcilerLoop {
 
 /** A pass after a pass waits at most this long (see `trigger`). */
 const REST_MAX_MS = 50;
+/** Safety passes over everything take at most one part in this many of the manager's time. */
+const SAFETY_SHARE = 20;
+
+type Part = Pick<ReconcileInput, 'services' | 'tasks' | 'slots' | 'serviceStates' | 'loadElsewhere'>;
+
+/** The whole state, for a pass over every service. */
+function whole(view: StoreView): Part {
+  return {
+    services: [...view.services()],
+    tasks: [...view.tasks()],
+    slots: [...view.slots()],
+    serviceStates: [...view.serviceStates()],
+  };
+}
+
+/**
+ * What a pass over `ids` decides on: those services (a removed one's id brings its tasks along)
+ * and, for placement, how many tasks of other services each node runs.
+ */
+function some(view: StoreView, ids: ReadonlySet<string>): Part {
+  const part = { services: [] as Service[], tasks: [] as Task[], slots: [] as SlotState[] };
+  const serviceStates: ServiceState[] = [];
+  const loadElsewhere = new Map<string, number>();
+  for (const node of view.nodes()) {
+    const load = view.liveTasksOnNode(node.id);
+    if (load > 0) loadElsewhere.set(node.id, load);
+  }
+  for (const id of ids) {
+    const service = view.service(id);
+    if (service) part.services.push(service);
+    const state = view.serviceState(id);
+    if (state) serviceStates.push(state);
+    part.slots.push(...view.slotsOfService(id));
+    for (const task of view.tasksOfService(id)) {
+      part.tasks.push(task);
+      if (task.nodeId === '' || task.desiredState !== 'running' || isTerminal(task.state)) continue;
+      loadElsewhere.set(task.nodeId, (loadElsewhere.get(task.nodeId) ?? 1) - 1);
+    }
+  }
+  return { ...part, serviceStates, loadElsewhere };
+}
 
 /**
  * The health views of the last pass, by task: a task and its records are replaced, never changed,

@@ -51,6 +51,7 @@ export function reconcile(input: ReconcileInput): Plan {
   const known = new Map((input.serviceStates ?? []).map((s) => [s.serviceId, s.correlated]));
 
   for (const stored of input.services) {
+    b.forService(stored.id);
     const rollout = new Rollout(b, stored, tasksByService.get(stored.id) ?? [], nodesById);
     const service = rollout.judge();
     const { spec } = service;

@@ -1,3 +1,4 @@
+import TinyQueue from 'tinyqueue';
 import { hasImage } from '../image.js';
 import type { ServiceSpec } from '../spec.js';
 import { isTerminal, type Task } from '../task.js';
@@ -26,6 +27,11 @@ export function placeable(
 /**
  * Pending tasks go to the node with the image that runs the fewest tasks of their service, then
  * the fewest tasks overall, then by name; a task no node can take waits and says why.
+ *
+ * Each kind of task (service, image, pull policy) keeps its candidate nodes in a min-heap on that
+ * order: a node's counts only grow while tasks are placed, so a node whose entry is out of date
+ * is pushed back with its counts and the next looked at. Placing n tasks on m nodes costs
+ * O(m + n log m) per kind, not n × m.
  */
 export function schedule(b: PlanBuilder): void {
   const changed = b.changed();
@@ -37,7 +43,7 @@ export function schedule(b: PlanBuilder): void {
     .sort((x, y) => x.slot - y.slot);
   if (pending.length === 0) return;
 
-  const load = new Map<string, number>();
+  const load = new Map<string, number>(b.input.loadElsewhere ?? []);
   const serviceLoad = new Map<string, number>();
   const key = (nodeId: string, serviceId: string): string => `${nodeId}/${serviceId}`;
   const count = (t: Pick<Task, 'nodeId' | 'serviceId'>): void => {
@@ -46,24 +52,49 @@ export function schedule(b: PlanBuilder): void {
   };
   for (const t of tasks) if (t.nodeId !== '' && t.desiredState === 'running' && !isTerminal(t.state)) count(t);
   const ready = b.input.nodes.filter(takesTasks);
+  const heaps = new Map<string, TinyQueue<Entry> | undefined>();
   for (const task of pending) {
-    const candidates = ready.filter((n) => canRun(n, task.spec));
-    if (candidates.length === 0) {
+    const kind = `${task.serviceId}\n${task.spec.image}\n${task.spec.pull ?? ''}`;
+    const entryOf = (node: NodeView, order: number): Entry => ({
+      node,
+      order,
+      serviceLoad: serviceLoad.get(key(node.id, task.serviceId)) ?? 0,
+      load: load.get(node.id) ?? 0,
+    });
+    let heap = heaps.get(kind);
+    if (!heaps.has(kind)) {
+      const candidates = ready.flatMap((n, i) => (canRun(n, task.spec) ? [entryOf(n, i)] : []));
+      heap = candidates.length > 0 ? new TinyQueue(candidates, compareEntries) : undefined;
+      heaps.set(kind, heap);
+    }
+    if (!heap) {
       const message = ready.length === 0 ? 'no ready node' : `no ready node has image ${task.spec.image}`;
       if (task.message !== message) b.update(task, { message });
       continue;
     }
-    const score = (n: NodeView): [number, number, string] => [
-      serviceLoad.get(key(n.id, task.serviceId)) ?? 0,
-      load.get(n.id) ?? 0,
-      n.name,
-    ];
-    const node = candidates.reduce((best, n) => (compareScore(score(n), score(best)) < 0 ? n : best));
+    for (;;) {
+      const top = heap.peek()!;
+      const now = entryOf(top.node, top.order);
+      if (now.serviceLoad === top.serviceLoad && now.load === top.load) break;
+      heap.pop();
+      heap.push(now);
+    }
+    const node = heap.peek()!.node;
     b.update(task, { state: 'assigned', nodeId: node.id, message: `assigned to ${node.name}` });
     count({ nodeId: node.id, serviceId: task.serviceId });
   }
 }
 
-function compareScore(x: [number, number, string], y: [number, number, string]): number {
-  return x[0] - y[0] || x[1] - y[1] || (x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0);
+/** A candidate node with the counts it had when it was (last) put in its heap. */
+interface Entry {
+  node: NodeView;
+  /** Its position among the nodes: the last tie-breaker, as the first found wins. */
+  order: number;
+  serviceLoad: number;
+  load: number;
+}
+
+function compareEntries(x: Entry, y: Entry): number {
+  const [a, b] = [x.node.name, y.node.name];
+  return x.serviceLoad - y.serviceLoad || x.load - y.load || (a < b ? -1 : a > b ? 1 : 0) || x.order - y.order;
 }

@@ -18,16 +18,30 @@ export class PlanBuilder {
     services: [],
     deletedServiceStates: [],
     events: [],
+    serviceWakes: new Map(),
   };
+  /** The service being decided on: the wake-ups it asks for are its own. */
+  #service = '';
   readonly #actions = new Map<string, Action>();
   readonly #slotPuts = new Map<string, SlotState>();
   readonly #knownSlots: Map<string, SlotState>;
+  /** Slot numbers with a record, stored or put by this pass, by service. */
+  readonly #slotNumbers = new Map<string, Set<number>>();
+  /** Ids of the tasks this pass creates, by service and by `service/slot`. */
+  readonly #createdIds = new Map<string, string[]>();
   readonly #health: ReadonlyMap<string, TaskHealthView>;
 
   constructor(readonly input: ReconcileInput) {
     this.now = input.now;
     this.#knownSlots = new Map((input.slots ?? []).map((s) => [slotKey(s.serviceId, s.slot), s]));
+    for (const s of input.slots ?? []) this.#noteSlot(s);
     this.#health = input.health ?? new Map();
+  }
+
+  #noteSlot(s: { serviceId: string; slot: number }): void {
+    const numbers = this.#slotNumbers.get(s.serviceId);
+    if (numbers) numbers.add(s.slot);
+    else this.#slotNumbers.set(s.serviceId, new Set([s.slot]));
   }
 
   healthOf(task: Task): TaskHealthView {
@@ -48,6 +62,11 @@ export class PlanBuilder {
 
   create(task: Task): void {
     this.#actions.set(task.id, { type: 'create', task });
+    for (const key of [task.serviceId, slotKey(task.serviceId, task.slot)]) {
+      const ids = this.#createdIds.get(key);
+      if (ids) ids.push(task.id);
+      else this.#createdIds.set(key, [task.id]);
+    }
   }
 
   remove(task: Task): void {
@@ -63,11 +82,13 @@ export class PlanBuilder {
 
   /** Tasks this pass creates for a service (and slot). */
   created(serviceId: string, slot?: number): Task[] {
-    return [...this.#actions.values()]
-      .filter(
-        (a) => a.type === 'create' && a.task.serviceId === serviceId && (slot === undefined || a.task.slot === slot),
-      )
-      .map((a) => a.task);
+    const ids = this.#createdIds.get(slot === undefined ? serviceId : slotKey(serviceId, slot)) ?? [];
+    const tasks: Task[] = [];
+    for (const id of ids) {
+      const action = this.#actions.get(id);
+      if (action?.type === 'create') tasks.push(action.task);
+    }
+    return tasks;
   }
 
   /** Every task this pass creates or changes. */
@@ -81,8 +102,7 @@ export class PlanBuilder {
 
   /** Slot numbers of a service with a record, stored or made by this pass. */
   slotNumbers(serviceId: string): number[] {
-    const records = [...this.#knownSlots.values(), ...this.#slotPuts.values()];
-    return [...new Set(records.filter((s) => s.serviceId === serviceId).map((s) => s.slot))];
+    return [...(this.#slotNumbers.get(serviceId) ?? [])];
   }
 
   hasSlotRecord(serviceId: string, slot: number): boolean {
@@ -96,11 +116,20 @@ export class PlanBuilder {
 
   putSlot(state: SlotState): void {
     this.#slotPuts.set(slotKey(state.serviceId, state.slot), state);
+    this.#noteSlot(state);
   }
 
-  /** Asks for a pass at `at` (the earliest wins). */
+  /** From now on, decisions are about `serviceId` (until the next call). */
+  forService(serviceId: string): void {
+    this.#service = serviceId;
+  }
+
+  /** Asks for a pass at `at` for the current service (the earliest wins). */
   wake(at: number): void {
-    if (at > this.now && (this.plan.wakeAt === undefined || at < this.plan.wakeAt)) this.plan.wakeAt = at;
+    if (at <= this.now) return;
+    if (this.plan.wakeAt === undefined || at < this.plan.wakeAt) this.plan.wakeAt = at;
+    const known = this.plan.serviceWakes.get(this.#service);
+    if (known === undefined || at < known) this.plan.serviceWakes.set(this.#service, at);
   }
 
   build(): Plan {

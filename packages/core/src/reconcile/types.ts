@@ -69,6 +69,11 @@ export interface ReconcileInput {
   health?: ReadonlyMap<string, TaskHealthView>;
   now: number;
   newId: () => string;
+  /**
+   * Tasks that should run, per node, of the services this input leaves out (a pass over the
+   * services that changed): placement weighs them with the input's own.
+   */
+  loadElsewhere?: ReadonlyMap<string, number>;
   /** Ended tasks kept per slot for `service ps`; default 5, as Swarm's task history limit. */
   historyLimit?: number;
 }
@@ -86,6 +91,8 @@ export interface Plan {
   events: EventDraft[];
   /** The next time a pass has something to do (a backoff that ends, a slot to forgive). */
   wakeAt?: number;
+  /** The same, by service: a pass over some services only looks at those whose time came. */
+  serviceWakes: Map<string, number>;
 }
 
 export const DEFAULT_HISTORY_LIMIT = 5;

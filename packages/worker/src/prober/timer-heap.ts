@@ -1,3 +1,5 @@
+import TinyQueue from 'tinyqueue';
+
 /** A scheduled item; cancel it with `TimerHeap.cancel`. */
 export interface TimerEntry<T> {
   readonly at: number;
@@ -6,13 +8,13 @@ export interface TimerEntry<T> {
 }
 
 /**
- * One timer for any number of scheduled items: a binary min-heap on due time, with a single
+ * One timer for any number of scheduled items: a binary min-heap on due time (tinyqueue), with a single
  * `setTimeout` armed for the earliest (items already due run in a microtask, at once).
  * Cancelling is lazy (the entry is skipped when it comes up). Items due at the same time run in
  * the order they were scheduled.
  */
 export class TimerHeap<T> {
-  readonly #heap: Array<TimerEntry<T> & { seq: number }> = [];
+  readonly #heap = new TinyQueue<TimerEntry<T> & { seq: number }>([], (x, y) => x.at - y.at || x.seq - y.seq);
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #armedFor = Infinity;
@@ -31,7 +33,6 @@ export class TimerHeap<T> {
   schedule(at: number, item: T): TimerEntry<T> {
     const entry = { at, item, cancelled: false, seq: this.#seq++ };
     this.#heap.push(entry);
-    this.#up(this.#heap.length - 1);
     if (at < this.#armedFor) this.#arm();
     return entry;
   }
@@ -43,7 +44,7 @@ export class TimerHeap<T> {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    this.#heap.length = 0;
+    while (this.#heap.length > 0) this.#heap.pop();
   }
 
   #arm(): void {
@@ -51,8 +52,8 @@ export class TimerHeap<T> {
     this.#timer = undefined;
     this.#armedFor = Infinity;
     if (this.#stopped) return;
-    while (this.#heap.length > 0 && this.#heap[0]!.cancelled) this.#pop();
-    const top = this.#heap[0];
+    while (this.#heap.peek()?.cancelled) this.#heap.pop();
+    const top = this.#heap.peek();
     if (!top) return;
     this.#armedFor = top.at;
     const delay = top.at - this.now();
@@ -70,55 +71,10 @@ export class TimerHeap<T> {
   #fire(): void {
     this.#armedFor = Infinity;
     const now = this.now();
-    while (this.#heap.length > 0 && this.#heap[0]!.at <= now && !this.#stopped) {
-      const entry = this.#pop()!;
+    while ((this.#heap.peek()?.at ?? Infinity) <= now && !this.#stopped) {
+      const entry = this.#heap.pop()!;
       if (!entry.cancelled) this.onDue(entry.item, entry.at);
     }
     this.#arm();
-  }
-
-  #pop(): (TimerEntry<T> & { seq: number }) | undefined {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last) {
-      heap[0] = last;
-      this.#down(0);
-    }
-    return top;
-  }
-
-  #less(a: number, b: number): boolean {
-    const x = this.#heap[a]!;
-    const y = this.#heap[b]!;
-    return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-  }
-
-  #swap(a: number, b: number): void {
-    const heap = this.#heap;
-    [heap[a], heap[b]] = [heap[b]!, heap[a]!];
-  }
-
-  #up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.#less(i, parent)) return;
-      this.#swap(i, parent);
-      i = parent;
-    }
-  }
-
-  #down(i: number): void {
-    const n = this.#heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let min = i;
-      if (l < n && this.#less(l, min)) min = l;
-      if (r < n && this.#less(r, min)) min = r;
-      if (min === i) return;
-      this.#swap(i, min);
-      i = min;
-    }
   }
 }
