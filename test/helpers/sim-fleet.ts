@@ -33,6 +33,7 @@ interface SimNode {
   running: Set<string>;
   starting: Set<string>;
   stream?: { cancel(): void };
+  beats?: { cancel(): void };
   beat?: NodeJS.Timeout;
 }
 
@@ -65,6 +66,7 @@ export class SimFleet {
     for (const node of this.nodes) {
       clearInterval(node.beat);
       node.stream?.cancel();
+      node.beats?.cancel();
       node.client.close();
     }
   }
@@ -74,9 +76,17 @@ export class SimFleet {
     const { client, nodeId } = await joinSimulated(address, token, caPem, { name, images: this.options.images ?? [] });
     const node: SimNode = { name, nodeId, client, running: new Set(), starting: new Set() };
     this.nodes.push(node);
-    // The interval the manager asks for comes with the first heartbeat's answer.
-    const first = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(client.Heartbeat, client, { nodeId });
-    node.beat = setInterval(() => client.Heartbeat({ nodeId }, () => undefined), first.heartbeatIntervalMs || 1000);
+    // Heartbeats on one stream, as a worker sends them; the interval comes with the first answer.
+    const beats = client.Heartbeats();
+    node.beats = beats;
+    beats.on('error', () => undefined);
+    const first = await new Promise<wire.HeartbeatResponseOut>((resolve, reject) => {
+      beats.once('data', resolve);
+      beats.once('error', reject);
+      beats.write({ nodeId });
+    });
+    beats.on('data', () => undefined);
+    node.beat = setInterval(() => beats.write({ nodeId }), Number(first.heartbeatIntervalMs) || 1000);
     this.#follow(node);
   }
 

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { FailedPreconditionError, UnauthenticatedError } from '@warren/core';
 import { isRejected, registryAuthFromWire, taskFromWire, unary, type wire } from '@warren/api';
 import { Backoff } from './backoff.js';
+import { HeartbeatStream } from './heartbeat-stream.js';
 import type { ManagerLinkOptions } from './manager-link-options.js';
 
 export type { AssignmentHandler, ImageQuestion, ManagerLinkOptions } from './manager-link-options.js';
@@ -35,6 +36,8 @@ export class ManagerLink {
   #heartbeatIntervalMs = 1000;
   /** The assignment stream is open and has sent the node's full task set. */
   #connected = false;
+  /** Assignment streams that sent their full set so far (each is a connection to a manager). */
+  #connections = 0;
   #cutOffSince = 0;
   #imagesTimer: NodeJS.Timeout | undefined;
   /** Ends the current assignment stream (heartbeats stopped getting through). */
@@ -218,6 +221,7 @@ export class ManagerLink {
           if (!message.full && tasks.length === 0 && message.removedTaskIds.length === 0) return;
           if (message.full) {
             this.#connected = true;
+            this.#connections++;
             this.#cutOffSince = 0;
             logger.debug({ tasks: tasks.length }, 'assignments received');
             assignments.full(tasks);
@@ -243,17 +247,20 @@ export class ManagerLink {
   async #heartbeatLoop(signal: AbortSignal): Promise<void> {
     const { client, logger } = this.options;
     let missed = 0;
+    // One stream per assignment stream: a new connection (maybe to another manager) gets a new one.
+    let stream: { beats: HeartbeatStream; connection: number } | undefined;
+    signal.addEventListener('abort', () => stream?.beats.close(), { once: true });
     while (!signal.aborted) {
       await sleep(this.#heartbeatIntervalMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted || !this.#connected) continue;
       const engine = this.options.engine();
       try {
-        const res = await unary<wire.HeartbeatRequest, wire.HeartbeatResponseOut>(
-          client.Heartbeat,
-          client,
-          { nodeId: this.#nodeId, engineUnreachable: !engine.ok, engineMessage: engine.message },
-          { signal, timeoutMs: Math.max(1000, this.#heartbeatIntervalMs) },
-        );
+        if (!stream || stream.beats.closed || stream.connection !== this.#connections) {
+          stream?.beats.close();
+          stream = { beats: new HeartbeatStream(client), connection: this.#connections };
+        }
+        const request = { nodeId: this.#nodeId, engineUnreachable: !engine.ok, engineMessage: engine.message };
+        const res = await stream.beats.beat(request, Math.max(1000, this.#heartbeatIntervalMs));
         this.#heartbeatIntervalMs = res.heartbeatIntervalMs || this.#heartbeatIntervalMs;
         missed = 0;
       } catch (err) {

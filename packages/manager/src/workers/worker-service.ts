@@ -5,6 +5,7 @@ import { NotFoundError, UnauthenticatedError, ValidationError } from '@warren/co
 import { callIdentity, identityOfPem, toServiceError, unaryHandler, type wire } from '@warren/api';
 import type { ClusterPki } from '../pki/cluster-pki.js';
 import { assignments } from './assignments.js';
+import { heartbeatHandlers, type Authenticate } from './heartbeats.js';
 import { taskStatusHandler } from './task-status.js';
 import type { HealthIngest } from './health-ingest.js';
 import type { ImageQueries } from '../control/image-queries.js';
@@ -59,8 +60,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
     throw new UnauthenticatedError(why);
   };
   /** The node the call's certificate speaks for, when it is `nodeId` and still in the cluster. */
-  const authenticate = (call: AuthenticatedCall, nodeId: string): NodeRecord => {
-    const id = callIdentity(call);
+  const authenticate: Authenticate = (call, nodeId, id = callIdentity(call)) => {
     if (!id || id.role !== 'worker')
       return refuse(call, 'a node certificate of this cluster is required (join with a token)');
     const node = store.node(id.id);
@@ -139,17 +139,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       return { certificate, caCertificate: pki.ca.certPem, notAfterMs: identityOfPem(certificate)!.notAfter };
     }),
 
-    Heartbeat: unaryHandler(
-      'Heartbeat',
-      logger,
-      async (req: { nodeId: string; engineUnreachable: boolean; engineMessage: string }, call) => {
-        authenticate(call, req.nodeId);
-        const wasReady = sessions.isReady(req.nodeId);
-        sessions.heartbeat(req.nodeId, { ok: !req.engineUnreachable, message: req.engineMessage.slice(0, 300) });
-        if (!wasReady && sessions.isReady(req.nodeId)) deps.onNodeChange();
-        return { heartbeatIntervalMs: sessions.heartbeatIntervalMs };
-      },
-    ),
+    ...heartbeatHandlers(deps, authenticate),
 
     Assignments: (call: grpc.ServerWritableStream<{ nodeId: string }, wire.AssignmentsMessage>) => {
       let node: NodeRecord;
