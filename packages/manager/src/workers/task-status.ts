@@ -1,20 +1,17 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  FailedPreconditionError,
-  NotFoundError,
   ValidationError,
   WORKER_STATES,
-  canAdvance,
   isTaskState,
   probeRuns,
   validateProbe,
   type HealthSpec,
-  type Task,
   type TaskPort,
 } from '@warren/core';
 import { healthSpecFromWire, unaryHandler, type wire } from '@warren/api';
-import type { Change, NodeRecord, Store } from '../store/store.js';
+import { TaskStatusIngest } from './status-ingest.js';
+import type { NodeRecord, Store } from '../store/store.js';
 import type { AuthenticatedCall } from './worker-service.js';
 
 const MAX_TEXT = 4096;
@@ -24,14 +21,15 @@ const HOST_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d{1,5}$/;
 /**
  * UpdateTaskStatus: a worker reports what it observed of one of its own tasks, forward in
  * state only; with `running`, where the container and its published ports can be reached.
+ * Checked for form here; judged against the task and written, in batches, by status-ingest.ts.
  */
 export function taskStatusHandler(
   deps: { store: Store; now: () => number; logger: Logger },
   /** The calling node's record, when its certificate speaks for `nodeId`; throws otherwise. */
   authenticate: (call: AuthenticatedCall, nodeId: string) => NodeRecord,
 ): grpc.handleUnaryCall<wire.TaskStatusUpdateOut, Record<string, never>> {
-  const { store, now, logger } = deps;
-  return unaryHandler('UpdateTaskStatus', logger, async (req: wire.TaskStatusUpdateOut, call) => {
+  const statuses = new TaskStatusIngest(deps.store, deps.now, deps.logger);
+  return unaryHandler('UpdateTaskStatus', deps.logger, async (req: wire.TaskStatusUpdateOut, call) => {
     authenticate(call, req.nodeId);
     const state = req.state;
     if (!isTaskState(state) || !WORKER_STATES.has(state)) {
@@ -40,76 +38,13 @@ export function taskStatusHandler(
     if (req.message.length > MAX_TEXT || req.error.length > MAX_TEXT)
       throw new ValidationError('message', '…', `at most ${MAX_TEXT} characters`);
     const imageCheck = imageCheckFromWire(req.imageCheck);
-    await store.mutate((view) => {
-      const task = view.task(req.taskId);
-      if (!task) throw new NotFoundError('task', req.taskId);
-      if (task.nodeId !== req.nodeId)
-        throw new FailedPreconditionError(`task ${task.id} is not assigned to node ${req.nodeId}`);
-      if (task.state === state) {
-        // Progress within a state (`pulling 42% of 35.1 MB`): the message changes, nothing else.
-        if (state !== 'preparing' || req.message === task.message) return { changes: [], result: undefined };
-        return {
-          changes: [{ kind: 'putTask', task: { ...task, message: req.message, updatedAt: now() } }],
-          result: undefined,
-        };
-      }
-      if (!canAdvance(task.state, state))
-        throw new FailedPreconditionError(`task ${task.id} is ${task.state}; it cannot become ${state}`);
-      const t = now();
-      const takesCheck = imageCheck && !task.spec.noHealthcheck && probeRuns(task.spec.health).length === 0;
-      const updated: Task = {
-        ...task,
-        ...(takesCheck ? { spec: { ...task.spec, health: imageCheck } } : {}),
-        state,
-        message: req.message,
-        error: req.error,
-        containerId: req.containerId || task.containerId,
-        address: req.address || task.address,
-        ...(state === 'running' && req.ports.length > 0 ? { ports: portsFromWire(req.ports) } : {}),
-        startedAt: state === 'running' ? t : task.startedAt,
-        updatedAt: t,
-      };
-      if (req.hasExitCode) updated.exitCode = req.exitCode;
-      const at = {
-        serviceId: task.serviceId,
-        service: task.serviceName,
-        taskId: task.id,
-        slot: task.slot,
-        nodeId: task.nodeId,
-      };
-      const events: Change[] = [];
-      if (state === 'running')
-        events.push({
-          kind: 'event',
-          event: {
-            ...at,
-            type: 'task-running',
-            reason: `running${updated.address ? ` at ${updated.address}` : ''}`,
-          },
-        });
-      if ((state === 'failed' || state === 'rejected') && task.desiredState === 'running') {
-        events.push({
-          kind: 'event',
-          event: {
-            ...at,
-            type: 'task-failed',
-            reason: req.error || state,
-            ...(req.hasExitCode ? { data: { exitCode: req.exitCode } } : {}),
-          },
-        });
-      }
-      logger.debug(
-        {
-          service: task.serviceName,
-          slot: task.slot,
-          task: task.id,
-          state,
-          error: req.error || undefined,
-          exitCode: req.hasExitCode ? req.exitCode : undefined,
-        },
-        'task state',
-      );
-      return { changes: [{ kind: 'putTask', task: updated }, ...events], result: undefined };
+    const ports = state === 'running' && req.ports.length > 0 ? portsFromWire(req.ports) : undefined;
+    await statuses.submit({
+      ...{ nodeId: req.nodeId, taskId: req.taskId, state, message: req.message, error: req.error },
+      ...{ containerId: req.containerId, address: req.address },
+      ...(req.hasExitCode ? { exitCode: req.exitCode } : {}),
+      ...(ports ? { ports } : {}),
+      ...(imageCheck ? { imageCheck } : {}),
     });
     return {};
   });
