@@ -231,4 +231,38 @@ test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches 
   const [after] = await c.tasks('web');
   assert.equal(after!.state, 'running', 'the refused reports changed nothing');
   assert.deepEqual((JSON.parse(await c.ok('service', 'ls', '--format', 'json')) as unknown[]).length, 1);
+
+  // Reports that arrive together are written together, and each is answered on its own: the
+  // refused ones change nothing, the good one is written.
+  const together = await Promise.all([
+    code(report({ nodeId, taskId: 'nope', state: 'running' })),
+    code(report({ nodeId: otherId, taskId: task!.id, state: 'failed' }, other)),
+    code(report({ nodeId, taskId: task!.id, state: 'starting' })),
+    code(report({ nodeId, taskId: task!.id, state: 'failed', error: 'told so', hasExitCode: true, exitCode: 3 })),
+  ]);
+  assert.deepEqual(
+    together.map(([status]) => status),
+    [grpc.status.NOT_FOUND, grpc.status.FAILED_PRECONDITION, grpc.status.FAILED_PRECONDITION, grpc.status.OK],
+  );
+  const failed = (await c.tasks('web')).find((x) => x.id === task!.id)!;
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.error, 'told so');
+
+  // Heartbeats on their stream: a beat for another node, or without a node certificate, ends it.
+  const beats = (client: wire.WorkerServiceClient, beat: { nodeId: string }) =>
+    new Promise<[grpc.status, string]>((resolve) => {
+      const call = client.Heartbeats();
+      call.on('data', () => {
+        call.cancel();
+        resolve([grpc.status.OK, '']);
+      });
+      call.on('error', (err: grpc.ServiceError) => resolve([err.code, err.details]));
+      call.write(beat);
+    });
+  assert.deepEqual(await beats(workers, { nodeId }), [grpc.status.OK, '']);
+  assert.deepEqual(await beats(workers, { nodeId: otherId }), [
+    grpc.status.UNAUTHENTICATED,
+    `node ${nodeId} cannot speak for node "${otherId}"`,
+  ]);
+  assert.equal((await beats(stranger, { nodeId }))[0], grpc.status.UNAUTHENTICATED);
 });
