@@ -22,7 +22,7 @@
  *  14. service logs: 1,000,000 lines of one task through the manager, read fast and by a paused reader: lines/s
  *      and the memory each process held (logs.ts)
  *  15. scale: 1,000 simulated nodes (real join and protocol over mutual TLS, no containers) on one manager: idle CPU,
- *      then 1k / 3k / 10k / 30k tasks created → running, service ls / ps, RSS (scale.ts)
+ *      then 1k / 3k / 10k / 30k tasks created → running, service ls / ps, RSS; 100 nodes lost at once (scale.ts)
  *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
  * update, status-page, failover, logs, scale.
@@ -30,7 +30,7 @@
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +42,7 @@ import { ingest } from './ingest.js';
 import { failoverBench } from './failover.js';
 import { logsBench } from './logs.js';
 import { scaleBench } from './scale.js';
+import { scalePlot } from './scale-plot.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { ingressBench, ingressReport } from './ingress.js';
 import { nodeLoss } from './node-loss.js';
@@ -346,8 +347,20 @@ if (want('scale')) {
         `${x.lsMs} ms | ${x.psMs} ms | ${Math.round(x.rssMiB)} MiB`,
     ),
     ...(s.stopped ? [`  did not finish: ${s.stopped}`] : []),
+    ...(s.nodeLoss
+      ? [
+          `  ${s.nodeLoss.nodes} nodes lost at once (${s.nodeLoss.tasks} tasks): every task running again after ` +
+            `${(s.nodeLoss.ms / 1000).toFixed(1)} s (detection bound 3 s; target bound + 2 s)`,
+        ]
+      : []),
     `  status reports refused: ${s.refusals.join('; ') || 'none'}`,
   );
+  // WARREN_BENCH_SCALE_SVG=docs/scale.svg: the curve for the README.
+  const svg = process.env.WARREN_BENCH_SCALE_SVG;
+  if (svg && s.steps.length > 1) {
+    const caption = `${s.nodes} simulated nodes, one manager (LevelDB), ${cpus().length} cores shared with the simulators`;
+    await writeFile(svg, scalePlot(s.steps, caption));
+  }
 }
 
 if (want('node-loss')) {

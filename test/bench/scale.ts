@@ -32,6 +32,11 @@ export interface ScaleFigures {
   idleCores: number;
   idleRssMiB: number;
   steps: ScaleStep[];
+  /**
+   * At the largest size: 100 nodes lost at once (or a tenth of a smaller fleet): the tasks they
+   * ran, and the time until every task runs again on the others (the detection bound is 3 s).
+   */
+  nodeLoss?: { nodes: number; tasks: number; ms: number };
   /** Why the next size did not finish, if one did not ('' when all did). */
   stopped: string;
   /** Status reports the manager refused, in its words (a node declared down meanwhile: its tasks moved). */
@@ -125,6 +130,15 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
         const step = { tasks: services * replicas, createMs, managerCores, lsMs, psMs, rssMiB: await rssMiB(pid) };
         figures.steps.push({ ...step, tasksPerSecond: step.tasks / (createMs / 1000) });
         process.stderr.write(`bench: scale ${JSON.stringify(figures.steps.at(-1))}\n`);
+        if (size === sizes.at(-1)) {
+          const total = f.running;
+          const nodes = Math.min(100, Math.floor(f.nodes.length / 10));
+          const t0 = performance.now();
+          const tasks = f.lose(nodes);
+          await waitFor('every task running again', () => f.running === total, 600_000, 20);
+          figures.nodeLoss = { nodes, tasks, ms: performance.now() - t0 };
+          process.stderr.write(`bench: scale node loss ${JSON.stringify(figures.nodeLoss)}\n`);
+        }
         for (let s = 0; s < services; s++)
           await unary(control.RemoveService, control, { name: `scale${s}` }, { timeoutMs: 60_000 });
         await waitFor('the services gone', () => f.running === 0, 600_000, 50);

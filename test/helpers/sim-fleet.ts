@@ -61,6 +61,22 @@ export class SimFleet {
     return this.nodes.reduce((n, node) => n + node.running.size, 0);
   }
 
+  /**
+   * The first `count` nodes go away at once, as machines that lose power: no more heartbeats,
+   * their streams cut, their tasks gone with them. Returns the tasks they ran.
+   */
+  lose(count: number): number {
+    let lost = 0;
+    for (const node of this.nodes.splice(0, count)) {
+      lost += node.running.size;
+      clearInterval(node.beat);
+      node.stream?.cancel();
+      node.beats?.cancel();
+      node.client.close();
+    }
+    return lost;
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const node of this.nodes) {
