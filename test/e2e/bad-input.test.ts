@@ -248,6 +248,34 @@ test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches 
   assert.equal(failed.state, 'failed');
   assert.equal(failed.error, 'told so');
 
+  // A node's reports in one call: each answered; the batch's node is the caller's.
+  const batch = (req: wire.TaskStatusBatch, client = workers) =>
+    unary<wire.TaskStatusBatch, wire.TaskStatusBatchAckOut>(client.UpdateTaskStatuses, client, req);
+  const [next] = await c.waitRunning('web', 1);
+  const ack = await batch({
+    nodeId,
+    updates: [
+      { taskId: 'nope', state: 'running' },
+      { taskId: next!.id, state: 'exploded' },
+      { nodeId: otherId, taskId: next!.id, state: 'complete', hasExitCode: true, exitCode: 0 },
+    ],
+  });
+  assert.deepEqual(
+    ack.outcomes.map((o) => [o.taskId, o.code]),
+    [
+      ['nope', grpc.status.NOT_FOUND],
+      [next!.id, grpc.status.INVALID_ARGUMENT],
+      [next!.id, grpc.status.OK],
+    ],
+  );
+  assert.match(ack.outcomes[1]!.error, /state/);
+  assert.equal((await c.tasks('web')).find((x) => x.id === next!.id)!.state, 'complete');
+  assert.equal((await code(batch({ nodeId: otherId, updates: [] })))[0], grpc.status.UNAUTHENTICATED);
+  const tooMany = Array.from({ length: 1001 }, () => ({ taskId: 'nope', state: 'running' }));
+  const [tooManyCode, tooManyWhy] = await code(batch({ nodeId, updates: tooMany }));
+  assert.equal(tooManyCode, grpc.status.INVALID_ARGUMENT);
+  assert.match(tooManyWhy, /updates 1001: at most 1000 in one call/);
+
   // Heartbeats on their stream: a beat for another node, or without a node certificate, ends it.
   const beats = (client: wire.WorkerServiceClient, beat: { nodeId: string }) =>
     new Promise<[grpc.status, string]>((resolve) => {

@@ -166,3 +166,17 @@ test('stops decided before a restart drain again once the workers had time to co
   const toN2 = w.streams.n2.sent.filter((m) => m.tasks?.some((x) => x.id === 't2'));
   assert.equal(toN2.at(-1)?.tasks?.[0]?.desiredState, 'shutdown');
 });
+
+test("a worker's own report is not sent back to it; a change the manager made is", async (t) => {
+  const w = await world(t);
+  w.connect('n1');
+  w.store.onCommit((changes) => w.dispatch.push(changes));
+  const toN1 = () => w.streams.n1.sent.filter((m) => m.tasks?.some((x) => x.id === 't1'));
+  const reported = task('t1', 'n1', { message: 'still running', updatedAt: 2 });
+  await w.store.mutate(() => ({ changes: [{ kind: 'putTask', task: reported, reported: true }], result: undefined }));
+  assert.equal(toN1().length, 0, 'n1 told it: nothing to hear back');
+  const held = task('t1', 'n1', { held: true, message: 'held by the replacement budget', updatedAt: 3 });
+  await w.store.mutate(() => ({ changes: [{ kind: 'putTask', task: held }], result: undefined }));
+  assert.equal(toN1().length, 1);
+  assert.equal(toN1()[0]!.tasks![0]!.message, 'held by the replacement budget');
+});

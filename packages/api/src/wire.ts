@@ -15,6 +15,12 @@ export type {
   TaskStatusUpdate,
   TaskStatusUpdate__Output as TaskStatusUpdateOut,
 } from './generated/warren/v1/TaskStatusUpdate.js';
+export type {
+  TaskStatusBatch,
+  TaskStatusBatch__Output as TaskStatusBatchOut,
+} from './generated/warren/v1/TaskStatusBatch.js';
+export type { TaskStatusBatchAck__Output as TaskStatusBatchAckOut } from './generated/warren/v1/TaskStatusBatchAck.js';
+export type { TaskStatusOutcome } from './generated/warren/v1/TaskStatusOutcome.js';
 export type { RegisterRequest__Output as RegisterRequestOut } from './generated/warren/v1/RegisterRequest.js';
 export type { RegisterResponse__Output as RegisterResponseOut } from './generated/warren/v1/RegisterResponse.js';
 export type { RegisterRequest } from './generated/warren/v1/RegisterRequest.js';

@@ -10,6 +10,8 @@ export { tcpProbe } from './probes/tcp.js';
 export type { ProbeOutcome, ProbeTarget } from './probes/types.js';
 export { execProbe } from './probes/exec.js';
 export { Backoff } from './backoff.js';
+export { StatusReporter, type StatusReport } from './reporter.js';
+export { HeartbeatStream } from './heartbeat-stream.js';
 export { ManagerEndpoints } from './manager-endpoints.js';
 export {
   ImagePuller,

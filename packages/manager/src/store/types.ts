@@ -36,7 +36,8 @@ export interface NodeRecord {
 export type Change =
   | { kind: 'putService'; service: Service }
   | { kind: 'deleteService'; service: Service }
-  | { kind: 'putTask'; task: Task }
+  /** `reported`: what the task's own worker just told (nothing in it for that worker to hear back). */
+  | { kind: 'putTask'; task: Task; reported?: boolean }
   | { kind: 'deleteTask'; task: Task }
   | { kind: 'putNode'; node: NodeRecord }
   /**

@@ -62,13 +62,16 @@ export class TaskStatusIngest {
       this.#queue = [];
       try {
         const outcomes = await this.store.mutate((view) => {
-          const tasks = new Map<string, Task>();
+          const tasks = new Map<string, { task: Task; reported: boolean }>();
           const events: Change[] = [];
           const outcomes = queued.map(({ report }) => {
             try {
-              const decided = this.#decide(tasks.get(report.taskId) ?? view.task(report.taskId), report);
+              const known = tasks.get(report.taskId);
+              const decided = this.#decide(known?.task ?? view.task(report.taskId), report);
               if (decided) {
-                tasks.set(decided.task.id, decided.task);
+                // A task that took the image's check has a new spec: its worker hears of it.
+                const reported = (known?.reported ?? true) && !decided.newSpec;
+                tasks.set(decided.task.id, { task: decided.task, reported });
                 events.push(...decided.events);
               }
               return undefined;
@@ -76,7 +79,7 @@ export class TaskStatusIngest {
               return err;
             }
           });
-          const puts = [...tasks.values()].map((task): Change => ({ kind: 'putTask', task }));
+          const puts = [...tasks.values()].map(({ task, reported }): Change => ({ kind: 'putTask', task, reported }));
           return { changes: [...puts, ...events], result: outcomes };
         });
         queued.forEach((q, i) => (outcomes[i] === undefined ? q.done() : q.failed(outcomes[i])));
@@ -88,7 +91,10 @@ export class TaskStatusIngest {
   }
 
   /** What a report changes of its task, if anything; throws when it is refused. */
-  #decide(task: Task | undefined, report: StatusReport): { task: Task; events: Change[] } | undefined {
+  #decide(
+    task: Task | undefined,
+    report: StatusReport,
+  ): { task: Task; events: Change[]; newSpec?: boolean } | undefined {
     const { state } = report;
     if (!task) throw new NotFoundError('task', report.taskId);
     if (task.nodeId !== report.nodeId)
@@ -133,6 +139,6 @@ export class TaskStatusIngest {
       { service: task.serviceName, slot: task.slot, task: task.id, state, error: report.error || undefined, exitCode },
       'task state',
     );
-    return { task: updated, events };
+    return { task: updated, events, newSpec: takesCheck === true };
   }
 }

@@ -44,6 +44,8 @@ export class TaskDispatch {
     };
     for (const change of changes) {
       if (change.kind === 'putTask' && change.task.nodeId !== '') {
+        // The worker's own report comes back to it only if it changed more than the state it told.
+        if (change.reported) continue;
         if (!this.#holds(change.task)) forNode(change.task.nodeId).tasks.push(change.task);
       } else if (change.kind === 'deleteTask' && change.task.nodeId !== '') {
         // A removal while draining goes out with the release.

@@ -6,7 +6,7 @@ import { callIdentity, identityOfPem, toServiceError, unaryHandler, type wire } 
 import type { ClusterPki } from '../pki/cluster-pki.js';
 import { assignments } from './assignments.js';
 import { heartbeatHandlers, type Authenticate } from './heartbeats.js';
-import { taskStatusHandler } from './task-status.js';
+import { taskStatusHandlers } from './task-status.js';
 import type { HealthIngest } from './health-ingest.js';
 import type { ImageQueries } from '../control/image-queries.js';
 import type { LogRelay } from '../control/logs.js';
@@ -170,7 +170,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       call.on('error', gone);
     },
 
-    UpdateTaskStatus: taskStatusHandler(deps, authenticate),
+    ...taskStatusHandlers(deps, authenticate),
 
     ReportHealth: (call: grpc.ServerDuplexStream<wire.HealthBatchOut, wire.HealthAck>) => {
       const id = callIdentity(call);
