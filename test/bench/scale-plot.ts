@@ -16,8 +16,11 @@ const PANELS: Panel[] = [
   { title: 'tasks per second', value: (s) => s.tasksPerSecond, target: () => 3000 },
   { title: 'manager RSS (MiB)', value: (s) => s.rssMiB, target: () => 1536 },
   { title: 'service ps, 1,000 tasks (ms)', value: (s) => s.psMs, target: () => 300 },
+  { title: 'health result send → ack p99 (ms)', value: (s) => s.ackP99, target: () => 100 },
+  { title: 'transition → replacement p99 (ms)', value: (s) => s.replaceP99, target: () => 50 },
 ];
-const [W, H, PAD] = [230, 170, 36];
+const COLUMNS = 3;
+const [W, H, PAD] = [300, 170, 36];
 
 export function scalePlot(steps: readonly ScaleStep[], caption: string): string {
   const sizes = steps.map((s) => s.tasks);
@@ -37,7 +40,7 @@ export function scalePlot(steps: readonly ScaleStep[], caption: string): string 
         `<text x="${x(sizes[j]!).toFixed(1)}" y="${(y(v) - 6).toFixed(1)}" text-anchor="middle">${round(v)}</text>`,
     );
     return [
-      `<g transform="translate(${i * W},0)">`,
+      `<g transform="translate(${(i % COLUMNS) * W},${Math.floor(i / COLUMNS) * H})">`,
       `<text x="${PAD}" y="14" font-weight="bold">${p.title}</text>`,
       `<line x1="${PAD}" y1="${H - 24}" x2="${W - 10}" y2="${H - 24}" stroke="#999"/>`,
       ...ticks,
@@ -50,12 +53,13 @@ export function scalePlot(steps: readonly ScaleStep[], caption: string): string 
       '</g>',
     ].join('\n');
   });
+  const height = Math.ceil(PANELS.length / COLUMNS) * H;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W * PANELS.length}" height="${H + 22}" ` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W * COLUMNS}" height="${height + 22}" ` +
       `font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     ...panels,
-    `<text x="${PAD}" y="${H + 14}" fill="#555">${escape(caption)} — tasks (log scale) across; ` +
+    `<text x="${PAD}" y="${height + 14}" fill="#555">${escape(caption)}; tasks (log scale) across, ` +
       `dashed red: the target</text>`,
     '</svg>',
     '',

@@ -12,12 +12,23 @@ import { join } from 'node:path';
 import { createControlClient, unary } from '@warren/api';
 import { CLI, runToEnd, spawnWarren, waitFor } from '../helpers/cluster.js';
 import { SimFleet } from '../helpers/sim-fleet.js';
+import { percentile } from './stats.js';
 
 const IMAGE = 'bench-image:latest';
 const REPLICAS = 1000;
 
 export interface ScaleStep {
   tasks: number;
+  /** Every task checked each second: results acked per second, send → ack, the manager's cores. */
+  resultsPerSecond: number;
+  ackP50: number;
+  ackP99: number;
+  checkCores: number;
+  /** Batches a node held back (16 unanswered): the manager fell behind. */
+  skipped: number;
+  /** A liveness transition → its replacement assigned, ms (TRANSITIONS one after another). */
+  replaceP50: number;
+  replaceP99: number;
   createMs: number;
   tasksPerSecond: number;
   managerCores: number;
@@ -65,6 +76,39 @@ async function cliMs(socket: string, ...args: string[]): Promise<number> {
   return Math.round(times.sort((a, b) => a - b)[2]!);
 }
 
+/** Transitions timed one after another at each size. */
+const TRANSITIONS = 20;
+
+/**
+ * With every task checked each second: 10 s of results (acked per second, send → ack, the
+ * manager's cores), then TRANSITIONS liveness failures one after another, each timed to its
+ * replacement's assignment.
+ */
+async function checking(pid: number, f: SimFleet) {
+  const h = f.health;
+  await new Promise((r) => setTimeout(r, 2000));
+  [h.latencies, h.results, h.skipped, h.measuring] = [[], 0, 0, true];
+  const cpu0 = await cpuMs(pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 10_000));
+  h.measuring = false;
+  const wall = performance.now() - t0;
+  const checkCores = ((await cpuMs(pid)) - cpu0) / wall;
+  const figures = {
+    resultsPerSecond: (h.results / wall) * 1000,
+    ackP50: percentile(h.latencies, 0.5),
+    ackP99: percentile(h.latencies, 0.99),
+    checkCores,
+    skipped: h.skipped,
+  };
+  const replacements: number[] = [];
+  for (let i = 0; i < TRANSITIONS; i++) {
+    replacements.push(await f.fail());
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { ...figures, replaceP50: percentile(replacements, 0.5), replaceP99: percentile(replacements, 0.99) };
+}
+
 export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleFigures> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
   // WARREN_BENCH_PROFILE=DIR: the manager's CPU profile, written there when it stops.
@@ -85,7 +129,7 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
     const caPem = await readFile(join(dataDir, 'certs', 'ca.crt'), 'utf8');
     const pid = manager.process.pid!;
     const t0 = performance.now();
-    fleet = await SimFleet.start({ address, token, caPem, nodes, images: [IMAGE] });
+    fleet = await SimFleet.start({ address, token, caPem, nodes, images: [IMAGE], checkEveryMs: 1000 });
     const joinMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 3000));
     const idle0 = await cpuMs(pid);
@@ -119,29 +163,32 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
         const cpu0 = await cpuMs(pid);
         const created = performance.now();
         for (let s = 0; s < services; s++) {
-          const spec = { name: `scale${s}`, image: IMAGE, replicas, command: ['sleep', '1'] };
+          const check = { exec: { command: ['true'] }, intervalMs: 1000 };
+          const spec = { name: `scale${s}`, image: IMAGE, replicas, command: ['sleep', '1'], health: { check } };
           await unary(control.CreateService, control, { spec }, { timeoutMs: 60_000 });
         }
-        await waitFor(`${size} tasks running`, () => f.running === services * replicas, 600_000, 20);
+        const confirmed = (n: number) => () => f.running === n && f.backlog === 0;
+        await waitFor(`${size} tasks running`, confirmed(services * replicas), 600_000, 20);
         const createMs = performance.now() - created;
         const managerCores = ((await cpuMs(pid)) - cpu0) / createMs;
         const lsMs = await cliMs(socket, 'service', 'ls');
         const psMs = await cliMs(socket, 'service', 'ps', 'scale0');
+        const checks = await checking(pid, f);
         const step = { tasks: services * replicas, createMs, managerCores, lsMs, psMs, rssMiB: await rssMiB(pid) };
-        figures.steps.push({ ...step, tasksPerSecond: step.tasks / (createMs / 1000) });
+        figures.steps.push({ ...step, ...checks, tasksPerSecond: step.tasks / (createMs / 1000) });
         process.stderr.write(`bench: scale ${JSON.stringify(figures.steps.at(-1))}\n`);
         if (size === sizes.at(-1)) {
           const total = f.running;
           const nodes = Math.min(100, Math.floor(f.nodes.length / 10));
           const t0 = performance.now();
           const tasks = f.lose(nodes);
-          await waitFor('every task running again', () => f.running === total, 600_000, 20);
+          await waitFor('every task running again', confirmed(total), 600_000, 20);
           figures.nodeLoss = { nodes, tasks, ms: performance.now() - t0 };
           process.stderr.write(`bench: scale node loss ${JSON.stringify(figures.nodeLoss)}\n`);
         }
         for (let s = 0; s < services; s++)
           await unary(control.RemoveService, control, { name: `scale${s}` }, { timeoutMs: 60_000 });
-        await waitFor('the services gone', () => f.running === 0, 600_000, 50);
+        await waitFor('the services gone', confirmed(0), 600_000, 50);
       }
     } finally {
       control.close();

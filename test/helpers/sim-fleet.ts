@@ -6,8 +6,11 @@
  * are not real: a task "runs" once reported. Hundreds of nodes fit in a process.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { unary, type wire } from '@warren/api';
+import type { wire } from '@warren/api';
 import { isTerminal, type TaskState } from '@warren/core';
+import { pino } from 'pino';
+import { StatusReporter } from '@warren/worker';
+import { SimHealth, type HealthRecord } from './sim-health.js';
 import { joinSimulated } from './sim-worker.js';
 
 export interface SimFleetOptions {
@@ -23,6 +26,8 @@ export interface SimFleetOptions {
   joining?: number;
   /** The images every node says it has. */
   images?: string[];
+  /** Each node sends a healthy liveness result for each task it runs this often (sim-health.ts). */
+  checkEveryMs?: number;
 }
 
 interface SimNode {
@@ -32,6 +37,10 @@ interface SimNode {
   /** Task ids this node runs (reported running), and those asked to run and not yet reported. */
   running: Set<string>;
   starting: Set<string>;
+  /** The worker's own reporter: pending reports go in one call, each answered. */
+  reporter: StatusReporter;
+  abort: AbortController;
+  health?: SimHealth;
   stream?: { cancel(): void };
   beats?: { cancel(): void };
   beat?: NodeJS.Timeout;
@@ -42,6 +51,23 @@ export class SimFleet {
   /** Status reports the manager refused (a bug in the simulator or the manager), by its words. */
   readonly refusals = new Map<string, number>();
   #stopped = false;
+  /** The nodes' health streams: acks and their times. */
+  readonly health: HealthRecord = { measuring: false, latencies: [], results: 0, skipped: 0 };
+  /** Slots whose task was failed by `fail`, waiting for their replacement's assignment. */
+  /** Each task's `service/slot`, as its assignment said. */
+  readonly #slots = new Map<string, string>();
+  readonly #replacing = new Map<string, { failed: string; resolve: () => void }>();
+  /** Takes the reporters' warnings: each refusal is counted by its words. */
+  readonly #logger = pino(
+    { level: 'warn' },
+    {
+      write: (line: string): void => {
+        const entry = JSON.parse(line) as { state?: string; reason?: string };
+        const why = `${entry.state}: ${String(entry.reason).replace(/[0-9a-f]{12}/g, '<id>')}`;
+        this.refusals.set(why, (this.refusals.get(why) ?? 0) + 1);
+      },
+    },
+  );
 
   private constructor(private readonly options: SimFleetOptions) {}
 
@@ -56,9 +82,31 @@ export class SimFleet {
     return fleet;
   }
 
-  /** Tasks reported running across the fleet. */
+  /** Tasks running across the fleet (their reports may still be on the way). */
   get running(): number {
     return this.nodes.reduce((n, node) => n + node.running.size, 0);
+  }
+
+  /**
+   * One running task's liveness turns unhealthy (its node sends the transition): resolves with the
+   * ms until the manager assigned a replacement in its slot (to any node).
+   */
+  async fail(): Promise<number> {
+    const node = this.nodes.find((n) => n.health && n.running.size > 0);
+    if (!node) throw new Error('no node runs a task with checks');
+    const taskId = [...node.running][0]!;
+    const slot = this.#slots.get(taskId)!;
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      this.#replacing.set(slot, { failed: taskId, resolve });
+      node.health!.fail(taskId);
+    });
+    return performance.now() - t0;
+  }
+
+  /** Reports the manager has not taken yet: 0 when every state is confirmed. */
+  get backlog(): number {
+    return this.nodes.reduce((n, node) => n + node.reporter.backlog, 0);
   }
 
   /**
@@ -72,6 +120,7 @@ export class SimFleet {
       clearInterval(node.beat);
       node.stream?.cancel();
       node.beats?.cancel();
+      node.abort.abort();
       node.client.close();
     }
     return lost;
@@ -80,6 +129,8 @@ export class SimFleet {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const node of this.nodes) {
+      node.abort.abort();
+      node.health?.stop();
       clearInterval(node.beat);
       node.stream?.cancel();
       node.beats?.cancel();
@@ -90,7 +141,9 @@ export class SimFleet {
   async #join(name: string): Promise<void> {
     const { address, token, caPem } = this.options;
     const { client, nodeId } = await joinSimulated(address, token, caPem, { name, images: this.options.images ?? [] });
-    const node: SimNode = { name, nodeId, client, running: new Set(), starting: new Set() };
+    const abort = new AbortController();
+    const reporter = new StatusReporter(client, () => nodeId, this.#logger, abort.signal);
+    const node: SimNode = { name, nodeId, client, running: new Set(), starting: new Set(), reporter, abort };
     this.nodes.push(node);
     // Heartbeats on one stream, as a worker sends them; the interval comes with the first answer.
     const beats = client.Heartbeats();
@@ -103,6 +156,8 @@ export class SimFleet {
     });
     beats.on('data', () => undefined);
     node.beat = setInterval(() => beats.write({ nodeId }), Number(first.heartbeatIntervalMs) || 1000);
+    const every = this.options.checkEveryMs;
+    if (every) node.health = new SimHealth(client, nodeId, () => node.running, every, this.health);
     this.#follow(node);
   }
 
@@ -113,16 +168,26 @@ export class SimFleet {
       const listed = new Set<string>();
       for (const t of m.tasks) {
         listed.add(t.id);
+        const slot = `${t.serviceId}/${t.slot}`;
+        this.#slots.set(t.id, slot);
+        const waiting = this.#replacing.get(slot);
+        if (waiting && waiting.failed !== t.id && t.state === 'assigned') {
+          this.#replacing.delete(slot);
+          waiting.resolve();
+        }
         if (t.desiredState === 'running' && t.state === 'assigned' && !node.starting.has(t.id)) {
           node.starting.add(t.id);
           void this.#start(node, t.id);
         } else if (t.desiredState === 'shutdown' && node.running.has(t.id)) {
           node.running.delete(t.id);
           // A task the manager already ended (its service removed: orphaned) is not reported on.
-          if (!isTerminal(t.state as TaskState)) void this.#report(node, t.id, 'shutdown');
+          if (!isTerminal(t.state as TaskState)) this.#report(node, t.id, 'shutdown');
         }
       }
-      for (const id of m.removedTaskIds) node.running.delete(id);
+      for (const id of m.removedTaskIds) {
+        node.running.delete(id);
+        this.#slots.delete(id);
+      }
       if (m.full) for (const id of node.running) if (!listed.has(id)) node.running.delete(id);
     });
     stream.on('error', () => undefined);
@@ -131,28 +196,12 @@ export class SimFleet {
   async #start(node: SimNode, taskId: string): Promise<void> {
     if (this.options.startMs) await sleep(this.options.startMs);
     node.starting.delete(taskId);
-    if (await this.#report(node, taskId, 'running')) node.running.add(taskId);
+    if (this.#stopped) return;
+    node.running.add(taskId);
+    node.reporter.report({ taskId, state: 'running', message: 'running' });
   }
 
-  async #report(node: SimNode, taskId: string, state: string): Promise<boolean> {
-    if (this.#stopped) return false;
-    const update = { nodeId: node.nodeId, taskId, state, message: state, observedAtMs: Date.now() };
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await unary<wire.TaskStatusUpdate, unknown>(node.client.UpdateTaskStatus, node.client, update, {
-          timeoutMs: 30_000,
-        });
-        return true;
-      } catch (err) {
-        const { code, details } = err as { code?: number; details?: string };
-        // 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE: try again; anything else is a refusal.
-        if (code !== 4 && code !== 14 && !this.#stopped) {
-          const why = `${state}: ${String(details).replace(/[0-9a-f]{12}/g, '<id>')}`;
-          this.refusals.set(why, (this.refusals.get(why) ?? 0) + 1);
-          return false;
-        }
-      }
-    }
-    return false;
+  #report(node: SimNode, taskId: string, state: TaskState): void {
+    if (!this.#stopped) node.reporter.report({ taskId, state, message: state });
   }
 }
