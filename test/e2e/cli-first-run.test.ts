@@ -3,6 +3,8 @@
  * address that is already taken (one line naming the address and its flag, exit 1, nothing left
  * running or locked).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
@@ -10,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERSION } from '@warren/api';
-import { Cluster, runWarren, spawnWarren, type CliResult } from '../helpers/cluster.js';
+import { CLI, Cluster, runWarren, spawnWarren, type CliResult } from '../helpers/cluster.js';
 
 /** Listens on a free loopback port with a plain TCP server until the test ends; `host:port`. */
 async function holdPort(t: TestContext): Promise<string> {
@@ -68,6 +70,16 @@ test('warren --version prints the version and exits 0', async () => {
     assert.equal(res.stdout, `${VERSION}\n`);
     assert.equal(res.stderr, '');
   }
+});
+
+test('warren --help into a reader that is gone (| head): it exits 0 without a stack trace', async () => {
+  const child = spawn(process.execPath, [CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // as `head` does once it has its lines
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
 });
 
 test('warren version shows the client and the manager that answers', async (t) => {

@@ -12,6 +12,12 @@ import { unknownCommand } from './unknown-command.js';
 
 const program = warrenProgram();
 
+// `warren service ps web | head`: once the reader is gone there is nothing left to say (as `ls | head`).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
 async function main(): Promise<void> {
   try {
     const unknown = unknownCommand(program, process.argv.slice(2));
