@@ -232,6 +232,21 @@ test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches 
   assert.equal(after!.state, 'running', 'the refused reports changed nothing');
   assert.deepEqual((JSON.parse(await c.ok('service', 'ls', '--format', 'json')) as unknown[]).length, 1);
 
+  // service ps asks for brief tasks: no spec, no probe results; the rest as inspect has them.
+  const inspect = (brief: boolean) =>
+    unary<{ name: string; brief: boolean }, wire.ServiceDetailOut>(control.InspectService, control, {
+      name: 'web',
+      brief,
+    });
+  const [full, brief] = [await inspect(false), await inspect(true)];
+  assert.equal(brief.tasks.length, full.tasks.length);
+  assert.ok(brief.tasks.every((x) => x.spec === null && x.health.length === 0));
+  assert.ok(full.tasks.every((x) => x.spec?.image === TEST_IMAGE));
+  assert.deepEqual(
+    brief.tasks.map((x) => [x.id, x.state, x.healthStatus, x.nodeName]),
+    full.tasks.map((x) => [x.id, x.state, x.healthStatus, x.nodeName]),
+  );
+
   // Reports that arrive together are written together, and each is answered on its own: the
   // refused ones change nothing, the good one is written.
   const together = await Promise.all([

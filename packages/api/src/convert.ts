@@ -141,7 +141,8 @@ export function serviceToWire(service: Service, hasRegistryAuth = false): WireSe
   };
 }
 
-export function taskToWire(task: Task, nodeName = '', health: TaskHealthRecords = {}): WireTask {
+/** `brief`: without its spec and probe results (a table's row: the health and readiness it comes to). */
+export function taskToWire(task: Task, nodeName = '', health: TaskHealthRecords = {}, brief = false): WireTask {
   const running = task.state === 'running' && task.desiredState === 'running';
   return {
     id: task.id,
@@ -164,8 +165,10 @@ export function taskToWire(task: Task, nodeName = '', health: TaskHealthRecords 
     held: task.held,
     createdAtMs: task.createdAt,
     updatedAtMs: task.updatedAt,
-    spec: specToWire(task.spec),
-    health: Object.entries(health).map(([phase, record]) => phaseToWire(phase as Phase, record, record.results)),
+    spec: brief ? null : specToWire(task.spec),
+    health: brief
+      ? []
+      : Object.entries(health).map(([phase, record]) => phaseToWire(phase as Phase, record, record.results)),
     healthStatus: taskHealth(task.spec.health, health),
     ready: taskReady(task.spec.health, health, running),
   };

@@ -93,7 +93,9 @@ export function serviceCommand(): Command {
     .addOption(formatOption())
     .action(async (name: string, o: { format?: string }, cmd: Command) => {
       const { control } = await import('../context.js');
-      const res = await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name });
+      // The table needs no task's spec or probe results: 1,000 tasks come back in a tenth of the bytes.
+      const brief = o.format !== 'json';
+      const res = await control<wire.ServiceDetailOut>(cmd, (c) => c.InspectService, { name, brief });
       if (o.format === 'json') {
         const [{ printJson }, { taskJson }] = await Promise.all([
           import('../output.js'),

@@ -66,11 +66,11 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
   };
 
   const nodeToWire = (n: NodeRecord, withHistory: boolean): wire.Node => nodeWire(store, sessions, n, withHistory);
-  const tasksOf = (service: Service): wire.Task[] =>
+  const tasksOf = (service: Service, brief = false): wire.Task[] =>
     store
       .tasksOfService(service.id)
       .sort(bySlotNewestFirst)
-      .map((t) => taskToWire(t, nodeName(t.nodeId), store.health(t.id)));
+      .map((t) => taskToWire(t, nodeName(t.nodeId), store.health(t.id), brief));
 
   return {
     ServiceLogs: (call) => deps.logs.serve(call),
@@ -136,11 +136,11 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       };
     }),
 
-    InspectService: unaryHandler('InspectService', logger, async (req: { name: string }) => {
+    InspectService: unaryHandler('InspectService', logger, async (req: { name: string; brief: boolean }) => {
       const service = findService(store, req.name);
       return {
         service: serviceToWire(service, store.registryAuth(service.id) !== undefined),
-        tasks: tasksOf(service),
+        tasks: tasksOf(service, req.brief),
         endpoints: endpointsOf(store, service, deps.ingress.nodeUp),
         ...replacementState(store, service),
         ingressProblems: deps.ingress.problems(service.spec.ports.map((p) => p.published)),
