@@ -346,11 +346,12 @@ if (want('scale')) {
         `  ${x.tasks} | ${(x.createMs / 1000).toFixed(1)} s | ${Math.round(x.tasksPerSecond)} | ${x.managerCores.toFixed(2)} | ` +
         `${x.lsMs} ms | ${x.psMs} ms | ${Math.round(x.rssMiB)} MiB`,
     ),
-    '  tasks | checked each 1 s: results acked/s | send → ack p50 / p99 | manager cores | batches held back | transition → replacement assigned p50 / p99',
+    "  tasks | checked each 1 s: results acked/s | send → ack p50 / p99 | manager cores | batches held back | simulators' event loop p99 | transition → replacement assigned p50 / p99",
     ...s.steps.map(
       (x) =>
         `  ${x.tasks} | ${Math.round(x.resultsPerSecond)} | ${x.ackP50.toFixed(1)} / ${x.ackP99.toFixed(1)} ms | ` +
-        `${x.checkCores.toFixed(2)} | ${x.skipped} | ${x.replaceP50.toFixed(1)} / ${x.replaceP99.toFixed(1)} ms`,
+        `${x.checkCores.toFixed(2)} | ${x.skipped} | ${x.simLoopP99.toFixed(1)} ms | ` +
+        `${x.replaceP50.toFixed(1)} / ${x.replaceP99.toFixed(1)} ms`,
     ),
     ...(s.stopped ? [`  did not finish: ${s.stopped}`] : []),
     ...(s.nodeLoss

@@ -8,6 +8,7 @@
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { createControlClient, unary } from '@warren/api';
 import { CLI, runToEnd, spawnWarren, waitFor } from '../helpers/cluster.js';
@@ -26,6 +27,8 @@ export interface ScaleStep {
   checkCores: number;
   /** Batches a node held back (16 unanswered): the manager fell behind. */
   skipped: number;
+  /** The simulators' own event-loop delay p99 while checking, ms: a part of every latency above. */
+  simLoopP99: number;
   /** A liveness transition → its replacement assigned, ms (TRANSITIONS one after another). */
   replaceP50: number;
   replaceP99: number;
@@ -90,7 +93,10 @@ async function checking(pid: number, f: SimFleet) {
   [h.latencies, h.results, h.skipped, h.measuring] = [[], 0, 0, true];
   const cpu0 = await cpuMs(pid);
   const t0 = performance.now();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   await new Promise((r) => setTimeout(r, 10_000));
+  loop.disable();
   h.measuring = false;
   const wall = performance.now() - t0;
   const checkCores = ((await cpuMs(pid)) - cpu0) / wall;
@@ -100,6 +106,7 @@ async function checking(pid: number, f: SimFleet) {
     ackP99: percentile(h.latencies, 0.99),
     checkCores,
     skipped: h.skipped,
+    simLoopP99: loop.percentile(99) / 1e6,
   };
   const replacements: number[] = [];
   for (let i = 0; i < TRANSITIONS; i++) {
@@ -154,6 +161,12 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
           await step(size);
         } catch (err) {
           figures.stopped = `${size} tasks: ${(err as Error).message.split('\n')[0]}`;
+          // What the manager warned of meanwhile, by message.
+          const warned = new Map<string, number>();
+          for (const l of manager.lines)
+            if (Number(l.level) >= 40) warned.set(String(l.msg), (warned.get(String(l.msg)) ?? 0) + 1);
+          if (warned.size > 0)
+            figures.stopped += `; the manager warned: ${[...warned].map(([m, n]) => `${n}× ${m}`).join(', ')}`;
           break;
         }
       }
@@ -164,7 +177,8 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
         const created = performance.now();
         for (let s = 0; s < services; s++) {
           const check = { exec: { command: ['true'] }, intervalMs: 1000 };
-          const spec = { name: `scale${s}`, image: IMAGE, replicas, command: ['sleep', '1'], health: { check } };
+          const health = { liveness: check };
+          const spec = { name: `scale${s}`, image: IMAGE, replicas, command: ['sleep', '1'], health };
           await unary(control.CreateService, control, { spec }, { timeoutMs: 60_000 });
         }
         const confirmed = (n: number) => () => f.running === n && f.backlog === 0;

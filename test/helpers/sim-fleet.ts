@@ -54,6 +54,8 @@ export class SimFleet {
   /** The nodes' health streams: acks and their times. */
   readonly health: HealthRecord = { measuring: false, latencies: [], results: 0, skipped: 0 };
   /** Slots whose task was failed by `fail`, waiting for their replacement's assignment. */
+  /** Slots `fail` failed a task of. */
+  readonly #failedSlots = new Set<string>();
   /** Each task's `service/slot`, as its assignment said. */
   readonly #slots = new Map<string, string>();
   readonly #replacing = new Map<string, { failed: string; resolve: () => void }>();
@@ -91,14 +93,27 @@ export class SimFleet {
    * One running task's liveness turns unhealthy (its node sends the transition): resolves with the
    * ms until the manager assigned a replacement in its slot (to any node).
    */
-  async fail(): Promise<number> {
-    const node = this.nodes.find((n) => n.health && n.running.size > 0);
-    if (!node) throw new Error('no node runs a task with checks');
-    const taskId = [...node.running][0]!;
+  async fail(timeoutMs = 30_000): Promise<number> {
+    // A slot not failed before, on a node picked at random: no backoff of an earlier failure counts.
+    const nodes = this.nodes.filter((n) => n.health && n.running.size > 0);
+    const node = nodes[Math.floor(Math.random() * nodes.length)];
+    const taskId = [...(node?.running ?? [])].find((id) => !this.#failedSlots.has(this.#slots.get(id)!));
+    if (!node || !taskId) throw new Error('no task with checks left to fail');
     const slot = this.#slots.get(taskId)!;
+    this.#failedSlots.add(slot);
     const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      this.#replacing.set(slot, { failed: taskId, resolve });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#replacing.delete(slot);
+        reject(new Error(`no replacement for ${slot} assigned within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#replacing.set(slot, {
+        failed: taskId,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
       node.health!.fail(taskId);
     });
     return performance.now() - t0;

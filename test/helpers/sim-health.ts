@@ -23,6 +23,8 @@ export class SimHealth {
   readonly #timer: NodeJS.Timeout;
   /** Tasks whose first result (starting → healthy, a transition) went out. */
   readonly #announced = new Set<string>();
+  /** Tasks `fail` turned unhealthy: from then on their results fail too, as a prober's would. */
+  readonly #failing = new Map<string, number>();
   #seq = 0;
 
   constructor(
@@ -48,6 +50,7 @@ export class SimHealth {
   /** The task's liveness turned unhealthy (3 failures in a row): a transition, sent now. */
   fail(taskId: string): void {
     const now = Date.now();
+    this.#failing.set(taskId, now);
     const failure = {
       atMs: now,
       durationMs: 2,
@@ -82,6 +85,8 @@ export class SimHealth {
     const now = Date.now();
     const result = { atMs: now, durationMs: 2, outcome: 'success', hasCode: true, code: 0, output: '', counted: true };
     const updates = [...this.running()].map((taskId) => {
+      const since = this.#failing.get(taskId);
+      if (since !== undefined) return failed(taskId, now, false, since);
       const first = !this.#announced.has(taskId);
       this.#announced.add(taskId);
       return {
@@ -100,4 +105,25 @@ export class SimHealth {
     this.#sentAt.set(++this.#seq, { at: performance.now(), results: updates.length });
     this.#call.write({ nodeId: this.nodeId, seq: this.#seq, updates });
   }
+}
+
+/** A failing liveness result of `taskId` (`transition`: the one that turned it unhealthy). */
+function failed(taskId: string, now: number, transition: boolean, since: number) {
+  const failure = {
+    atMs: now,
+    durationMs: 2,
+    outcome: 'failure',
+    hasCode: true,
+    code: 1,
+    output: 'sim',
+    counted: true,
+  };
+  return {
+    taskId,
+    transition,
+    phase: {
+      ...{ phase: 'liveness', status: 'unhealthy', successStreak: 0, failureStreak: 3, everSucceeded: true },
+      ...{ lastTransitionAtMs: since, lastTransitionFrom: 'healthy', results: [failure] },
+    },
+  };
 }
