@@ -51,25 +51,7 @@ export class SimHealth {
   fail(taskId: string): void {
     const now = Date.now();
     this.#failing.set(taskId, now);
-    const failure = {
-      atMs: now,
-      durationMs: 2,
-      outcome: 'failure',
-      hasCode: true,
-      code: 1,
-      output: 'sim',
-      counted: true,
-    };
-    this.#write([
-      {
-        taskId,
-        transition: true,
-        phase: {
-          ...{ phase: 'liveness', status: 'unhealthy', successStreak: 0, failureStreak: 3, everSucceeded: true },
-          ...{ lastTransitionAtMs: now, lastTransitionFrom: 'healthy', results: [failure] },
-        },
-      },
-    ]);
+    this.#write([failed(taskId, now, true, now)]);
   }
 
   stop(): void {

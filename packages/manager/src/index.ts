@@ -5,6 +5,7 @@ export { TaskDispatch } from './workers/task-dispatch.js';
 export { NodeSessions } from './workers/node-sessions.js';
 export { StatusStream } from './status/stream.js';
 export { ALL, PassScope, type Scope } from './pass-scope.js';
+export { GroupCommit } from './workers/group-commit.js';
 export { EtcdBackend, FencedError, MAX_TXN_OPS, type Fence } from './store/etcd/backend.js';
 export { LevelBackend } from './store/leveldb/backend.js';
 export type { Op, StoreBackend } from './store/backend.js';

@@ -11,6 +11,7 @@ import {
 } from '@warren/core';
 import { phaseFromWire, type wire } from '@warren/api';
 import type { Change, Store } from '../store/store.js';
+import { GroupCommit } from './group-commit.js';
 
 /** Output kept per stored result: enough to say why, small enough to keep 10 of per phase. */
 const OUTPUT_KEPT = 1024;
@@ -20,8 +21,6 @@ interface Queued {
   nodeId: string;
   receivedAt: number;
   batch: wire.HealthBatchOut;
-  done: (rejected: number) => void;
-  failed: (err: unknown) => void;
 }
 
 /**
@@ -35,8 +34,7 @@ interface Queued {
  * refused and counted.
  */
 export class HealthIngest {
-  #queue: Queued[] = [];
-  #writing = false;
+  readonly #commit = new GroupCommit<Queued, number>((queued) => this.#write(queued));
   resultsIngested = 0;
 
   constructor(
@@ -45,106 +43,92 @@ export class HealthIngest {
     private readonly logger: Logger,
   ) {}
 
+  /** Resolves with how many of the batch's updates were refused, once the rest is on disk. */
   submit(nodeId: string, batch: wire.HealthBatchOut): Promise<number> {
-    return new Promise((done, failed) => {
-      this.#queue.push({ nodeId, batch, receivedAt: this.now(), done, failed });
-      if (!this.#writing) void this.#write();
-    });
+    return this.#commit.submit({ nodeId, batch, receivedAt: this.now() });
   }
 
-  async #write(): Promise<void> {
-    this.#writing = true;
-    while (this.#queue.length > 0) {
-      const queued = this.#queue;
-      this.#queue = [];
-      try {
-        const rejected = await this.store.mutate((view) => {
-          const events: EventDraft[] = [];
-          const records = new Map<
-            string,
-            { taskId: string; phase: Phase; record: PhaseRecord; added: number; transition: boolean }
-          >();
-          const rejectedPerBatch = queued.map(({ nodeId, batch, receivedAt }) => {
-            let rejected = 0;
-            for (const update of batch.updates) {
-              const task = view.task(update.taskId);
-              const incoming = update.phase ? phaseFromWire(update.phase) : undefined;
-              if (
-                !task ||
-                task.nodeId !== nodeId ||
-                !incoming ||
-                !phasesOf(task.spec.health).includes(incoming.phase)
-              ) {
-                rejected++;
-                continue;
-              }
-              const key = `${task.id}/${incoming.phase}`;
-              const pending = records.get(key);
-              const known = pending?.record ?? view.health(task.id)[incoming.phase];
-              const fresh = incoming.results
-                .slice(-MAX_RESULTS_PER_UPDATE)
-                .map((r) => ({ ...r, output: r.output.slice(0, OUTPUT_KEPT) }));
-              this.resultsIngested += fresh.length;
-              const { phase, ...state } = incoming;
-              const record: PhaseRecord = {
-                ...state,
-                results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT),
-              };
-              const transition = (pending?.transition ?? false) || update.transition;
-              const added = (pending?.added ?? 0) + fresh.length;
-              records.set(key, { taskId: task.id, phase, record, added, transition });
-              if (update.transition) {
-                const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
-                const last = fresh.at(-1);
-                const change = `${phase} ${record.lastTransitionFrom || 'starting'} → ${record.status}`;
-                const reason = last ? `${change}: ${describeResult(kind, last)}` : change;
-                this.logger.debug(
-                  {
-                    service: task.serviceName,
-                    slot: task.slot,
-                    task: task.id,
-                    phase,
-                    from: record.lastTransitionFrom,
-                    to: record.status,
-                    at: record.lastTransitionAt,
-                  },
-                  'health transition',
-                );
-                events.push({
-                  type: 'health-transition',
-                  serviceId: task.serviceId,
-                  service: task.serviceName,
-                  taskId: task.id,
-                  slot: task.slot,
-                  nodeId: task.nodeId,
-                  reason,
-                  data: { phase, from: record.lastTransitionFrom, to: record.status, receivedAt },
-                });
-              }
+  async #write(queued: Queued[]): Promise<number[]> {
+    try {
+      return await this.store.mutate((view) => {
+        const events: EventDraft[] = [];
+        const records = new Map<
+          string,
+          { taskId: string; phase: Phase; record: PhaseRecord; added: number; transition: boolean }
+        >();
+        const rejectedPerBatch = queued.map(({ nodeId, batch, receivedAt }) => {
+          let rejected = 0;
+          for (const update of batch.updates) {
+            const task = view.task(update.taskId);
+            const incoming = update.phase ? phaseFromWire(update.phase) : undefined;
+            if (!task || task.nodeId !== nodeId || !incoming || !phasesOf(task.spec.health).includes(incoming.phase)) {
+              rejected++;
+              continue;
             }
-            return rejected;
-          });
-          const changes: Change[] = [
-            // Runs without a transition may be coalesced by the backend (etcd); transitions never are.
-            ...[...records.values()].map(({ taskId, phase, record, added, transition }): Change => ({
-              kind: 'putHealth',
-              taskId,
-              phase,
-              record,
-              added,
-              coalesce: !transition,
-            })),
-            ...events.map((event): Change => ({ kind: 'event', event })),
-          ];
-          return { changes, result: rejectedPerBatch };
+            const key = `${task.id}/${incoming.phase}`;
+            const pending = records.get(key);
+            const known = pending?.record ?? view.health(task.id)[incoming.phase];
+            const fresh = incoming.results
+              .slice(-MAX_RESULTS_PER_UPDATE)
+              .map((r) => ({ ...r, output: r.output.slice(0, OUTPUT_KEPT) }));
+            this.resultsIngested += fresh.length;
+            const { phase, ...state } = incoming;
+            const record: PhaseRecord = {
+              ...state,
+              results: [...(known?.results ?? []), ...fresh].slice(-RESULTS_KEPT),
+            };
+            const transition = (pending?.transition ?? false) || update.transition;
+            const added = (pending?.added ?? 0) + fresh.length;
+            records.set(key, { taskId: task.id, phase, record, added, transition });
+            if (update.transition) {
+              const kind = probeRuns(task.spec.health).find((r) => r.phases.includes(phase))!.probe.handler.kind;
+              const last = fresh.at(-1);
+              const change = `${phase} ${record.lastTransitionFrom || 'starting'} → ${record.status}`;
+              const reason = last ? `${change}: ${describeResult(kind, last)}` : change;
+              this.logger.debug(
+                {
+                  service: task.serviceName,
+                  slot: task.slot,
+                  task: task.id,
+                  phase,
+                  from: record.lastTransitionFrom,
+                  to: record.status,
+                  at: record.lastTransitionAt,
+                },
+                'health transition',
+              );
+              events.push({
+                type: 'health-transition',
+                serviceId: task.serviceId,
+                service: task.serviceName,
+                taskId: task.id,
+                slot: task.slot,
+                nodeId: task.nodeId,
+                reason,
+                data: { phase, from: record.lastTransitionFrom, to: record.status, receivedAt },
+              });
+            }
+          }
+          return rejected;
         });
-        queued.forEach((q, i) => q.done(rejected[i] ?? 0));
-      } catch (err) {
-        this.logger.error({ err }, 'writing health failed');
-        for (const q of queued) q.failed(err);
-      }
+        const changes: Change[] = [
+          // Runs without a transition may be coalesced by the backend (etcd); transitions never are.
+          ...[...records.values()].map(({ taskId, phase, record, added, transition }): Change => ({
+            kind: 'putHealth',
+            taskId,
+            phase,
+            record,
+            added,
+            coalesce: !transition,
+          })),
+          ...events.map((event): Change => ({ kind: 'event', event })),
+        ];
+        return { changes, result: rejectedPerBatch };
+      });
+    } catch (err) {
+      this.logger.error({ err }, 'writing health failed');
+      throw err;
     }
-    this.#writing = false;
   }
 }
 

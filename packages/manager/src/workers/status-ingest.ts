@@ -6,30 +6,13 @@ import {
   probeRuns,
   type HealthSpec,
   type Task,
-  type TaskPort,
-  type TaskState,
 } from '@warren/core';
 import type { Change, Store } from '../store/store.js';
+import { GroupCommit } from './group-commit.js';
 
 /** A worker's report on one of its tasks, checked for form (task-status.ts). */
-export interface StatusReport {
-  nodeId: string;
-  taskId: string;
-  state: TaskState;
-  message: string;
-  error: string;
-  exitCode?: number;
-  containerId: string;
-  address: string;
-  ports?: TaskPort[];
-  imageCheck?: HealthSpec;
-}
-
-interface Queued {
-  report: StatusReport;
-  done: () => void;
-  failed: (err: unknown) => void;
-}
+export type StatusReport = Pick<Task, 'nodeId' | 'state' | 'message' | 'error' | 'exitCode'> &
+  Pick<Task, 'containerId' | 'address' | 'ports'> & { taskId: string; imageCheck?: HealthSpec };
 
 /**
  * Writes workers' task reports with group commit, as HealthIngest writes health: while one write
@@ -39,8 +22,7 @@ interface Queued {
  * With 1,000 nodes starting tasks, a write per report left the manager waiting on fsync.
  */
 export class TaskStatusIngest {
-  #queue: Queued[] = [];
-  #writing = false;
+  readonly #commit = new GroupCommit<StatusReport, void>((reports) => this.#write(reports));
 
   constructor(
     private readonly store: Store,
@@ -49,45 +31,31 @@ export class TaskStatusIngest {
   ) {}
 
   submit(report: StatusReport): Promise<void> {
-    return new Promise((done, failed) => {
-      this.#queue.push({ report, done, failed });
-      if (!this.#writing) void this.#write();
-    });
+    return this.#commit.submit(report);
   }
 
-  async #write(): Promise<void> {
-    this.#writing = true;
-    while (this.#queue.length > 0) {
-      const queued = this.#queue;
-      this.#queue = [];
-      try {
-        const outcomes = await this.store.mutate((view) => {
-          const tasks = new Map<string, { task: Task; reported: boolean }>();
-          const events: Change[] = [];
-          const outcomes = queued.map(({ report }) => {
-            try {
-              const known = tasks.get(report.taskId);
-              const decided = this.#decide(known?.task ?? view.task(report.taskId), report);
-              if (decided) {
-                // A task that took the image's check has a new spec: its worker hears of it.
-                const reported = (known?.reported ?? true) && !decided.newSpec;
-                tasks.set(decided.task.id, { task: decided.task, reported });
-                events.push(...decided.events);
-              }
-              return undefined;
-            } catch (err) {
-              return err;
-            }
-          });
-          const puts = [...tasks.values()].map(({ task, reported }): Change => ({ kind: 'putTask', task, reported }));
-          return { changes: [...puts, ...events], result: outcomes };
-        });
-        queued.forEach((q, i) => (outcomes[i] === undefined ? q.done() : q.failed(outcomes[i])));
-      } catch (err) {
-        for (const q of queued) q.failed(err);
-      }
-    }
-    this.#writing = false;
+  #write(reports: StatusReport[]): Promise<Array<undefined | Error>> {
+    return this.store.mutate((view) => {
+      const tasks = new Map<string, { task: Task; reported: boolean }>();
+      const events: Change[] = [];
+      const outcomes = reports.map((report) => {
+        try {
+          const known = tasks.get(report.taskId);
+          const decided = this.#decide(known?.task ?? view.task(report.taskId), report);
+          if (decided) {
+            // A task that took the image's check has a new spec: its worker hears of it.
+            const reported = (known?.reported ?? true) && !decided.newSpec;
+            tasks.set(decided.task.id, { task: decided.task, reported });
+            events.push(...decided.events);
+          }
+          return undefined;
+        } catch (err) {
+          return err as Error;
+        }
+      });
+      const puts = [...tasks.values()].map(({ task, reported }): Change => ({ kind: 'putTask', task, reported }));
+      return { changes: [...puts, ...events], result: outcomes };
+    });
   }
 
   /** What a report changes of its task, if anything; throws when it is refused. */
