@@ -95,10 +95,14 @@ export class SimFleet {
    */
   async fail(timeoutMs = 30_000): Promise<number> {
     // A slot not failed before, on a node picked at random: no backoff of an earlier failure counts.
-    const nodes = this.nodes.filter((n) => n.health && n.running.size > 0);
-    const node = nodes[Math.floor(Math.random() * nodes.length)];
-    const taskId = [...(node?.running ?? [])].find((id) => !this.#failedSlots.has(this.#slots.get(id)!));
-    if (!node || !taskId) throw new Error('no task with checks left to fail');
+    const candidates = this.nodes.flatMap((node) =>
+      node.health
+        ? [...node.running].filter((id) => !this.#failedSlots.has(this.#slots.get(id)!)).map((id) => ({ node, id }))
+        : [],
+    );
+    const picked = candidates[Math.floor(Math.random() * candidates.length)];
+    if (!picked) throw new Error('no task with checks left to fail');
+    const { node, id: taskId } = picked;
     const slot = this.#slots.get(taskId)!;
     this.#failedSlots.add(slot);
     const t0 = performance.now();
