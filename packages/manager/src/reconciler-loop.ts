@@ -128,8 +128,9 @@ export class ReconcilerLoop {
       this.#scope.all();
       throw err;
     });
-    if (!plan) return undefined;
+    // A pass with nothing to look at still shows the loop is alive (the daemon's health says so).
     this.lastPassAt = this.now();
+    if (!plan) return undefined;
     this.#lastPassEnd = performance.now();
     this.#lastPassMs = this.#lastPassEnd - t0;
     if (scope === ALL) [this.#lastFullEnd, this.#lastFullMs] = [this.#lastPassEnd, this.#lastPassMs];
