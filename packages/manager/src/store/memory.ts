@@ -127,7 +127,9 @@ export class MemoryState implements StoreView {
   }
 
   #putTask(task: Task): void {
-    this.#deleteTask(task.id);
+    const before = this.#tasks.get(task.id);
+    if (before) this.#unindex(before);
+    // Set in place: a changed task keeps its position in `tasks()`.
     this.#tasks.set(task.id, task);
     this.#tasksByService.put(task.serviceId, task.id, task);
     if (task.nodeId === '') return;
@@ -139,9 +141,14 @@ export class MemoryState implements StoreView {
     const task = this.#tasks.get(id);
     if (!task) return;
     this.#tasks.delete(id);
-    this.#tasksByService.delete(task.serviceId, id);
+    this.#unindex(task);
+  }
+
+  /** Takes `task` out of the indexes (not out of the tasks). */
+  #unindex(task: Task): void {
+    this.#tasksByService.delete(task.serviceId, task.id);
     if (task.nodeId === '') return;
-    this.#tasksByNode.delete(task.nodeId, id);
+    this.#tasksByNode.delete(task.nodeId, task.id);
     if (!runsOnItsNode(task)) return;
     const left = (this.#liveOnNode.get(task.nodeId) ?? 0) - 1;
     if (left > 0) this.#liveOnNode.set(task.nodeId, left);
