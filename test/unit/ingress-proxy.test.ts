@@ -2,16 +2,24 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { IngressProxy, ingressTableFromWire, type IngressProxyOptions, type IngressTable } from '@warren/worker';
+import {
+  ANSWER_WAIT_MS,
+  IngressProxy,
+  ingressTableFromWire,
+  type IngressProxyOptions,
+  type IngressTable,
+} from '@warren/worker';
 
 const logger = pino({ level: 'silent' });
 const HOST = '127.0.0.1';
 /** A test that hangs (a connection never closed, say) fails instead. */
 const LIMIT = { timeout: 30_000 };
+const LATE_MS = 300;
 
 /** Until `check` holds, for at most `timeoutMs`. */
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
@@ -48,17 +56,20 @@ interface Endpoint {
   accepted: number;
   /** What it received, over every connection. */
   received: string;
+  /** Answers a `late` endpoint has sent. */
+  answered: number;
 }
 
 /**
  * A task's server: says its name at once and echoes what it gets; `closer` instead closes at
  * the client's first bytes without a word (docker-proxy with its container gone); `silent`
- * waits for the client to speak first.
+ * waits for the client to speak first; `late` answers LATE_MS after the client speaks, `mute`
+ * never does.
  */
 async function endpoint(
   t: TestContext,
   name: string,
-  kind: 'greeter' | 'closer' | 'silent' = 'greeter',
+  kind: 'greeter' | 'closer' | 'silent' | 'late' | 'mute' = 'greeter',
 ): Promise<Endpoint> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -72,11 +83,12 @@ async function endpoint(
     socket.on('data', (data) => {
       state.received += data.toString();
       if (kind === 'closer') socket.end();
-      else socket.write(data);
+      else if (kind === 'late') setTimeout(() => (state.answered++, socket.write(data)), LATE_MS);
+      else if (kind !== 'mute') socket.write(data);
     });
   });
   const port = await listen(server);
-  const state: Endpoint = { address: `${HOST}:${port}`, accepted: 0, received: '' };
+  const state: Endpoint = { address: `${HOST}:${port}`, accepted: 0, received: '', answered: 0 };
   t.after(() => {
     for (const socket of sockets) socket.destroy();
     return close(server);
@@ -249,6 +261,36 @@ test('a table resolves once connects to the endpoints it removes have settled', 
   assert.equal(p.activeConnections.get(hanging), undefined, 'no connect to the removed endpoint is left');
   // Its connect timed out, and the retry read the new table.
   await waitFor('the new endpoint', () => client.text() === 'good\n');
+});
+
+test('a table waits for the answer to a request sent just before it, a bounded while', LIMIT, async (t) => {
+  const [late, mute, good] = await Promise.all([
+    endpoint(t, 'late', 'late'),
+    endpoint(t, 'mute', 'mute'),
+    endpoint(t, 'good'),
+  ]);
+  const p = proxy(t);
+  const port = await freePort();
+  for (const [version, gone] of [
+    [1, late],
+    [3, mute],
+  ] as const) {
+    await p.apply(table(version, { [port]: [gone.address] }));
+    const client = await dial(t, port);
+    client.socket.write('request');
+    await waitFor('the request at the endpoint', () => gone.received.endsWith('request'));
+    const started = performance.now();
+    assert.equal((await p.apply(table(version + 1, { [port]: [good.address] }))).version, version + 1);
+    const waited = performance.now() - started;
+    if (gone === late) {
+      assert.equal(late.answered, 1, 'the answer came before the table resolved');
+      await waitFor('the answer at the client', () => client.text() === 'request');
+    } else {
+      assert.ok(waited >= ANSWER_WAIT_MS * 0.9, `waited ${Math.round(waited)} ms for a request never answered`);
+      assert.ok(waited < 2000 + 1000, `waited ${Math.round(waited)} ms: the wait is bounded`);
+      assert.equal(client.closed(), false, 'the unanswered connection goes on');
+    }
+  }
 });
 
 test('an ejected endpoint is used all the same when every endpoint is ejected', LIMIT, async (t) => {

@@ -12,7 +12,10 @@ export interface ForwardContext {
   readonly maxAttempts: number;
   /** The port's endpoint addresses now: a retry reads the table as it is at that moment. */
   addresses(): readonly string[];
-  /** A connect to `address` started; `settled` resolves once it has connected or failed. */
+  /**
+   * A connect to `address` started; `settled` resolves once the endpoint has answered (a first
+   * byte, or its end) or the attempt is over — or ANSWER_WAIT_MS after it connected.
+   */
   attempting(address: string, settled: Promise<void>): void;
   /** An attempt on `address` failed (refused, timed out, reset, or closed without answering). */
   failed(address: string, reason: string): void;
@@ -24,6 +27,14 @@ export interface ForwardContext {
 
 /** An endpoint that closes sooner than this after the connect, without a word, failed. */
 const QUICK_CLOSE_MS = 1000;
+
+/**
+ * How long a connected endpoint's first answer is waited for by a table that removes it. A
+ * request sent just before the table must be served before the task's stop begins: its bytes
+ * may still sit unread in the endpoint's socket when the stop's SIGTERM comes. A request that
+ * takes longer, or a client that says nothing, is the endpoint's own graceful drain to finish.
+ */
+export const ANSWER_WAIT_MS = 1000;
 
 /** What the client may send before the endpoint answers and still be replayed to another one. */
 export const REPLAY_LIMIT_BYTES = 64 * 1024;
@@ -123,7 +134,14 @@ export class ForwardedConnection {
     upstream.once('connect', () => {
       clearTimeout(timer);
       connected = true;
-      settle();
+      const answerWait = setTimeout(settle, ANSWER_WAIT_MS);
+      const answered = (): void => {
+        clearTimeout(answerWait);
+        settle();
+      };
+      upstream.once('data', answered);
+      upstream.once('end', answered);
+      upstream.once('close', answered);
       upstream.setNoDelay(true);
       for (const chunk of this.#replay) upstream.write(chunk);
       if (last) this.#commit(upstream);

@@ -1,3 +1,4 @@
+export { ANSWER_WAIT_MS } from './connection.js';
 export { IngressProxy, type IngressApplied, type IngressBindError, type IngressProxyOptions } from './proxy.js';
 export {
   ingressTableFromWire,

@@ -20,7 +20,7 @@ export interface PortShared {
 
 /**
  * One published port on this node: its listener, the endpoints of the table applied last, and
- * the connects under way towards them (which a table removing an endpoint waits for).
+ * the connections towards them not answered yet (which a table removing an endpoint waits for).
  */
 export class PublishedPort {
   /** Replaced whole by each table: a connection choosing reads one table or the next. */
@@ -72,8 +72,8 @@ export class PublishedPort {
     return new Promise((resolve) => server.close(() => resolve()));
   }
 
-  /** The connects under way towards `addresses`. */
-  connectsTo(addresses: readonly string[]): Array<Promise<void>> {
+  /** The connections towards `addresses` still connecting or waiting for a first answer. */
+  unansweredTo(addresses: readonly string[]): Array<Promise<void>> {
     return addresses.flatMap((a) => [...(this.#connecting.get(a) ?? [])]);
   }
 

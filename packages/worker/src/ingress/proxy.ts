@@ -98,8 +98,10 @@ export class IngressProxy {
 
   /**
    * Makes the listeners and endpoints match `table`. Resolves once every port of the table
-   * listens or has failed to bind, and every connect started towards an endpoint it no longer
-   * lists has settled (connectTimeoutMs at most). Tables wait for the one being applied; a
+   * listens or has failed to bind, and every connection started towards an endpoint it no
+   * longer lists has failed or been answered (ANSWER_WAIT_MS after its connect, and
+   * connectTimeoutMs in all, at most): a request sent just before is served before the stop
+   * that follows the acknowledgement. Tables wait for the one being applied; a
    * newer one replaces an older one still waiting, and one older than the version applied is
    * ignored: each is answered with the version applied in the end.
    */
@@ -145,7 +147,7 @@ export class IngressProxy {
     const binding: Array<Promise<void>> = [];
     for (const port of this.#ports.values()) {
       if (wanted.has(port.published)) continue;
-      settling.push(...port.connectsTo(port.addresses));
+      settling.push(...port.unansweredTo(port.addresses));
       void port.close();
       this.#ports.delete(port.published);
     }
@@ -153,7 +155,7 @@ export class IngressProxy {
       let port = this.#ports.get(published);
       if (!port) this.#ports.set(published, (port = new PublishedPort(published, service, this.#shared)));
       const kept = new Set(addresses);
-      settling.push(...port.connectsTo(port.addresses.filter((a) => !kept.has(a))));
+      settling.push(...port.unansweredTo(port.addresses.filter((a) => !kept.has(a))));
       port.addresses = addresses;
       port.service = service;
       if (!port.listening) binding.push(port.listen());
@@ -192,7 +194,7 @@ export class IngressProxy {
     return { version: this.#table.version, bindErrors };
   }
 
-  /** Waits for `connects`, connectTimeoutMs at most (each gives up by then anyway). */
+  /** Waits for `connects`, connectTimeoutMs at most. */
   async #settled(connects: Array<Promise<void>>): Promise<void> {
     if (connects.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
