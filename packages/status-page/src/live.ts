@@ -36,12 +36,15 @@ export function useStream<T extends { now: number; events?: EventView[] }>(view:
     skew: 0,
   });
   useEffect(() => {
+    const views = new ViewPacer<T>((next) =>
+      setLive((s) => ({ ...s, view: next, gone: false, connection: 'live', skew: next.now - Date.now() })),
+    );
     const onMessage = (m: WorkerMessage): void => {
-      if (m.type === 'view') {
-        const next = JSON.parse(m.data) as T;
-        setLive((s) => ({ ...s, view: next, gone: false, connection: 'live', skew: next.now - Date.now() }));
-      } else if (m.type === 'gone') setLive((s) => ({ ...s, view: null, gone: true }));
-      else if (m.type === 'connected') {
+      if (m.type === 'view') views.offer(m.data);
+      else if (m.type === 'gone') {
+        views.drop();
+        setLive((s) => ({ ...s, view: null, gone: true }));
+      } else if (m.type === 'connected') {
         setLive((s) => ({
           ...s,
           connection: m.value ? 'live' : s.connection === 'connecting' ? 'connecting' : 'reconnecting',
@@ -74,10 +77,55 @@ export function useStream<T extends { now: number; events?: EventView[] }>(view:
     const stop = typeof SharedWorker === 'function' ? viaWorker(view, onMessage) : direct(view, onMessage);
     return () => {
       aborted.abort();
+      views.drop();
       stop();
     };
   }, [view]);
   return live;
+}
+
+/** Views are shown at least this far apart. */
+const MIN_GAP_MS = 250;
+
+/**
+ * Shows the newest of the views that arrive, no more often than the page can draw them: a view
+ * that comes while the last one is still being drawn, or sooner than twice the time the last one
+ * took to parse and draw, waits, and a newer one replaces it. A service of a thousand tasks takes
+ * hundreds of milliseconds to draw; without this its views would queue up in the tab faster than
+ * they are drawn, and the tab would freeze and run out of memory.
+ */
+class ViewPacer<T> {
+  #pending: string | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #nextAt = 0;
+
+  constructor(private readonly show: (view: T) => void) {}
+
+  offer(data: string): void {
+    this.#pending = data;
+    this.#timer ??= setTimeout(() => this.#apply(), Math.max(0, this.#nextAt - performance.now()));
+  }
+
+  drop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = undefined;
+  }
+
+  #apply(): void {
+    const data = this.#pending;
+    this.#pending = undefined;
+    if (data === undefined) return;
+    const started = performance.now();
+    this.show(JSON.parse(data) as T);
+    // Preact draws before the next task: the timer below fires once the view is on the page.
+    this.#timer = setTimeout(() => {
+      const cost = performance.now() - started;
+      this.#nextAt = started + Math.max(MIN_GAP_MS, 2 * cost);
+      this.#timer = undefined;
+      if (this.#pending !== undefined) this.offer(this.#pending);
+    }, 0);
+  }
 }
 
 function viaWorker(view: string, onMessage: (m: WorkerMessage) => void): () => void {

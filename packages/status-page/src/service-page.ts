@@ -1,10 +1,10 @@
 /** `/services/NAME`: one service: its checks in words, ports and endpoints, every task's runs. */
 import { html } from 'htm/preact/standalone';
-import { Events, Header, Table, HealthBadge, VerdictBadge } from './common.js';
+import { Events, Header, Table, VerdictBadge } from './common.js';
 import { ago, healthText, replacingText, updateText, verdict } from './format.js';
 import { useNow, useStream } from './live.js';
-import type { ServiceDetail, TaskView } from './model.js';
-import { Timeline, remember } from './timeline.js';
+import type { ServiceDetail } from './model.js';
+import { Tasks } from './tasks.js';
 
 const ENDPOINT_COLUMNS = ['Slot', 'Task', 'Node', 'Address', 'Published targets'];
 
@@ -122,48 +122,4 @@ function Endpoints({ d }: { d: ServiceDetail }) {
               </${Table}>`
     }
   </section>`;
-}
-
-function Tasks({ tasks, now }: { tasks: TaskView[]; now: number }) {
-  const live = tasks.filter((t) => t.desiredState === 'running');
-  const ended = tasks.filter((t) => t.desiredState !== 'running');
-  return html`<section aria-labelledby="tasks-h">
-    <h2 id="tasks-h">Tasks</h2>
-    <div class="cards" data-testid="tasks">
-      ${live.map((t) => html`<${TaskCard} key=${t.id} t=${t} now=${now} />`)}
-    </div>
-    ${
-      ended.length > 0
-        ? html`<h3>Ended recently</h3>
-            <div class="cards ended" data-testid="ended">
-              ${ended.map((t) => html`<${TaskCard} key=${t.id} t=${t} now=${now} />`)}
-            </div>`
-        : ''
-    }
-  </section>`;
-}
-
-function TaskCard({ t, now }: { t: TaskView; now: number }) {
-  const running = t.state === 'running' && t.desiredState === 'running';
-  return html`<article class="card" data-task=${t.id} data-slot=${t.slot} aria-labelledby=${`task-${t.id}`}>
-    <h3 id=${`task-${t.id}`}>Slot ${t.slot} · <code>${t.id.slice(0, 12)}</code></h3>
-    <p>
-      <span data-testid="state">${t.state}</span>${` on ${t.node || 'no node yet'}, ${ago(t.updatedAt, now)}`}
-      ${running || t.health !== 'none' ? html`${' · '}<${HealthBadge} health=${t.health} />` : ''}
-      ${running ? html`${' · '}<span data-testid="ready">${t.ready ? 'ready' : 'not ready'}</span>` : ''}
-    </p>
-    ${
-      t.error || (t.state !== 'running' && t.message)
-        ? html`<p class=${t.error ? 'warn' : 'muted'} data-testid="message">${t.error || t.message}</p>`
-        : ''
-    }
-    ${t.checks.map((c) => {
-      const label = c.phases.join(' + ');
-      const statuses = c.statuses.map((x) => `${x.phase} ${x.status}`).join(', ');
-      return html`<div key=${label} class="check">
-        <h4>${label} <span class="muted small">(${statuses})</span></h4>
-        <${Timeline} results=${remember(`${t.id}:${label}`, c.results)} label=${label} now=${now} />
-      </div>`;
-    })}
-  </article>`;
 }
