@@ -353,6 +353,20 @@ if (want('scale')) {
         `${x.checkCores.toFixed(2)} | ${x.skipped} | ${x.simLoopP99.toFixed(1)} ms | ` +
         `${x.replaceP50.toFixed(1)} / ${x.replaceP99.toFixed(1)} ms`,
     ),
+    '  tasks | rolling update of 1,000 replicas, parallelism 50, monitor 1 s: whole / per batch | ' +
+      'status page first render: overview / a service of 1,000 tasks | a failure → the open page shows it p50 / max',
+    ...s.steps.map(
+      (x) =>
+        `  ${x.tasks} | ${(x.rollout.ms / 1000).toFixed(1)} s / ${Math.round(x.rollout.perBatchMs)} ms | ` +
+        `${Math.round(x.page.overviewMs)} / ${Math.round(x.page.serviceMs)} ms | ` +
+        `${Math.round(x.page.changeP50)} / ${Math.round(x.page.changeMax)} ms`,
+    ),
+    ...(s.soak
+      ? [
+          `  soak, ${s.soak.tasks} tasks checked each 1 s and one replaced every 5 s (${s.soak.replaced} in all), ` +
+            `${s.soak.minutes} min: the store on disk each minute ${s.soak.storeMiB.map((m) => m.toFixed(1)).join(', ')} MiB`,
+        ]
+      : []),
     ...(s.stopped ? [`  did not finish: ${s.stopped}`] : []),
     ...(s.nodeLoss
       ? [

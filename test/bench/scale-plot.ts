@@ -18,8 +18,10 @@ const PANELS: Panel[] = [
   { title: 'service ps, 1,000 tasks (ms)', value: (s) => s.psMs, target: () => 300 },
   { title: 'health result send → ack p99 (ms)', value: (s) => s.ackP99, target: () => 100 },
   { title: 'transition → replacement p99 (ms)', value: (s) => s.replaceP99, target: () => 50 },
+  { title: 'status page, 1,000 tasks: render (ms)', value: (s) => s.page.serviceMs, target: () => 1000 },
+  { title: 'rollout of 1,000, per batch of 50 (ms)', value: (s) => s.rollout.perBatchMs },
 ];
-const COLUMNS = 3;
+const COLUMNS = 4;
 const [W, H, PAD] = [300, 170, 36];
 
 export function scalePlot(steps: readonly ScaleStep[], caption: string): string {

@@ -6,13 +6,18 @@
  * (tasks per second scheduled, assigned and confirmed), `service ls` and `service ps` of one
  * 1,000-replica service through the CLI, and the manager's RSS; then the services removed.
  */
+import { execFile } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { createControlClient, unary } from '@warren/api';
+import { promisify } from 'node:util';
+import type { Browser } from 'playwright-core';
+import { createControlClient, unary, type wire } from '@warren/api';
 import { CLI, runToEnd, spawnWarren, waitFor } from '../helpers/cluster.js';
+import { launchBrowser } from '../helpers/browser.js';
 import { SimFleet } from '../helpers/sim-fleet.js';
+import { rollout, statusPage, type PageFigures, type RolloutFigures } from './scale-user.js';
 import { percentile } from './stats.js';
 
 const IMAGE = 'bench-image:latest';
@@ -38,6 +43,10 @@ export interface ScaleStep {
   lsMs: number;
   psMs: number;
   rssMiB: number;
+  /** A rolling update of one 1,000-replica service, parallelism 50, monitor 1 s. */
+  rollout: RolloutFigures;
+  /** The status page at this size. */
+  page: PageFigures;
 }
 
 export interface ScaleFigures {
@@ -51,6 +60,11 @@ export interface ScaleFigures {
    * ran, and the time until every task runs again on the others (the detection bound is 3 s).
    */
   nodeLoss?: { nodes: number; tasks: number; ms: number };
+  /**
+   * At the size WARREN_BENCH_SCALE_SOAK names (`SIZE:MINUTES`): the store's size on disk each
+   * minute while every task is checked each second and one is replaced every 5 s.
+   */
+  soak?: { tasks: number; minutes: number; storeMiB: number[]; replaced: number };
   /** Why the next size did not finish, if one did not ('' when all did). */
   stopped: string;
   /** Status reports the manager refused, in its words (a node declared down meanwhile: its tasks moved). */
@@ -77,6 +91,33 @@ async function cliMs(socket: string, ...args: string[]): Promise<number> {
     times.push(performance.now() - t0);
   }
   return Math.round(times.sort((a, b) => a - b)[2]!);
+}
+
+/** The size of a directory on disk, MiB (du: blocks in use, as the disk sees it). */
+async function diskMiB(dir: string): Promise<number> {
+  const { stdout } = await promisify(execFile)('du', ['-sk', dir]);
+  return Number(stdout.split('\t')[0]) / 1024;
+}
+
+/**
+ * `minutes` of steady work: every task checked each second, one replaced every 5 s. The store's
+ * size on disk (LevelDB under `dataDir`) is read at the start and each minute.
+ */
+async function soak(dataDir: string, f: SimFleet, minutes: number) {
+  const storeMiB = [await diskMiB(dataDir)];
+  let replaced = 0;
+  const end = performance.now() + minutes * 60_000;
+  let nextSample = performance.now() + 60_000;
+  while (performance.now() < end) {
+    await f.fail();
+    replaced++;
+    await new Promise((r) => setTimeout(r, 5000));
+    if (performance.now() >= nextSample) {
+      storeMiB.push(await diskMiB(dataDir));
+      nextSample += 60_000;
+    }
+  }
+  return { minutes, storeMiB, replaced };
 }
 
 /** Transitions timed one after another at each size. */
@@ -126,8 +167,11 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
     profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
   );
   let fleet: SimFleet | undefined;
+  let browser: Browser | undefined;
+  const [soakSize, soakMinutes] = (process.env.WARREN_BENCH_SCALE_SOAK ?? '0:0').split(':').map(Number);
   try {
     const started = await manager.waitForLog((l) => typeof l.joinToken === 'string', 60_000);
+    const http = (await manager.waitForLog((l) => l.msg === 'manager started', 60_000)).http as string;
     const [address, token, socket] = [
       started.address as string,
       started.joinToken as string,
@@ -188,8 +232,34 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
         const lsMs = await cliMs(socket, 'service', 'ls');
         const psMs = await cliMs(socket, 'service', 'ps', 'scale0');
         const checks = await checking(pid, f);
-        const step = { tasks: services * replicas, createMs, managerCores, lsMs, psMs, rssMiB: await rssMiB(pid) };
+        const rss = await rssMiB(pid);
+        const first = await unary<{ name: string }, wire.ServiceDetailOut>(control.InspectService, control, {
+          name: 'scale0',
+        });
+        browser ??= await launchBrowser();
+        const page = await statusPage(
+          browser,
+          `http://${http}`,
+          services,
+          { name: 'scale0', id: first.service!.id, replicas },
+          f,
+        );
+        const rolled = await rollout(control, 'scale0');
+        const step = {
+          tasks: services * replicas,
+          createMs,
+          managerCores,
+          lsMs,
+          psMs,
+          rssMiB: rss,
+          page,
+          rollout: rolled,
+        };
         figures.steps.push({ ...step, ...checks, tasksPerSecond: step.tasks / (createMs / 1000) });
+        if (size === soakSize) {
+          figures.soak = { tasks: step.tasks, ...(await soak(join(dataDir, 'store'), f, soakMinutes!)) };
+          process.stderr.write(`bench: scale soak ${JSON.stringify(figures.soak)}\n`);
+        }
         process.stderr.write(`bench: scale ${JSON.stringify(figures.steps.at(-1))}\n`);
         if (size === sizes.at(-1)) {
           const total = f.running;
@@ -210,6 +280,7 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
     figures.refusals = [...fleet.refusals].map(([why, n]) => `${n}× ${why}`);
     return figures;
   } finally {
+    await browser?.close();
     await fleet?.stop();
     await manager.stop(30_000);
     await rm(dataDir, { recursive: true, force: true });

@@ -93,12 +93,22 @@ export class SimFleet {
    * One running task's liveness turns unhealthy (its node sends the transition): resolves with the
    * ms until the manager assigned a replacement in its slot (to any node).
    */
-  async fail(timeoutMs = 30_000): Promise<number> {
+  fail(timeoutMs = 30_000): Promise<number> {
+    return this.failOne(undefined, timeoutMs).replaced;
+  }
+
+  /**
+   * As `fail`, of a task of the service `serviceId` when given: the task failed, and a promise of
+   * the ms until its replacement was assigned.
+   */
+  failOne(serviceId?: string, timeoutMs = 30_000): { taskId: string; replaced: Promise<number> } {
     // A slot not failed before, on a node picked at random: no backoff of an earlier failure counts.
+    const fresh = (id: string) => {
+      const slot = this.#slots.get(id)!;
+      return !this.#failedSlots.has(slot) && (serviceId === undefined || slot.startsWith(`${serviceId}/`));
+    };
     const candidates = this.nodes.flatMap((node) =>
-      node.health
-        ? [...node.running].filter((id) => !this.#failedSlots.has(this.#slots.get(id)!)).map((id) => ({ node, id }))
-        : [],
+      node.health ? [...node.running].filter(fresh).map((id) => ({ node, id })) : [],
     );
     const picked = candidates[Math.floor(Math.random() * candidates.length)];
     if (!picked) throw new Error('no task with checks left to fail');
@@ -106,7 +116,7 @@ export class SimFleet {
     const slot = this.#slots.get(taskId)!;
     this.#failedSlots.add(slot);
     const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => {
+    const replaced = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#replacing.delete(slot);
         reject(new Error(`no replacement for ${slot} assigned within ${timeoutMs} ms`));
@@ -115,12 +125,12 @@ export class SimFleet {
         failed: taskId,
         resolve: () => {
           clearTimeout(timer);
-          resolve();
+          resolve(performance.now() - t0);
         },
       });
       node.health!.fail(taskId);
     });
-    return performance.now() - t0;
+    return { taskId, replaced };
   }
 
   /** Reports the manager has not taken yet: 0 when every state is confirmed. */
