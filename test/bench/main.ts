@@ -335,7 +335,10 @@ if (want('logs')) {
 
 if (want('scale')) {
   process.stderr.write('bench: scale\n');
-  const sizes = (process.env.WARREN_BENCH_SCALE_SIZES ?? '1000,3000,10000,30000').split(',').map(Number);
+  const sizes = (process.env.WARREN_BENCH_SCALE_SIZES ?? '1000,3000,10000,30000')
+    .split(',')
+    .filter(Boolean)
+    .map(Number);
   const s = await scaleBench(Number(process.env.WARREN_BENCH_NODES ?? 1000), sizes);
   report.push(
     `scale: ${s.nodes} simulated nodes joined in ${(s.joinMs / 1000).toFixed(1)} s; idle with heartbeats every 1 s: ` +
@@ -365,6 +368,12 @@ if (want('scale')) {
       ? [
           `  soak, ${s.soak.tasks} tasks checked each 1 s and one replaced every 5 s (${s.soak.replaced} in all), ` +
             `${s.soak.minutes} min: the store on disk each minute ${s.soak.storeMiB.map((m) => m.toFixed(1)).join(', ')} MiB`,
+        ]
+      : []),
+    ...(s.manyServices
+      ? [
+          `  ${s.manyServices.services} services of one checked task: created → running ` +
+            `${(s.manyServices.createMs / 1000).toFixed(1)} s; service ls ${s.manyServices.lsMs} ms`,
         ]
       : []),
     ...(s.stopped ? [`  did not finish: ${s.stopped}`] : []),

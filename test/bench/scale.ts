@@ -65,6 +65,8 @@ export interface ScaleFigures {
    * minute while every task is checked each second and one is replaced every 5 s.
    */
   soak?: { tasks: number; minutes: number; storeMiB: number[]; replaced: number };
+  /** WARREN_BENCH_SCALE_SERVICES=N: `service ls` with N services of one checked task each. */
+  manyServices?: { services: number; createMs: number; lsMs: number };
   /** Why the next size did not finish, if one did not ('' when all did). */
   stopped: string;
   /** Status reports the manager refused, in its words (a node declared down meanwhile: its tasks moved). */
@@ -273,6 +275,22 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
         for (let s = 0; s < services; s++)
           await unary(control.RemoveService, control, { name: `scale${s}` }, { timeoutMs: 60_000 });
         await waitFor('the services gone', confirmed(0), 600_000, 50);
+      }
+      const many = Number(process.env.WARREN_BENCH_SCALE_SERVICES ?? 0);
+      if (many > 0 && !figures.stopped) {
+        const t0 = performance.now();
+        const health = { liveness: { exec: { command: ['true'] }, intervalMs: 1000 } };
+        for (let s = 0; s < many; s++) {
+          const spec = { name: `many${s}`, image: IMAGE, replicas: 1, command: ['sleep', '1'], health };
+          await unary(control.CreateService, control, { spec }, { timeoutMs: 60_000 });
+        }
+        await waitFor(`${many} services running`, () => f.running === many && f.backlog === 0, 600_000, 20);
+        const createMs = performance.now() - t0;
+        figures.manyServices = { services: many, createMs, lsMs: await cliMs(socket, 'service', 'ls') };
+        process.stderr.write(`bench: scale services ${JSON.stringify(figures.manyServices)}\n`);
+        for (let s = 0; s < many; s++)
+          await unary(control.RemoveService, control, { name: `many${s}` }, { timeoutMs: 60_000 });
+        await waitFor('the services gone', () => f.running === 0 && f.backlog === 0, 600_000, 50);
       }
     } finally {
       control.close();
