@@ -108,8 +108,12 @@ export async function statusPage(
     }
   };
   const overviewMs = await render('/', (page) => count(page, 'tr[data-service]', services));
-  // Live tasks: cards, and rows past the first 50.
-  const live = '[data-testid="tasks"] article, [data-testid="task-rows"] tr[data-task]';
+  // Live tasks (`id`: that one): cards, and rows past the first 50.
+  const liveTask = (id = '') => {
+    const which = id ? `[data-task="${id}"]` : '[data-task]';
+    return `[data-testid="tasks"] ${which}, [data-testid="task-rows"] ${which}`;
+  };
+  const live = liveTask();
   const path = `/services/${service.name}`;
   const serviceMs = await render(path, (page) => count(page, live, service.replicas));
 
@@ -124,17 +128,10 @@ export async function statusPage(
       const { taskId: failed, replaced } = fleet.failOne(service.id);
       await replaced;
       await page
-        .waitForFunction(
-          (id) =>
-            !document.querySelector(
-              `[data-testid="tasks"] [data-task="${id}"], [data-testid="task-rows"] [data-task="${id}"]`,
-            ),
-          failed,
-          {
-            polling: 'raf',
-            timeout: 120_000,
-          },
-        )
+        .waitForFunction((selector) => !document.querySelector(selector), liveTask(failed), {
+          polling: 'raf',
+          timeout: 120_000,
+        })
         .catch((err: Error) => {
           throw new Error(`the page still lists the failed task ${failed} as live: ${err.message.split('\n')[0]}`);
         });

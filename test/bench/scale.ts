@@ -95,6 +95,20 @@ async function cliMs(socket: string, ...args: string[]): Promise<number> {
   return Math.round(times.sort((a, b) => a - b)[2]!);
 }
 
+/** `count` services `PREFIX0…`, of `replicas` tasks each, every task checked each second. */
+async function createServices(control: wire.ControlServiceClient, prefix: string, count: number, replicas: number) {
+  const health = { liveness: { exec: { command: ['true'] }, intervalMs: 1000 } };
+  for (let s = 0; s < count; s++) {
+    const spec = { name: `${prefix}${s}`, image: IMAGE, replicas, command: ['sleep', '1'], health };
+    await unary(control.CreateService, control, { spec }, { timeoutMs: 60_000 });
+  }
+}
+
+async function removeServices(control: wire.ControlServiceClient, prefix: string, count: number) {
+  for (let s = 0; s < count; s++)
+    await unary(control.RemoveService, control, { name: `${prefix}${s}` }, { timeoutMs: 60_000 });
+}
+
 /** The size of a directory on disk, MiB (du: blocks in use, as the disk sees it). */
 async function diskMiB(dir: string): Promise<number> {
   const { stdout } = await promisify(execFile)('du', ['-sk', dir]);
@@ -221,12 +235,7 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
         const replicas = Math.round(size / services);
         const cpu0 = await cpuMs(pid);
         const created = performance.now();
-        for (let s = 0; s < services; s++) {
-          const check = { exec: { command: ['true'] }, intervalMs: 1000 };
-          const health = { liveness: check };
-          const spec = { name: `scale${s}`, image: IMAGE, replicas, command: ['sleep', '1'], health };
-          await unary(control.CreateService, control, { spec }, { timeoutMs: 60_000 });
-        }
+        await createServices(control, 'scale', services, replicas);
         const confirmed = (n: number) => () => f.running === n && f.backlog === 0;
         await waitFor(`${size} tasks running`, confirmed(services * replicas), 600_000, 20);
         const createMs = performance.now() - created;
@@ -272,24 +281,18 @@ export async function scaleBench(nodes: number, sizes: number[]): Promise<ScaleF
           figures.nodeLoss = { nodes, tasks, ms: performance.now() - t0 };
           process.stderr.write(`bench: scale node loss ${JSON.stringify(figures.nodeLoss)}\n`);
         }
-        for (let s = 0; s < services; s++)
-          await unary(control.RemoveService, control, { name: `scale${s}` }, { timeoutMs: 60_000 });
+        await removeServices(control, 'scale', services);
         await waitFor('the services gone', confirmed(0), 600_000, 50);
       }
       const many = Number(process.env.WARREN_BENCH_SCALE_SERVICES ?? 0);
       if (many > 0 && !figures.stopped) {
         const t0 = performance.now();
-        const health = { liveness: { exec: { command: ['true'] }, intervalMs: 1000 } };
-        for (let s = 0; s < many; s++) {
-          const spec = { name: `many${s}`, image: IMAGE, replicas: 1, command: ['sleep', '1'], health };
-          await unary(control.CreateService, control, { spec }, { timeoutMs: 60_000 });
-        }
+        await createServices(control, 'many', many, 1);
         await waitFor(`${many} services running`, () => f.running === many && f.backlog === 0, 600_000, 20);
         const createMs = performance.now() - t0;
         figures.manyServices = { services: many, createMs, lsMs: await cliMs(socket, 'service', 'ls') };
         process.stderr.write(`bench: scale services ${JSON.stringify(figures.manyServices)}\n`);
-        for (let s = 0; s < many; s++)
-          await unary(control.RemoveService, control, { name: `many${s}` }, { timeoutMs: 60_000 });
+        await removeServices(control, 'many', many);
         await waitFor('the services gone', () => f.running === 0 && f.backlog === 0, 600_000, 50);
       }
     } finally {
