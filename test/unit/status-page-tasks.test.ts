@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskView } from '@warren/status-page';
-import { CARDS_SHOWN, cardsFirst } from '@warren/status-page/tasks';
+import { CARDS_SHOWN, cardsFirst } from '@warren/status-page/cards';
 
 function task(slot: number, over: Partial<TaskView> = {}): TaskView {
   return {

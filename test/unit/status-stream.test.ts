@@ -12,8 +12,9 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { EventDraft, Service } from '@warren/core';
+import type { EventDraft, PhaseRecord, Probe, Service, Task } from '@warren/core';
 import { NodeSessions, StatusStream, Store, type Change } from '@warren/manager';
+import { CARDS_SHOWN } from '@warren/status-page/cards';
 import { testSpec } from '../helpers/spec.js';
 import { waitFor } from '../helpers/cluster.js';
 
@@ -174,4 +175,46 @@ test("a service's page gets its own events, 'gone' when it is removed, and a rec
 
   await commit({ changes: [{ kind: 'deleteService', service: service('s1', 'web') }], result: undefined });
   await waitFor('gone', () => again.messages().some((m) => m.event === 'gone'), 5000, 10);
+});
+
+test('a service view carries check runs only for the tasks the page draws as cards', async (t) => {
+  const { stream, commit } = await setUp(t, 50);
+  const probe: Probe = {
+    ...{ handler: { kind: 'tcp', port: 80 }, intervalMs: 1000, timeoutMs: 1000, retries: 3 },
+    ...{ successThreshold: 1, startPeriodMs: 0 },
+  } as Probe;
+  const spec = testSpec({ name: 'web', replicas: CARDS_SHOWN + 10, health: { liveness: probe } });
+  const task = (slot: number): Task => ({
+    ...{ id: `t${String(slot).padStart(3, '0')}`, serviceId: 's1', serviceName: 'web', slot, nodeId: 'n1' },
+    ...{ desiredState: 'running', state: 'running', message: '', error: '', containerId: '', address: '' },
+    ...{ startedAt: 1, replacing: false, held: false, createdAt: 1, updatedAt: 1, spec },
+  });
+  const record = (status: PhaseRecord['status']): PhaseRecord => ({
+    ...{ status, successStreak: 0, failureStreak: 0, everSucceeded: true, lastTransitionAt: 1 },
+    ...{
+      lastTransitionFrom: 'starting',
+      results: [{ at: 1, durationMs: 1, outcome: 'success', output: '', counted: true }],
+    },
+  });
+  const changes: Change[] = [{ kind: 'putService', service: { id: 's1', spec, createdAt: 1, updatedAt: 1 } }];
+  for (let slot = 1; slot <= spec.replicas; slot++) {
+    // The last slot is unhealthy: in trouble, it is drawn as a card although its slot comes last.
+    const status = slot === spec.replicas ? 'unhealthy' : 'healthy';
+    changes.push({ kind: 'putTask', task: task(slot) });
+    changes.push({ kind: 'putHealth', taskId: task(slot).id, phase: 'liveness', record: record(status), added: 1 });
+  }
+  await commit({ changes, result: undefined });
+  const page = new FakeResponse();
+  stream.open(page as unknown as ServerResponse, ['web'], 0);
+  const view = JSON.parse(page.messages().find((m) => m.event === 'service')!.data) as {
+    tasks: { slot: number; checks: { results: unknown[] }[] }[];
+  };
+  const withRuns = view.tasks.filter((x) => x.checks[0]!.results.length > 0).map((x) => x.slot);
+  assert.equal(view.tasks.length, spec.replicas, 'every live task is in the view');
+  assert.equal(withRuns.length, CARDS_SHOWN);
+  assert.ok(withRuns.includes(spec.replicas), 'the unhealthy task has its runs');
+  assert.deepEqual(
+    withRuns.slice(0, CARDS_SHOWN - 1),
+    Array.from({ length: CARDS_SHOWN - 1 }, (_, i) => i + 1),
+  );
 });

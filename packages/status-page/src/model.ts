@@ -106,7 +106,7 @@ export interface TaskCheckView {
   phases: string[];
   /** The status of each phase it feeds: `liveness healthy`. */
   statuses: { phase: string; status: string }[];
-  /** Oldest first. */
+  /** Oldest first; empty for a live task the page draws as a row (cards.ts). */
   results: ResultView[];
 }
 

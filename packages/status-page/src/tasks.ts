@@ -1,35 +1,14 @@
 /**
  * A service's tasks on its page. Each live task is a card with its checks' recent runs, up to
- * CARDS_SHOWN of them, those in trouble first; the others are rows of one table. A card with two
- * timelines is hundreds of elements: a thousand of them froze the tab.
+ * CARDS_SHOWN of them, those in trouble first (cards.ts); the others are rows of one table. A card
+ * with two timelines is hundreds of elements: a thousand of them froze the tab.
  */
 import { html } from 'htm/preact/standalone';
 import { HealthBadge, Table } from './common.js';
+import { cardsFirst } from './cards.js';
 import { ago } from './format.js';
 import type { TaskView } from './model.js';
 import { Timeline, remember } from './timeline.js';
-
-/** Live tasks drawn as cards at most. */
-export const CARDS_SHOWN = 50;
-
-/** How much a live task needs looking at: 0 not running, 1 unhealthy, 2 not ready, 3 starting, 4 fine. */
-function trouble(t: TaskView): number {
-  if (t.state !== 'running') return 0;
-  if (t.health === 'unhealthy') return 1;
-  if (!t.ready) return 2;
-  return t.health === 'starting' ? 3 : 4;
-}
-
-/**
- * Which live tasks get a card (at most `limit`: those in most trouble, then by slot) and which a
- * row (by slot); both keep slot order among themselves.
- */
-export function cardsFirst(live: readonly TaskView[], limit = CARDS_SHOWN): { cards: TaskView[]; rows: TaskView[] } {
-  const bySlot = [...live].sort((a, b) => a.slot - b.slot || a.id.localeCompare(b.id));
-  if (bySlot.length <= limit) return { cards: bySlot, rows: [] };
-  const chosen = new Set([...bySlot].sort((a, b) => trouble(a) - trouble(b)).slice(0, limit));
-  return { cards: bySlot.filter((t) => chosen.has(t)), rows: bySlot.filter((t) => !chosen.has(t)) };
-}
 
 const ROW_COLUMNS = ['Slot', 'Task', 'State', 'Node', 'Health', 'Ready'];
 

@@ -25,6 +25,7 @@ import type {
   ServiceSummary,
   TaskView,
 } from '@warren/status-page';
+import { cardsFirst } from '@warren/status-page/cards';
 import { endpointTasks, replacementState } from '../ingress/endpoints.js';
 import type { IngressTables } from '../ingress/tables.js';
 import type { NodeSessions } from '../workers/node-sessions.js';
@@ -99,7 +100,7 @@ export function serviceDetail(src: StatusSources, service: Service): ServiceDeta
       gaveUp: x.gaveUp,
       lastReason: x.lastReason,
     })),
-    tasks: [...live, ...ended].map((t) => taskView(store, t)),
+    tasks: [...shownLive(store, live), ...ended.map((t) => taskView(store, t, true))],
   };
 }
 
@@ -157,7 +158,18 @@ function shownHealth(spec: Service['spec'], live: readonly Task[]): Service['spe
   );
 }
 
-function taskView(store: StoreView, t: Task): TaskView {
+/**
+ * Live tasks with their checks' recent runs only for those the page draws as cards (cardsFirst);
+ * the rows' runs are left out: with a thousand tasks they were most of the view.
+ */
+function shownLive(store: StoreView, live: readonly Task[]): TaskView[] {
+  const views = live.map((t) => taskView(store, t, false));
+  const { cards } = cardsFirst(views);
+  const withRuns = new Set(cards.map((v) => v.id));
+  return live.map((t, i) => (withRuns.has(t.id) ? taskView(store, t, true) : views[i]!));
+}
+
+function taskView(store: StoreView, t: Task, runs: boolean): TaskView {
   const records = store.health(t.id);
   const running = t.state === 'running' && t.desiredState === 'running';
   return {
@@ -179,7 +191,7 @@ function taskView(store: StoreView, t: Task): TaskView {
       return {
         phases: run.phases,
         statuses: run.phases.map((phase) => ({ phase, status: records[phase]?.status ?? 'starting' })),
-        results: (first?.results ?? []).map((r) => ({
+        results: (runs ? (first?.results ?? []) : []).map((r) => ({
           at: r.at,
           durationMs: r.durationMs,
           outcome: r.outcome,
