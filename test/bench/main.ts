@@ -357,11 +357,13 @@ if (want('scale')) {
         `${x.replaceP50.toFixed(1)} / ${x.replaceP99.toFixed(1)} ms`,
     ),
     '  tasks | rolling update of 1,000 replicas, parallelism 50, monitor 1 s: whole / per batch | ' +
-      'status page first render: overview / a service of 1,000 tasks | a failure → the open page shows it p50 / max',
+      'status page first render: overview / a service of 1,000 tasks, then with the checks paused | ' +
+      'a failure → the open page shows it p50 / max',
     ...s.steps.map(
       (x) =>
         `  ${x.tasks} | ${(x.rollout.ms / 1000).toFixed(1)} s / ${Math.round(x.rollout.perBatchMs)} ms | ` +
-        `${Math.round(x.page.overviewMs)} / ${Math.round(x.page.serviceMs)} ms | ` +
+        `${Math.round(x.page.overviewMs)} / ${Math.round(x.page.serviceMs)} ms, ` +
+        `${Math.round(x.page.quietOverviewMs)} / ${Math.round(x.page.quietServiceMs)} ms | ` +
         `${Math.round(x.page.changeP50)} / ${Math.round(x.page.changeMax)} ms`,
     ),
     ...(s.soak

@@ -15,14 +15,16 @@ export interface HealthRecord {
   results: number;
   /** Batches not sent because 16 were still unanswered (the manager was behind). */
   skipped: number;
+  /** No batch goes out while set (a measurement of something else without the checks' load). */
+  paused?: boolean;
 }
 
 export class SimHealth {
   readonly #call: ReturnType<wire.WorkerServiceClient['ReportHealth']>;
   readonly #sentAt = new Map<number, { at: number; results: number }>();
   readonly #timer: NodeJS.Timeout;
-  /** Tasks whose first result (starting → healthy, a transition) went out. */
-  readonly #announced = new Set<string>();
+  /** When each task's first result (starting → healthy, a transition) went out: its healthy-since. */
+  readonly #announced = new Map<string, number>();
   /** Tasks `fail` turned unhealthy: from then on their results fail too, as a prober's would. */
   readonly #failing = new Map<string, number>();
   #seq = 0;
@@ -60,6 +62,7 @@ export class SimHealth {
   }
 
   #send(): void {
+    if (this.record.paused) return;
     if (this.#sentAt.size >= 16) {
       this.record.skipped++;
       return;
@@ -70,13 +73,14 @@ export class SimHealth {
       const since = this.#failing.get(taskId);
       if (since !== undefined) return failed(taskId, now, false, since);
       const first = !this.#announced.has(taskId);
-      this.#announced.add(taskId);
+      if (first) this.#announced.set(taskId, now);
       return {
         taskId,
         transition: first,
         phase: {
           ...{ phase: 'liveness', status: 'healthy', successStreak: 1, failureStreak: 0, everSucceeded: true },
-          ...{ lastTransitionAtMs: now, lastTransitionFrom: 'starting', results: [result] },
+          // Healthy since its first result, as a worker's record says (a rollout's monitor counts from then).
+          ...{ lastTransitionAtMs: this.#announced.get(taskId)!, lastTransitionFrom: 'starting', results: [result] },
         },
       };
     });
