@@ -3,6 +3,7 @@ export { Store, type Change, type NodeRecord, type StoreView } from './store/sto
 export { IngressTables } from './ingress/tables.js';
 export { TaskDispatch } from './workers/task-dispatch.js';
 export { NodeSessions } from './workers/node-sessions.js';
+export { NodeMonitor } from './workers/node-monitor.js';
 export { StatusStream } from './status/stream.js';
 export { ALL, PassScope, type Scope } from './pass-scope.js';
 export { GroupCommit } from './workers/group-commit.js';

@@ -10,10 +10,21 @@ const HISTORY_KEPT = 20;
  * closed (kill -9) or it stopped answering (SIGSTOP, a network cut). It stays listed, with the
  * transition in its history and an event. After a manager restart nodes get one down-window of
  * grace to reconnect before anything is declared.
+ *
+ * A manager whose own thread stalled (a long pause of its event loop: heartbeats sat unread in
+ * its sockets) does not count that time against the nodes: after a stall of a heartbeat interval
+ * or more, no node is declared down for one more interval, so the beats queued meanwhile are read
+ * first. Without this, a busy manager declared dozens of live nodes down at once and replaced
+ * their tasks (1,000 simulated nodes at 30,000 results/s). A node silent for twice the bound is
+ * declared down whatever the manager went through.
  */
 export class NodeMonitor {
   readonly #engine = new Map<string, boolean>();
   #graceMs = 0;
+  /** The last moment this manager's thread was seen running (a check began or decided). */
+  #lastPulse = 0;
+  /** No node is declared down before this (a stall just ended). */
+  #holdUntil = 0;
 
   constructor(
     private readonly store: Store,
@@ -40,10 +51,14 @@ export class NodeMonitor {
   }
 
   async check(): Promise<void> {
-    const now = this.now();
-    const downAfter = this.sessions.heartbeatIntervalMs * this.sessions.missedHeartbeats;
-    const graceOver = now - this.startedAt > Math.max(downAfter, this.#graceMs);
+    this.#pulse(this.now());
     const changed = await this.store.mutate((view) => {
+      // Read when the check decides, not when it asked to (a write may have been under way).
+      const now = this.now();
+      this.#pulse(now);
+      const downAfter = this.sessions.heartbeatIntervalMs * this.sessions.missedHeartbeats;
+      const graceOver = now - this.startedAt > Math.max(downAfter, this.#graceMs);
+      const holding = now < this.#holdUntil;
       const changes: Change[] = [];
       for (const node of view.nodes()) {
         const alive = this.sessions.isAlive(node.id);
@@ -54,7 +69,8 @@ export class NodeMonitor {
         if (alive && was !== 'ready') reason = 'heartbeats arrive';
         else if (!alive && was === 'ready' && graceOver) {
           const last = this.sessions.lastSeenAt(node.id) ?? node.lastSeenAt;
-          reason = `no heartbeat for ${now - last} ms (${this.sessions.missedHeartbeats} missed)`;
+          if (!holding || now - last > 2 * downAfter)
+            reason = `no heartbeat for ${now - last} ms (${this.sessions.missedHeartbeats} missed)`;
         }
         if (reason) {
           const status = alive ? 'ready' : 'down';
@@ -104,5 +120,21 @@ export class NodeMonitor {
       return { changes, result: changes.length > 0 };
     });
     if (changed) this.onChange();
+  }
+
+  /** Notes that the thread runs at `now`; a gap of a heartbeat interval or more was a stall. */
+  #pulse(now: number): void {
+    const interval = this.sessions.heartbeatIntervalMs;
+    const stalledMs = now - this.#lastPulse;
+    if (this.#lastPulse > 0 && stalledMs >= interval) {
+      this.#holdUntil = Math.max(this.#holdUntil, now + interval);
+      // Worth a warning when it could have cost nodes their status: as long as the down bound.
+      const level = stalledMs >= interval * this.sessions.missedHeartbeats ? 'warn' : 'debug';
+      this.logger[level](
+        { stalledMs },
+        'this manager stalled: no node is declared down before the beats queued meanwhile are read',
+      );
+    }
+    this.#lastPulse = Math.max(this.#lastPulse, now);
   }
 }
