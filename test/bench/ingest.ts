@@ -39,9 +39,12 @@ export async function ingest(
   managerArgs: string[] = [],
 ): Promise<IngestFigures> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
+  // WARREN_BENCH_PROFILE=DIR: the manager's CPU profile, written there when it stops.
+  const profile = process.env.WARREN_BENCH_PROFILE;
   const manager = spawnWarren(
     ['manager', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...managerArgs],
     { WARREN_LOG_LEVEL: 'info' },
+    profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
   );
   const abort = new AbortController();
   try {
