@@ -4,14 +4,12 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Service, Task } from '@warren/core';
-import { IngressTables, NodeSessions, Store, TaskDispatch, type NodeRecord } from '@warren/manager';
+import { IngressTables, NodeSessions, TaskDispatch, type NodeRecord } from '@warren/manager';
 import type { wire } from '@warren/api';
 import { testSpec } from '../helpers/spec.js';
+import { tempStore } from '../helpers/temp-store.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -57,12 +55,7 @@ function stream() {
 }
 
 async function world(t: TestContext, graceMs = 0) {
-  const dir = await mkdtemp(join(tmpdir(), 'warren-ingress-'));
-  const store = await Store.open(dir);
-  t.after(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const store = await tempStore(t, 'ingress');
   let clock = 1_000_000;
   const now = () => clock;
   const sessions = new NodeSessions(now, 1000, 3);

@@ -5,21 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
-import { NodeMonitor, NodeSessions, Store, type NodeRecord } from '@warren/manager';
+import { NodeMonitor, NodeSessions, type NodeRecord } from '@warren/manager';
+import { tempStore } from '../helpers/temp-store.js';
 
 const INTERVAL = 1000;
 
 async function setUp(t: import('node:test').TestContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'warren-monitor-'));
-  const store = await Store.open(dir);
-  t.after(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const store = await tempStore(t, 'monitor');
   let clock = 1_000_000;
   const now = () => clock;
   const sessions = new NodeSessions(now, INTERVAL);
