@@ -42,6 +42,8 @@ export class NodeMonitor {
   run(signal: AbortSignal, graceFrom = this.startedAt, graceMs = 0): void {
     this.startedAt = graceFrom;
     this.#graceMs = graceMs;
+    // A manager that leads again after a while was not stalled meanwhile, only not checking.
+    this.#lastPulse = 0;
     const every = Math.max(50, Math.min(250, this.sessions.heartbeatIntervalMs / 4));
     const timer = setInterval(
       () => void this.check().catch((err: unknown) => this.logger.error({ err }, 'node check failed')),
