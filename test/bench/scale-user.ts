@@ -110,7 +110,6 @@ export async function statusPage(
       );
     }
   };
-  const overviewMs = await render('/', (page) => count(page, 'tr[data-service]', services));
   // Live tasks (`id`: that one): cards, and rows past the first 50.
   const liveTask = (id = '') => {
     const which = id ? `[data-task="${id}"]` : '[data-task]';
@@ -118,17 +117,21 @@ export async function statusPage(
   };
   const live = liveTask();
   const path = `/services/${service.name}`;
-  const serviceMs = await render(path, (page) => count(page, live, service.replicas));
+  /** The overview, then the service's page: each first render's median. */
+  const firstRenders = async (): Promise<[number, number]> => [
+    await render('/', (page) => count(page, 'tr[data-service]', services)),
+    await render(path, (page) => count(page, live, service.replicas)),
+  ];
+  const [overviewMs, serviceMs] = await firstRenders();
   fleet.health.paused = true;
-  let quietOverviewMs: number;
-  let quietServiceMs: number;
+  let quiet: [number, number];
   try {
     await new Promise((r) => setTimeout(r, 2000)); // the last batches answered
-    quietOverviewMs = await render('/', (page) => count(page, 'tr[data-service]', services));
-    quietServiceMs = await render(path, (page) => count(page, live, service.replicas));
+    quiet = await firstRenders();
   } finally {
     fleet.health.paused = false;
   }
+  const [quietOverviewMs, quietServiceMs] = quiet;
 
   const context = await browser.newContext();
   try {
