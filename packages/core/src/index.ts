@@ -13,7 +13,14 @@ export {
 } from './image.js';
 export * from './task.js';
 export * from './update-policy.js';
-export { parsePublishedPort, validatePublishedPorts, type PublishedPort } from './ports.js';
+export {
+  parseExposedPort,
+  parsePublishedPort,
+  servedTargets,
+  validateExposedPorts,
+  validatePublishedPorts,
+  type PublishedPort,
+} from './ports.js';
 export * from './events.js';
 export {
   reconcile,
@@ -41,3 +48,4 @@ export {
   type DockerCheck,
   type EngineHealthcheck,
 } from './docker-check.js';
+export { DEFAULT_VIP_RANGE, parseVipRange, type VipRange } from './vip-range.js';

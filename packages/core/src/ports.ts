@@ -82,3 +82,39 @@ export function validatePublishedPorts(ports: readonly PublishedPort[], network:
     );
   }
 }
+
+/** Parses one `--expose` value: a port number, optionally `/tcp` (as Compose `expose`). */
+export function parseExposedPort(value: string, flag = '--expose'): number {
+  const m = /^(\d+)(?:\/(\w+))?$/.exec(value.trim());
+  if (!m) throw new ValidationError(flag, value, 'write it as a port number (8080 or 8080/tcp)');
+  if (m[2] && m[2] !== 'tcp') throw new ValidationError(flag, value, `only tcp is served by name (not ${m[2]})`);
+  return port(m[1]!, flag, value, 'the port');
+}
+
+/** Checks a spec's exposed ports: port numbers, each once, not with host networking. */
+export function validateExposedPorts(expose: readonly number[], network: string): void {
+  if (expose.length > MAX_PORTS) throw new ValidationError('--expose', expose.length, `at most ${MAX_PORTS} ports`);
+  const seen = new Set<number>();
+  for (const n of expose) {
+    if (!Number.isInteger(n) || n < 1 || n > 65_535)
+      throw new ValidationError('--expose', n, 'the port must be a port number from 1 to 65535');
+    if (seen.has(n)) throw new ValidationError('--expose', n, `port ${n} is exposed twice`);
+    seen.add(n);
+  }
+  if (expose.length > 0 && network === 'host') {
+    throw new ValidationError(
+      '--expose',
+      expose[0]!,
+      'a task on the host network shares the host ports and gets no name of its own; use a bridge network',
+    );
+  }
+}
+
+/**
+ * The container ports a service serves: the targets of its published ports and its exposed
+ * ports, each once, in order. Each is bound to an ephemeral port of the task's node (so that
+ * other nodes' proxies reach it) and served at the service's virtual IP by name.
+ */
+export function servedTargets(spec: { ports: readonly PublishedPort[]; expose?: readonly number[] }): number[] {
+  return [...new Set([...spec.ports.map((p) => p.target), ...(spec.expose ?? [])])].sort((a, b) => a - b);
+}

@@ -1,6 +1,6 @@
 import { ValidationError } from './errors.js';
 import { isImageRef } from './image.js';
-import { validatePublishedPorts, type PublishedPort } from './ports.js';
+import { validateExposedPorts, validatePublishedPorts, type PublishedPort } from './ports.js';
 import { validateUpdatePolicy, type UpdatePolicy, type UpdateStatus } from './update-policy.js';
 
 /** Defaults of a service spec, next to their names. */
@@ -109,6 +109,8 @@ export interface ServiceSpec {
   pull: PullPolicy;
   /** Ports every ready node forwards to the service's ready tasks. */
   ports: PublishedPort[];
+  /** Ports served by name only (`--expose`): with `ports`' targets, what its virtual IP serves. */
+  expose?: number[];
   /** How `service update` rolls the tasks over, and how a rollback rolls them back. */
   update: UpdatePolicy;
   rollback: UpdatePolicy;
@@ -229,6 +231,7 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
     }
   }
   validatePublishedPorts(spec.ports, spec.network);
+  validateExposedPorts(spec.expose ?? [], spec.network);
   validateUpdatePolicy(spec.update, '--update');
   validateUpdatePolicy(spec.rollback, '--rollback');
   if (spec.health.fromImage)

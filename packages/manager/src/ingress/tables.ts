@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Service } from '@warren/core';
+import { servedTargets, type Service, type Task } from '@warren/core';
 import type { wire } from '@warren/api';
 import type { NodeSessions } from '../workers/node-sessions.js';
 import type { StoreView } from '../store/store.js';
@@ -200,28 +200,34 @@ export class IngressTables {
     for (const w of done) w.resolve();
   }
 
+  /** Every service that serves ports: its published ones, then the ones served by name only. */
   #build(): wire.IngressService[] {
-    const published = [...this.store.services()].filter((s) => s.spec.ports.length > 0);
-    published.sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
-    return published.map((service) => ({
-      serviceId: service.id,
-      name: service.spec.name,
-      ports: service.spec.ports.map((p) => ({
-        published: p.published,
-        target: p.target,
-        endpoints: this.#endpoints(service, p.target),
-      })),
-    }));
+    const served = [...this.store.services()].filter((s) => servedTargets(s.spec).length > 0);
+    served.sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
+    return served.map((service) => {
+      const tasks = endpointTasks(this.store, service, this.nodeUp);
+      const published = service.spec.ports.map((p) => ({ published: p.published, target: p.target }));
+      const byName = (service.spec.expose ?? []).filter((target) => !published.some((p) => p.target === target));
+      return {
+        serviceId: service.id,
+        name: service.spec.name,
+        ports: [...published, ...byName.map((target) => ({ published: 0, target }))].map((p) => ({
+          ...p,
+          endpoints: this.#endpoints(service, tasks, p.target),
+        })),
+      };
+    });
   }
 
-  #endpoints(service: Service, target: number): wire.IngressEndpoint[] {
-    return endpointTasks(this.store, service, this.nodeUp).flatMap((t) => {
+  #endpoints(service: Service, tasks: readonly Task[], target: number): wire.IngressEndpoint[] {
+    return tasks.flatMap((t) => {
       const port = t.ports?.find((p) => p.target === target);
       if (!port) return [];
       // On the default bridge the host reaches the container itself: its own node's proxy
       // skips Docker's port forwarding (docker-proxy) and connects there.
       const local = t.spec.network === 'bridge' && t.address !== '' ? `${t.address}:${target}` : '';
-      return [{ taskId: t.id, nodeId: t.nodeId, address: port.address, localAddress: local }];
+      const containerAddress = t.spec.network !== 'host' ? t.address : '';
+      return [{ taskId: t.id, nodeId: t.nodeId, address: port.address, localAddress: local, containerAddress }];
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Task, TaskState } from '@warren/core';
+import { servedTargets, type Task, type TaskState } from '@warren/core';
 
 import { assignments } from './assignments.js';
 import type { IngressTables } from '../ingress/tables.js';
@@ -84,11 +84,11 @@ export class TaskDispatch {
     }, afterMs).unref();
   }
 
-  /** A task told to stop whose container may still answer, with published ports, not drained yet. */
+  /** A task told to stop whose container may still answer, serving ports (published or by name), not drained yet. */
   #mustDrain(task: Task): boolean {
     // A task failed by its health check is `failed` at once, its container still running.
     const stopping = task.desiredState === 'shutdown' && task.containerId !== '' && !STOPPED.has(task.state);
-    return stopping && task.spec.ports.length > 0 && !this.#released.has(task.id) && task.nodeId !== '';
+    return stopping && servedTargets(task.spec).length > 0 && !this.#released.has(task.id) && task.nodeId !== '';
   }
 
   /** Whether the task's change must wait; starts its drain when it has just been told to stop. */
