@@ -153,6 +153,7 @@ test('the wire table becomes the domain table; a node reaches its own tasks at t
     nodeId,
     address,
     localAddress,
+    containerAddress: localAddress.split(':')[0] ?? '',
   });
   const wire = {
     version: 7,

@@ -7,6 +7,11 @@ const WORDS_BY_CODE: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: 'address not available on this host',
 };
 
+/** `cannot listen on 127.0.0.2:8080: address already in use`. */
+export function listenError(host: string, port: number, err: NodeJS.ErrnoException): string {
+  return `cannot listen on ${joinHostPort(host, port)}: ${(err.code && WORDS_BY_CODE[err.code]) ?? err.message}`;
+}
+
 /** `host:port`, with an IPv6 host in brackets. */
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -20,8 +25,7 @@ export function listenOn(server: Server, host: string, port: number): Promise<st
   return new Promise((resolve) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
-      const words = (err.code && WORDS_BY_CODE[err.code]) ?? err.message;
-      resolve(`cannot listen on ${joinHostPort(host, port)}: ${words}`);
+      resolve(listenError(host, port, err));
     };
     const onListening = (): void => {
       server.off('error', onError);

@@ -4,12 +4,15 @@ import type { Registry } from 'prom-client';
 import { ForwardedConnection } from './connection.js';
 import { ingressMetrics } from './metrics.js';
 import { EndpointPool } from './pool.js';
-import { PublishedPort, type PortShared } from './port.js';
+import { joinHostPort } from './listen.js';
+import { PortListener } from './listener.js';
+import { plan } from './plan.js';
 import { NewestFirstQueue } from './queue.js';
+import { Route, type RouteShared } from './route.js';
 import type { IngressTable } from './table.js';
 
 export interface IngressProxyOptions {
-  /** The address the proxy listens on, for every published port. */
+  /** The address the proxy listens on, for every published port (virtual IPs apart). */
   host: string;
   /** The caller's child logger (its component). */
   logger: Logger;
@@ -64,8 +67,11 @@ const STOPPED = 'the ingress proxy is stopped';
  */
 export class IngressProxy {
   readonly #options: Compiled;
-  readonly #shared: PortShared;
-  readonly #ports = new Map<number, PublishedPort>();
+  readonly #shared: RouteShared;
+  /** By key: `*:published` for a published port, `vip:target` for a port of a virtual IP. */
+  readonly #routes = new Map<string, Route>();
+  /** By `host:port`. */
+  readonly #listeners = new Map<string, PortListener>();
   readonly #connections = new Set<ForwardedConnection>();
   readonly #queue = new NewestFirstQueue((table: IngressTable) => this.#apply(table));
   /** The table applied last: the rebind timer applies it again. */
@@ -78,17 +84,17 @@ export class IngressProxy {
     const compiled = compileOptions(options);
     const metrics = ingressMetrics(options.registry);
     this.#options = compiled;
-    this.#shared = {
-      ...compiled,
-      pool: new EndpointPool(compiled.ejectMs),
-      metrics,
-      accept: (port, socket) => this.#accept(port, socket),
-    };
+    this.#shared = { ...compiled, pool: new EndpointPool(compiled.ejectMs), metrics };
   }
 
   /** The version of the table applied last (0 before the first). */
   get version(): number {
     return this.#table.version;
+  }
+
+  /** The table applied last. */
+  get table(): IngressTable {
+    return this.#table;
   }
 
   /** Connections open or being opened to each endpoint address (for tests and diagnostics). */
@@ -133,34 +139,50 @@ export class IngressProxy {
     this.#state = 'stopping';
     clearTimeout(this.#rebindTimer);
     await this.#queue.close(new Error(STOPPED));
-    const closing = [...this.#ports.values()].map((port) => port.close());
+    const closing = [...this.#listeners.values()].map((listener) => listener.close());
     for (const connection of this.#connections) connection.destroy();
-    this.#ports.clear();
+    this.#listeners.clear();
+    this.#routes.clear();
     await Promise.all(closing);
     this.#state = 'stopped';
   }
 
   async #apply(table: IngressTable): Promise<IngressApplied> {
     if (!table.baseline && table.version < this.#table.version) return this.#applied();
-    const wanted = this.#wanted(table);
+    const wanted = plan(table, this.#options.host, this.#shared.logger);
     const settling: Array<Promise<void>> = [];
+    for (const route of this.#routes.values()) {
+      const kept = new Set(wanted.routes.get(route.key)?.addresses);
+      settling.push(...route.unansweredTo(route.addresses.filter((a) => !kept.has(a))));
+      if (wanted.routes.has(route.key)) continue;
+      route.addresses = [];
+      this.#routes.delete(route.key);
+    }
+    for (const [key, { service, addresses }] of wanted.routes) {
+      let route = this.#routes.get(key);
+      if (!route) this.#routes.set(key, (route = new Route(key, service, this.#shared)));
+      route.addresses = addresses;
+      route.service = service;
+    }
+    // Listeners that go are closed first: a published port's wildcard listener may take over a
+    // virtual IP's port.
+    for (const listener of this.#listeners.values()) {
+      if (wanted.listeners.has(listener.key)) continue;
+      void listener.close();
+      this.#listeners.delete(listener.key);
+    }
     const binding: Array<Promise<void>> = [];
-    for (const port of this.#ports.values()) {
-      if (wanted.has(port.published)) continue;
-      settling.push(...port.unansweredTo(port.addresses));
-      void port.close();
-      this.#ports.delete(port.published);
+    for (const [key, { host, port, service, published }] of wanted.listeners) {
+      let listener = this.#listeners.get(key);
+      if (!listener) {
+        const accept = (l: PortListener, socket: Socket) => this.#accept(l, socket);
+        listener = new PortListener(host, port, published, service, this.#shared.logger, accept);
+        this.#listeners.set(key, listener);
+      }
+      listener.service = service;
+      if (!listener.listening) binding.push(listener.listen());
     }
-    for (const [published, { service, addresses }] of wanted) {
-      let port = this.#ports.get(published);
-      if (!port) this.#ports.set(published, (port = new PublishedPort(published, service, this.#shared)));
-      const kept = new Set(addresses);
-      settling.push(...port.unansweredTo(port.addresses.filter((a) => !kept.has(a))));
-      port.addresses = addresses;
-      port.service = service;
-      if (!port.listening) binding.push(port.listen());
-    }
-    this.#shared.pool.retain(new Set([...wanted.values()].flatMap((w) => w.addresses)));
+    this.#shared.pool.retain(new Set([...wanted.routes.values()].flatMap((w) => w.addresses)));
     await Promise.all([Promise.all(binding), this.#settled(settling)]);
     this.#table = table;
     this.#shared.metrics.tableVersion(table.version);
@@ -168,27 +190,10 @@ export class IngressProxy {
     return this.#applied();
   }
 
-  /** Each published port of `table`: its service's name and endpoint addresses. */
-  #wanted(table: IngressTable): Map<number, { service: string; addresses: string[] }> {
-    const wanted = new Map<number, { service: string; addresses: string[] }>();
-    for (const service of table.services) {
-      for (const { published, endpoints } of service.ports) {
-        const taken = wanted.get(published);
-        if (taken) {
-          const services = [taken.service, service.name];
-          this.#shared.logger.warn({ published, services }, 'two services publish one port; the first one has it');
-          continue;
-        }
-        wanted.set(published, { service: service.name, addresses: [...new Set(endpoints.map((e) => e.address))] });
-      }
-    }
-    return wanted;
-  }
-
   #applied(): IngressApplied {
     const bindErrors: IngressBindError[] = [];
-    for (const { published, bindError } of this.#ports.values()) {
-      if (bindError !== undefined) bindErrors.push({ published, error: bindError });
+    for (const { published, bindError } of this.#listeners.values()) {
+      if (published > 0 && bindError !== undefined) bindErrors.push({ published, error: bindError });
     }
     bindErrors.sort((a, b) => a.published - b.published);
     return { version: this.#table.version, bindErrors };
@@ -207,7 +212,8 @@ export class IngressProxy {
   #scheduleRebind(): void {
     clearTimeout(this.#rebindTimer);
     this.#rebindTimer = undefined;
-    if (this.#state !== 'running' || !this.#applied().bindErrors.length) return;
+    const failing = () => [...this.#listeners.values()].map((l) => l.bindError ?? '').join('\n');
+    if (this.#state !== 'running' || !failing().trim()) return;
     this.#rebindTimer = setTimeout(() => {
       this.#rebindTimer = undefined;
       // A table on its way tries again anyway.
@@ -222,13 +228,18 @@ export class IngressProxy {
     }, this.#options.rebindMs).unref();
   }
 
-  #accept(port: PublishedPort, socket: Socket): void {
-    if (this.#state !== 'running') {
+  /** The route of the address the client reached; a published port's listener takes the rest. */
+  #accept(listener: PortListener, socket: Socket): void {
+    const local = (socket.localAddress ?? '').replace(/^::ffff:/, '');
+    const route =
+      this.#routes.get(joinHostPort(local, listener.port)) ??
+      (listener.published > 0 ? this.#routes.get(`*:${listener.published}`) : undefined);
+    if (this.#state !== 'running' || !route) {
       socket.destroy();
       return;
     }
-    const { service } = port;
-    const connection = new ForwardedConnection(socket, port.context);
+    const { service } = route;
+    const connection = new ForwardedConnection(socket, route.context);
     this.#connections.add(connection);
     this.#shared.metrics.active(service, 1);
     socket.once('close', () => {

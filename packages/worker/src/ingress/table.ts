@@ -6,10 +6,12 @@ export interface IngressEndpoint {
   nodeId: string;
   /** `host:port` (`[v6]:port` for an IPv6 host). */
   address: string;
+  /** The container's IP on its network ('' on the host network): `tasks.NAME` on its own node. */
+  containerAddress?: string;
 }
 
 export interface IngressPort {
-  /** The port every worker's proxy listens on. */
+  /** The port every worker's proxy listens on; 0 for a port served by name only (`--expose`). */
   published: number;
   /** The container's port the endpoints map to. */
   target: number;
@@ -20,6 +22,8 @@ export interface IngressServiceEntry {
   serviceId: string;
   name: string;
   ports: IngressPort[];
+  /** The service's virtual IP on this node, where the proxy serves its ports by name. */
+  vip?: string;
 }
 
 /** Every published port of the cluster and its ready endpoints, as the manager sent them. */
@@ -50,7 +54,12 @@ export function ingressTableFromWire(w: wire.IngressTableOut, nodeId = ''): Ingr
       ports: s.ports.map((p) => ({
         published: p.published,
         target: p.target,
-        endpoints: p.endpoints.map((e) => ({ taskId: e.taskId, nodeId: e.nodeId, address: address(e) })),
+        endpoints: p.endpoints.map((e) => ({
+          taskId: e.taskId,
+          nodeId: e.nodeId,
+          address: address(e),
+          containerAddress: e.containerAddress,
+        })),
       })),
     })),
   };
