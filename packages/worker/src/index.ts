@@ -27,3 +27,5 @@ export {
 } from './image-puller.js';
 export * from './ingress/index.js';
 export { DockerLogLines, MAX_LINE, type OutputLine } from './logs/log-lines.js';
+export { DnsServer, type DnsServerOptions } from './dns/server.js';
+export { NameRecords, NameService, VipAllocator } from './names/index.js';

@@ -4,6 +4,7 @@ import {
   containerName,
   imageHealth,
   normalizeImageRef,
+  servedTargets,
   type EngineHealthcheck,
   type HealthSpec,
   type RegistryAuth,
@@ -45,6 +46,9 @@ export class ContainerRuntime {
    * bound to ephemeral ports on it (not on every interface: the way in is the proxies, which
    * follow readiness).
    */
+  /** The DNS server of the tasks' containers (the node's, for service names); undefined: Docker's. */
+  dns: string | undefined;
+
   constructor(
     options: Docker.DockerOptions = {},
     readonly advertiseAddr = '127.0.0.1',
@@ -113,13 +117,14 @@ export class ContainerRuntime {
   /** Creates and starts the task's container. Returns its id. */
   async run(task: Task, nodeId: string): Promise<string> {
     const { spec } = task;
+    const served = servedTargets(spec);
     const bindings = Object.fromEntries(
-      spec.ports.map((p) => [`${p.target}/tcp`, [{ HostIp: this.advertiseAddr, HostPort: '' }]]),
+      served.map((target) => [`${target}/tcp`, [{ HostIp: this.advertiseAddr, HostPort: '' }]]),
     );
     const container = await this.docker.createContainer({
       name: containerName(task),
       Image: spec.image,
-      ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p.target}/tcp`, {}])),
+      ExposedPorts: Object.fromEntries(served.map((target) => [`${target}/tcp`, {}])),
       ...(spec.command.length > 0 ? { Cmd: spec.command } : {}),
       Env: spec.env,
       Labels: taskLabels(task, nodeId),
@@ -133,6 +138,8 @@ export class ContainerRuntime {
         Init: true,
         RestartPolicy: { Name: 'no' },
         PortBindings: bindings,
+        // Not on the host network: such a task shares the host's resolv.conf.
+        ...(this.dns && spec.network !== 'host' ? { Dns: [this.dns] } : {}),
       },
     });
     try {
@@ -150,15 +157,15 @@ export class ContainerRuntime {
    */
   async probeTarget(
     containerId: string,
-    spec: Pick<Task['spec'], 'network' | 'ports'>,
+    spec: Pick<Task['spec'], 'network' | 'ports' | 'expose'>,
   ): Promise<{ address: string; startedAt: number; ports: TaskPort[] }> {
     const info = await this.docker.getContainer(containerId).inspect();
     const startedAt = Date.parse(info.State.StartedAt) || Date.now();
     const bound = info.NetworkSettings.Ports ?? {};
     const host = this.advertiseAddr.includes(':') ? `[${this.advertiseAddr}]` : this.advertiseAddr;
-    const ports = spec.ports.flatMap((p) => {
-      const binding = bound[`${p.target}/tcp`]?.find((b) => b.HostPort !== '');
-      return binding ? [{ target: p.target, address: `${host}:${binding.HostPort}` }] : [];
+    const ports = servedTargets(spec).flatMap((target) => {
+      const binding = bound[`${target}/tcp`]?.find((b) => b.HostPort !== '');
+      return binding ? [{ target, address: `${host}:${binding.HostPort}` }] : [];
     });
     if (spec.network === 'host') return { address: '127.0.0.1', startedAt, ports };
     const networks = info.NetworkSettings.Networks ?? {};

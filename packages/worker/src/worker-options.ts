@@ -30,6 +30,14 @@ export interface WorkerOptions {
    * default the address this host uses to reach the manager.
    */
   advertiseAddr?: string;
+  /**
+   * The node's addresses for service names (`--vip-range`, IPv4 CIDR): its DNS server at the
+   * first, its services' virtual IPs after it; default 198.18.0.0/20. Two workers on one host
+   * need two ranges.
+   */
+  vipRange?: string;
+  /** Where names that are not services are resolved (`--dns-upstream`, `ip[:port]`); default the host's. */
+  dnsUpstreams?: string[];
 }
 
 export type WorkerState = 'connecting' | 'running' | 'stopping' | 'stopped';

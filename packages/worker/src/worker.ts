@@ -13,8 +13,9 @@ import { TaskImages } from './task-images.js';
 import { workerComponents } from './worker-components.js';
 import { Executor, type ProbeHooks } from './executor.js';
 import { HealthReporter } from './health-reporter.js';
-import { IngressProxy, ingressTableFromWire } from './ingress/index.js';
 import { ManagerLink } from './manager-link.js';
+import type { IngressApplied } from './ingress/index.js';
+import { ServiceFront } from './service-front.js';
 import { NodeIdentity } from './node-identity.js';
 import { workerMetrics } from './metrics.js';
 import { Prober } from './prober/prober.js';
@@ -60,7 +61,8 @@ export class Worker {
   readonly #grpcServer = new grpc.Server();
   #grpcAddress = '';
   readonly #metrics: ReturnType<typeof workerMetrics>;
-  readonly #ingress: IngressProxy;
+  /** The proxy and the names. */
+  readonly #front: ServiceFront;
 
   private constructor(
     private readonly options: WorkerOptions,
@@ -100,13 +102,9 @@ export class Worker {
       stop: (taskId) => this.#prober.remove(taskId),
       probing: (taskId) => this.#prober.has(taskId),
     };
-    this.#ingress = new IngressProxy({
-      host: options.ingressAddr ?? '0.0.0.0',
-      logger: logger.child({ component: 'ingress' }),
-      registry: this.#metrics.registry,
-      // A port bound (or lost) between tables: the manager hears it with the same version.
-      onBindErrors: ({ version, bindErrors }) => void this.#link.ackIngress(version, bindErrors, signal),
-    });
+    const onBindErrors = ({ version, bindErrors }: IngressApplied): void =>
+      void this.#link.ackIngress(version, bindErrors, signal);
+    this.#front = new ServiceFront(options, logger, this.#metrics.registry, onBindErrors);
     const executorLogger = logger.child({ component: 'executor' });
     const images = new TaskImages(this.#runtime.docker, this.#runtime, logger.child({ component: 'images' }));
     this.#executor = new Executor(this.#runtime, this.#reporter, nodeId, executorLogger, probes, images);
@@ -137,8 +135,8 @@ export class Worker {
             signal,
           ),
         ingress: (table, first) =>
-          void this.#ingress
-            .apply({ ...ingressTableFromWire(table, this.#link.nodeId), baseline: first })
+          void this.#front
+            .apply(table, this.#link.nodeId, first)
             .then(({ version, bindErrors }) => this.#link.ackIngress(version, bindErrors, signal))
             .catch((err: unknown) => {
               if (!signal.aborted) this.#logger.error({ err }, 'applying the ingress table failed');
@@ -152,7 +150,7 @@ export class Worker {
       runtime: this.#runtime,
       executor: {
         containerDied: (taskId, containerId, exitCode) => {
-          this.#ingress.ejectTask(taskId);
+          this.#front.ejectTask(taskId);
           return this.#executor.containerDied(taskId, containerId, exitCode);
         },
         sync: (taskId) => this.#executor.sync(taskId),
@@ -208,6 +206,8 @@ export class Worker {
     } catch (err) {
       throw new FailedPreconditionError(`cannot reach the Docker engine: ${(err as Error).message}`);
     }
+    await this.#front.start();
+    this.#runtime.dns = this.#front.dns;
     await this.#link.register(signal);
     const http = await this.#startHttp();
     this.#http = http;
@@ -270,7 +270,7 @@ export class Worker {
     await this.#http?.stop();
     await shutdownServer(this.#grpcServer, 500);
     this.#prober.stop();
-    await this.#ingress.stop();
+    await this.#front.stop();
     await Promise.allSettled([...this.#loops, this.#health.stopped()]);
     await this.#executor.idle();
     this.#managers.close();
@@ -289,6 +289,7 @@ export class Worker {
         ping: () => this.#runtime.ping(),
         connected: () => this.state === 'running',
         cutOffSince: () => this.#link.cutOffSince,
+        names: () => this.#front.names(),
       }),
     });
   }

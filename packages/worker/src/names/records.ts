@@ -1,0 +1,32 @@
+import type { IngressTable } from '../ingress/table.js';
+
+/**
+ * The names this node's DNS server answers, from the ingress table its proxy applied: `NAME`
+ * → the service's virtual IP on this node, `tasks.NAME` → the container addresses of its ready
+ * tasks on this node (the ones this node's containers can reach without the proxy). Names are
+ * case-insensitive. Replaced whole with each table, so that an answer reads one table or the next.
+ */
+export class NameRecords {
+  #names = new Map<string, readonly string[]>();
+
+  update(table: IngressTable, nodeId: string): void {
+    const names = new Map<string, readonly string[]>();
+    for (const service of table.services) {
+      if (!service.vip) continue;
+      const name = service.name.toLowerCase();
+      const tasks = new Map<string, string>();
+      for (const port of service.ports) {
+        for (const e of port.endpoints)
+          if (e.nodeId === nodeId && e.containerAddress) tasks.set(e.taskId, e.containerAddress);
+      }
+      names.set(name, [service.vip]);
+      names.set(`tasks.${name}`, [...new Set(tasks.values())]);
+    }
+    this.#names = names;
+  }
+
+  /** The addresses of a name this node answers for; undefined for any other name. */
+  resolve(name: string): readonly string[] | undefined {
+    return this.#names.get(name.toLowerCase());
+  }
+}
