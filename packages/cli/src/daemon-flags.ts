@@ -1,6 +1,8 @@
 /** The daemons' flags for published ports, checked before anything starts (bad input: exit 2). */
 import { isIP } from 'node:net';
-import { ValidationError, parseDuration } from '@warren/core';
+import type { Command } from 'commander';
+import { collect } from './options.js';
+import { DEFAULT_VIP_RANGE, ValidationError, parseDuration, parseVipRange } from '@warren/core';
 
 /** `--ingress-addr`: every interface, as Docker's ingress. */
 export const DEFAULT_INGRESS_ADDR = '0.0.0.0';
@@ -12,6 +14,50 @@ const MAX_DRAIN_TIMEOUT_MS = 60_000;
 export interface IngressFlags {
   ingressAddr: string;
   advertiseAddr?: string;
+  vipRange?: string;
+  dnsUpstream?: string[];
+}
+
+export const VIP_RANGE =
+  "the node's addresses for service names: its DNS server, then a virtual IP per service " +
+  `(default ${DEFAULT_VIP_RANGE})`;
+export const DNS_UPSTREAM =
+  "where names that are not services are resolved, IP[:PORT], repeatable (default: the host's resolvers)";
+
+/** `--vip-range` and `--dns-upstream`, checked, as the worker takes them. */
+export function nameOptions(o: IngressFlags): { vipRange?: string; dnsUpstreams?: string[] } {
+  const vipRange = o.vipRange === undefined ? {} : { vipRange: parseVipRange(o.vipRange).cidr };
+  const upstreams = (o.dnsUpstream ?? []).map(parseDnsUpstream);
+  return { ...vipRange, ...(upstreams.length > 0 ? { dnsUpstreams: upstreams } : {}) };
+}
+
+/** `IP`, `IP:PORT` or `[IPv6]:PORT`. */
+export function parseDnsUpstream(text: string): string {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([\d.]+):(\d{1,5})$/.exec(text);
+  const ip = m ? m[1]! : text.replace(/^\[(.*)\]$/, '$1');
+  const port = m ? Number(m[2]) : 53;
+  if (isIP(ip) === 0 || port < 1 || port > 65_535) {
+    throw new ValidationError('--dns-upstream', text, 'must be IP or IP:PORT, like 192.0.2.53 or 127.0.0.1:5353');
+  }
+  return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+const INGRESS_ADDR = 'where the proxy accepts connections for published ports';
+const ADVERTISE_ADDR =
+  "the address other nodes reach this node's published tasks at (default: the one it reaches the manager from)";
+
+/** The flags of what leads to a node's tasks (its proxy and its names), on `warren up` and `warren worker`. */
+export function addFrontOptions(command: Command): Command {
+  return command
+    .option('--ingress-addr <ip>', INGRESS_ADDR, DEFAULT_INGRESS_ADDR)
+    .option('--advertise-addr <ip>', ADVERTISE_ADDR)
+    .option('--vip-range <cidr>', VIP_RANGE)
+    .option('--dns-upstream <addr>', DNS_UPSTREAM, (v: string, previous: string[] = []) => collect(v, previous));
+}
+
+/** Those flags, checked, as the worker takes them. */
+export function frontOptions(o: IngressFlags): ReturnType<typeof ingressOptions> & ReturnType<typeof nameOptions> {
+  return { ...ingressOptions(o), ...nameOptions(o) };
 }
 
 /** `ingressAddr` and, when given, `advertiseAddr`, checked, as the worker takes them. */

@@ -6,6 +6,7 @@ import {
   SPEC_DEFAULTS,
   ValidationError,
   parseDuration,
+  parseExposedPort,
   parsePublishedPort,
   validateReplicas,
   validateServiceName,
@@ -29,6 +30,7 @@ export interface CreateOptions extends RestartOptions {
   stopTimeout?: string;
   mount: string[];
   publish: string[];
+  expose?: string[];
   pull: string;
   withRegistryAuth?: boolean;
   [healthFlag: string]: unknown;
@@ -52,10 +54,16 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     mounts: o.mount.map(parseMount),
     pull: o.pull as ServiceSpec['pull'],
     ports: o.publish.map((p) => parsePublishedPort(p)),
+    ...exposeOf((o.expose ?? []).map((p) => parseExposedPort(p))),
     update: policyFromFlags(o as Record<string, unknown>, 'update', UPDATE_DEFAULTS),
     rollback: policyFromFlags(o as Record<string, unknown>, 'rollback', ROLLBACK_DEFAULTS),
     forceUpdate: 0,
   });
+}
+
+/** `expose` of a spec: absent for none. */
+export function exposeOf(ports: number[]): { expose?: number[] } {
+  return ports.length > 0 ? { expose: ports } : {};
 }
 
 /** `--no-healthcheck`: the image's HEALTHCHECK is not used; with a check of the service's own, it says nothing. */

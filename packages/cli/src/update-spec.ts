@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import {
   ValidationError,
   parseDuration,
+  parseExposedPort,
   parsePublishedPort,
   validateEnvEntry,
   validateServiceSpec,
@@ -15,7 +16,7 @@ import {
 import { addHealthOptions, addHealthRemovalOptions, updatedHealthFromFlags } from './health-flags.js';
 import { parseCount } from './numbers.js';
 import { collect } from './options.js';
-import { addRestartOptions, restartFromFlags, type RestartOptions } from './service-flags.js';
+import { addRestartOptions, exposeOf, restartFromFlags, type RestartOptions } from './service-flags.js';
 import { addUpdatePolicyOptions, policyFromFlags } from './update-flags.js';
 
 /** The options of `service update` as commander hands them over (health and policy flags included). */
@@ -26,6 +27,8 @@ export interface UpdateOptions extends RestartOptions {
   envRm: string[];
   publishAdd: string[];
   publishRm: string[];
+  exposeAdd?: string[];
+  exposeRm?: string[];
   stopTimeout?: string;
   pull?: string;
   withRegistryAuth?: boolean;
@@ -47,6 +50,8 @@ export function addServiceUpdateOptions(command: Command): Command {
       [],
     )
     .option('--publish-rm <PORT>', 'stop publishing a port, named by its published port (repeatable)', collect, [])
+    .option('--expose-add <PORT>', "serve a port by the service's name (repeatable)", collect, [])
+    .option('--expose-rm <PORT>', 'stop serving a port by name only (repeatable)', collect, [])
     .option('--stop-timeout <duration>', 'time between SIGTERM and SIGKILL when stopping')
     .option('--pull <policy>', 'pull the image: missing (when the node lacks it), always, never')
     .option('--with-registry-auth', "send your credentials for the image's registry (Docker's config.json)")
@@ -63,7 +68,7 @@ export function addServiceUpdateOptions(command: Command): Command {
  */
 export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec {
   const flags = o as Record<string, unknown>;
-  const { noHealthcheck, ...kept } = current;
+  const { noHealthcheck, expose, ...kept } = current;
   return validateServiceSpec({
     ...kept,
     image: o.image ?? current.image,
@@ -77,6 +82,7 @@ export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec
     maxReplacing: o.maxReplacing === undefined ? current.maxReplacing : parseCount('--max-replacing', o.maxReplacing),
     pull: (o.pull ?? current.pull) as ServiceSpec['pull'],
     ports: updatedPorts(current.ports, o.publishAdd, o.publishRm),
+    ...exposeOf(updatedExpose(expose ?? [], o.exposeAdd ?? [], o.exposeRm ?? [])),
     update: policyFromFlags(flags, 'update', current.update),
     rollback: policyFromFlags(flags, 'rollback', current.rollback),
     forceUpdate: current.forceUpdate + (o.force ? 1 : 0),
@@ -87,6 +93,14 @@ export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec
 function imageCheckFlags(flags: Record<string, unknown>, wasOff: boolean): { noHealthcheck?: true } {
   const off = flags.healthcheck === false || (wasOff && flags.imageHealthcheck !== true);
   return off ? { noHealthcheck: true } : {};
+}
+
+/** --expose-rm, then --expose-add; a port already exposed, or not exposed, is left as it is. */
+export function updatedExpose(expose: readonly number[], add: readonly string[], rm: readonly string[]): number[] {
+  const removed = new Set(rm.map((p) => parseExposedPort(p, '--expose-rm')));
+  const kept = expose.filter((p) => !removed.has(p));
+  for (const p of add.map((text) => parseExposedPort(text, '--expose-add'))) if (!kept.includes(p)) kept.push(p);
+  return kept;
 }
 
 /**

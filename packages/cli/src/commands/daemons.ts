@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_MANAGER_ADDRESS, DEFAULT_MANAGER_HTTP_ADDRESS, parseJoinToken } from '@warren/api/light';
 import { parseCount } from '../numbers.js';
 import { managerListCommand } from './managers.js';
-import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_INGRESS_ADDR, ingressOptions, parseDrainTimeout } from '../daemon-flags.js';
+import { DEFAULT_DRAIN_TIMEOUT, addFrontOptions, frontOptions, parseDrainTimeout } from '../daemon-flags.js';
 import type { LeftRunning } from '@warren/worker';
 const DEFAULT_DATA_DIR = './.warren';
 const DEFAULT_WORKER_DATA_DIR = './.warren/worker';
@@ -16,9 +16,6 @@ const LISTEN = 'gRPC address (TLS, the cluster CA) for workers and remote CLIs';
 /** A free port on loopback, whichever: where a worker serves its own endpoints by default. */
 const ANY_LOCAL_PORT = '127.0.0.1:0';
 const HTTP_ENDPOINTS = '/health, /health/ready, /liveness, /metrics';
-const INGRESS_ADDR = 'where the proxy accepts connections for published ports';
-const ADVERTISE_ADDR =
-  "the address other nodes reach this node's published tasks at (default: the one it reaches the manager from)";
 const DRAIN_TIMEOUT = 'how long a task being stopped waits for every proxy to stop sending it connections';
 
 // The daemons' code (LevelDB, dockerode, pino) is imported only when a daemon starts, so the
@@ -34,13 +31,15 @@ interface UpOptions {
   workerGrpc: string;
   ingressAddr: string;
   advertiseAddr?: string;
+  vipRange?: string;
+  dnsUpstream?: string[];
   drainTimeout: string;
   socket?: string;
   certExpiry: string;
 }
 
 export function upCommand(): Command {
-  return new Command('up')
+  const up = new Command('up')
     .description('run a manager and a local worker in one process (the embedded single-node cluster)')
     .option('--data-dir <dir>', 'where the manager keeps its state', DEFAULT_DATA_DIR)
     .option('--listen <addr>', LISTEN, DEFAULT_MANAGER_ADDRESS)
@@ -49,14 +48,13 @@ export function upCommand(): Command {
     .option('--name <name>', 'name of the local worker node (default: the host name)')
     .option('--http <addr>', `HTTP address of the manager's ${HTTP_ENDPOINTS}`, DEFAULT_MANAGER_HTTP_ADDRESS)
     .option('--worker-http <addr>', "HTTP address of the local worker's endpoints (port 0: any)", ANY_LOCAL_PORT)
-    .option('--worker-grpc <addr>', "gRPC address of the local worker's grpc.health.v1 (port 0: any)", ANY_LOCAL_PORT)
-    .option('--ingress-addr <ip>', INGRESS_ADDR, DEFAULT_INGRESS_ADDR)
-    .option('--advertise-addr <ip>', ADVERTISE_ADDR)
+    .option('--worker-grpc <addr>', "gRPC address of the local worker's grpc.health.v1 (port 0: any)", ANY_LOCAL_PORT);
+  return addFrontOptions(up)
     .option('--drain-timeout <duration>', DRAIN_TIMEOUT, DEFAULT_DRAIN_TIMEOUT)
     .action(async (o: UpOptions) => {
       const drainTimeoutMs = parseDrainTimeout(o.drainTimeout);
       const certExpiryMs = parseDuration(o.certExpiry, '--cert-expiry');
-      const ingress = ingressOptions(o);
+      const ingress = frontOptions(o);
       const { createLogger, runUntilSignal, startOn } = await import('@warren/cli/daemon');
       const { Manager } = await import('@warren/manager');
       const { Worker } = await import('@warren/worker');
@@ -184,10 +182,12 @@ interface WorkerCommandOptions {
   grpc: string;
   ingressAddr: string;
   advertiseAddr?: string;
+  vipRange?: string;
+  dnsUpstream?: string[];
 }
 
 export function workerCommand(): Command {
-  return new Command('worker')
+  const worker = new Command('worker')
     .description("run a worker agent: runs its tasks' containers through the local Docker engine")
     .option('--manager <addr>', `the manager's TLS address (default: WARREN_MANAGER or ${DEFAULT_MANAGER_ADDRESS})`)
     .option('--token <token>', 'the join token (or WARREN_TOKEN): needed to join, not to restart a joined worker')
@@ -198,35 +198,33 @@ export function workerCommand(): Command {
     )
     .option('--name <name>', 'node name (default: the host name)')
     .option('--http <addr>', `HTTP address of ${HTTP_ENDPOINTS} (port 0: any)`, ANY_LOCAL_PORT)
-    .option('--grpc <addr>', 'gRPC address of grpc.health.v1 (port 0: any)', ANY_LOCAL_PORT)
-    .option('--ingress-addr <ip>', INGRESS_ADDR, DEFAULT_INGRESS_ADDR)
-    .option('--advertise-addr <ip>', ADVERTISE_ADDR)
-    .action(async (o: WorkerCommandOptions, cmd: Command) => {
-      // `--manager` is also the CLI's global flag: take it from wherever commander put it.
-      const manager =
-        cmd.optsWithGlobals<{ manager?: string }>().manager ?? process.env.WARREN_MANAGER ?? DEFAULT_MANAGER_ADDRESS;
-      if (manager.startsWith('unix:')) {
-        throw new ValidationError('--manager', manager, "a worker reaches the manager's TLS address, HOST:PORT");
-      }
-      const ingress = ingressOptions(o);
-      const token = o.token ?? process.env.WARREN_TOKEN;
-      if (token !== undefined) parseJoinToken(token);
-      const { createLogger, runUntilSignal, startOn } = await import('@warren/cli/daemon');
-      const { Worker } = await import('@warren/worker');
-      const logger = createLogger();
-      const options = {
-        manager,
-        dataDir: o.dataDir,
-        ...(token ? { token } : {}),
-        logger,
-        http: o.http,
-        grpc: o.grpc,
-        ...ingress,
-        ...(o.name ? { name: o.name } : {}),
-      };
-      const worker = await startOn({ '--http': o.http, '--grpc': o.grpc }, () => Worker.start(options));
-      await runUntilSignal(logger, async () => sayLeftRunning(logger, await worker.stop(), 'worker'));
-    });
+    .option('--grpc <addr>', 'gRPC address of grpc.health.v1 (port 0: any)', ANY_LOCAL_PORT);
+  return addFrontOptions(worker).action(async (o: WorkerCommandOptions, cmd: Command) => {
+    // `--manager` is also the CLI's global flag: take it from wherever commander put it.
+    const manager =
+      cmd.optsWithGlobals<{ manager?: string }>().manager ?? process.env.WARREN_MANAGER ?? DEFAULT_MANAGER_ADDRESS;
+    if (manager.startsWith('unix:')) {
+      throw new ValidationError('--manager', manager, "a worker reaches the manager's TLS address, HOST:PORT");
+    }
+    const ingress = frontOptions(o);
+    const token = o.token ?? process.env.WARREN_TOKEN;
+    if (token !== undefined) parseJoinToken(token);
+    const { createLogger, runUntilSignal, startOn } = await import('@warren/cli/daemon');
+    const { Worker } = await import('@warren/worker');
+    const logger = createLogger();
+    const options = {
+      manager,
+      dataDir: o.dataDir,
+      ...(token ? { token } : {}),
+      logger,
+      http: o.http,
+      grpc: o.grpc,
+      ...ingress,
+      ...(o.name ? { name: o.name } : {}),
+    };
+    const worker = await startOn({ '--http': o.http, '--grpc': o.grpc }, () => Worker.start(options));
+    await runUntilSignal(logger, async () => sayLeftRunning(logger, await worker.stop(), 'worker'));
+  });
 }
 
 /**

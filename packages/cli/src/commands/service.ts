@@ -42,6 +42,12 @@ export function serviceCommand(): Command {
       'accept TCP connections on PORT of every node and forward them to ready tasks (also PORT:PORT; repeatable)',
       collect,
       [],
+    )
+    .option(
+      '--expose <PORT>',
+      "serve PORT by the service's name to other tasks (no published port; repeatable)",
+      collect,
+      [],
     );
   create.option('--no-healthcheck', "without --health-* flags, do not run the image's HEALTHCHECK (Warren runs it)");
   const createFlags = addHealthOptions(addUpdatePolicyOptions(addRestartOptions(create)));

@@ -12,6 +12,7 @@ import {
   ValidationError,
   dockerCheckHealth,
   parseDuration,
+  parseExposedPort,
   validateServiceSpec,
   type HealthSpec,
   type ServiceSpec,
@@ -25,6 +26,7 @@ const SERVICE_KEYS = new Set([
   'command',
   'environment',
   'ports',
+  'expose',
   'healthcheck',
   'deploy',
   'stop_grace_period',
@@ -128,6 +130,7 @@ export function composeService(file: ComposeFile, stack: string, key: string, en
     mounts: volumes(svc.volumes, `${base}.volumes`, fail),
     pull: (flags.pull ?? SPEC_DEFAULTS.pull) as ServiceSpec['pull'],
     ports: ports(svc.ports, `${base}.ports`, fail),
+    ...exposed(svc.expose, `${base}.expose`, fail),
     update: at(`${base}.deploy.update_config`, () =>
       policyFromFlags(
         policyFlags(deploy.update_config, 'update', `${base}.deploy.update_config`, fail),
@@ -200,6 +203,20 @@ function command(value: Value | undefined, path: string, fail: Fail): string[] {
   const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
   for (let m = re.exec(value); m; m = re.exec(value)) words.push(m[1]?.replace(/\\(.)/g, '$1') ?? m[2] ?? m[3]!);
   return words;
+}
+
+/** `expose`: `8080`, `"8080/tcp"`: served by the service's name to the other tasks. */
+function exposed(value: Value | undefined, path: string, fail: Fail): { expose?: number[] } {
+  if (value === undefined || value === null) return {};
+  if (!Array.isArray(value)) return fail(path, 'a list');
+  const ports = value.map((p, i) => {
+    try {
+      return parseExposedPort(String(p), 'expose');
+    } catch (err) {
+      return fail(`${path}[${i}]`, err instanceof ValidationError ? err.reason : (err as Error).message);
+    }
+  });
+  return ports.length > 0 ? { expose: [...new Set(ports)] } : {};
 }
 
 /** `ports`: `8080:80`, `8080:80/tcp`, or `{ target, published, protocol }`; Warren publishes TCP on every node. */

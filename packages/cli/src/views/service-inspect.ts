@@ -7,6 +7,7 @@ import {
   formatDuration,
   probeRuns,
   serviceChecks,
+  servedTargets,
   type Outcome,
   type Phase,
   type ServiceSpec,
@@ -14,7 +15,7 @@ import {
 import { healthSpecFromWire, specFromWire, type wire } from '@warren/api/convert';
 import { ago, fields, indent, shortId, table } from '../output.js';
 import { nextAttempt } from './service-list.js';
-import { endpointsText, ingressProblemsText, portsText } from './service-ports.js';
+import { endpointsText, ingressProblemsText, namesText, portsText } from './service-ports.js';
 import { previousSpecText, updateStatusText } from './service-update.js';
 
 type Line = [string, string];
@@ -36,6 +37,7 @@ export function serviceDetailText(detail: wire.ServiceDetailOut, now = Date.now(
     ['Env', spec.env.length > 0 ? spec.env.join(', ') : '-'],
     ['Network', spec.network],
     ...(spec.ports.length > 0 ? [['Ports', portsText(spec.ports)] as Line] : []),
+    ...(servedTargets(spec).length > 0 ? [['Names', namesText(spec)] as Line] : []),
     ['Stop timeout', formatDuration(spec.stopTimeoutMs)],
     ['Health', healthLine(spec, live)],
     ...probeLines(spec),

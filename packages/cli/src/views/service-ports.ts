@@ -1,5 +1,5 @@
 /** Published ports in the service views: the spec's ports, where each endpoint takes them, ingress problems. */
-import type { PublishedPort, ServiceSpec } from '@warren/core';
+import { servedTargets, type PublishedPort, type ServiceSpec } from '@warren/core';
 import type { wire } from '@warren/api';
 import { columns, shortId } from '../output.js';
 
@@ -13,6 +13,17 @@ export interface EndpointPort {
 /** `8080 → 80/tcp`, one line per published port; '' when there is none. */
 export function portsText(ports: readonly PublishedPort[]): string {
   return ports.map((p) => `${p.published} → ${p.target}/${p.protocol}`).join('\n');
+}
+
+/**
+ * What the service's name serves: `api:80, api:8080 (its virtual IP on each node); tasks.api:
+ * its ready tasks on the asking task's node`.
+ */
+export function namesText(spec: Pick<ServiceSpec, 'name' | 'ports' | 'expose'>): string {
+  const ports = servedTargets(spec)
+    .map((p) => `${spec.name}:${p}`)
+    .join(', ');
+  return `${ports} (a virtual IP on each node, to ready tasks); tasks.${spec.name}: its ready tasks on the same node`;
 }
 
 /** `*:8080->80/tcp, *:8443->443/tcp`, as `docker service ls` shows them. */
