@@ -3,7 +3,8 @@
  * CLI, a real Docker engine. Every cluster owns a temp data dir and unique node names, and
  * `destroy()` kills its processes and removes every container of its nodes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,7 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'packages/cli/bin/warren.cjs');
 export const TEST_IMAGE = 'warren-test:latest';
 export const docker = new Docker();
+const execFileAsync = promisify(execFile);
 
 export interface LogLine {
   msg: string;
@@ -264,6 +266,9 @@ export class Cluster {
   /** With WARREN_TEST_STORE=etcd (the test matrix): the etcd member the manager keeps its state in. */
   etcd: EtcdCluster | undefined;
 
+  /** Each worker's `--vip-range`, by name. */
+  readonly vipRanges = new Map<string, string>();
+
   private constructor(readonly dataDir: string) {}
 
   /**
@@ -310,11 +315,23 @@ export class Cluster {
     return worker;
   }
 
-  /** `warren worker …` joining this cluster as node `name`, with its own data dir. */
+  /**
+   * `warren worker …` joining this cluster as node `name`, with its own data dir and its own
+   * range of addresses for service names (two workers on one host need two); names that are not
+   * services go to a port of loopback nothing answers, never to this machine's resolvers.
+   */
   workerArgs(name: string, extra: string[] = []): string[] {
     const { address, token } = this;
+    let range = this.vipRanges.get(name);
+    if (!range) this.vipRanges.set(name, (range = nextVipRange()));
+    const names = [
+      '--vip-range',
+      range,
+      ...(extra.includes('--dns-upstream') ? [] : ['--dns-upstream', '127.0.0.1:9']),
+    ];
     return [
       'worker',
+      ...names,
       '--manager',
       address,
       '--token',
@@ -451,10 +468,25 @@ export class Cluster {
     try {
       await removeContainersOf(this.nodeIds);
     } finally {
+      // A worker killed does not remove its route.
+      await Promise.all([...this.vipRanges.values()].map((range) => removeLocalRoute(range)));
       await this.etcd?.stop();
       await rm(this.dataDir, { recursive: true, force: true });
     }
   }
+}
+
+let vipRangesGiven = 0;
+
+/** A /24 of 198.19.0.0/16 (the benchmarking range, RFC 2544) not given before in this process. */
+export function nextVipRange(): string {
+  vipRangesGiven++;
+  return `198.19.${(vipRangesGiven % 254) + 1}.0/24`;
+}
+
+/** Removes the AnyIP route of a worker's `--vip-range`; gone already is fine. */
+export async function removeLocalRoute(range: string): Promise<void> {
+  await execFileAsync('ip', ['route', 'del', 'local', range, 'dev', 'lo', 'table', 'local']).catch(() => undefined);
 }
 
 /**
