@@ -24,8 +24,11 @@
  *  15. scale: 1,000 simulated nodes (real join and protocol over mutual TLS, no containers) on one manager: idle CPU,
  *      then 1k / 3k / 10k / 30k tasks created → running, service ls / ps, RSS; 100 nodes lost at once (scale.ts)
  *
+ *  16. service names: by name next to direct (same node, across nodes), DNS answer latency, readiness verdict →
+ *      tasks.NAME (names.ts)
+ *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
- * update, status-page, failover, logs, scale.
+ * names, update, status-page, failover, logs, scale.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -45,6 +48,7 @@ import { scaleBench } from './scale.js';
 import { scalePlot } from './scale-plot.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { ingressBench, ingressReport } from './ingress.js';
+import { namesBench, namesReport } from './names.js';
 import { nodeLoss } from './node-loss.js';
 import { probeCapacity } from './probe-capacity.js';
 import { pullBench, type Comparison } from './pull.js';
@@ -424,6 +428,11 @@ if (want('pull')) {
 if (want('ingress')) {
   process.stderr.write('bench: published ports, Warren and HAProxy\n');
   report.push(...ingressReport(await ingressBench()));
+}
+
+if (want('names')) {
+  process.stderr.write('bench: service names\n');
+  report.push(...namesReport(await namesBench()));
 }
 
 if (want('update')) {

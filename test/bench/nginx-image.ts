@@ -2,7 +2,8 @@
  * A second backend image for the throughput figures, one that keeps connections open: busybox
  * httpd closes every connection after its response, so through it keep-alive is no different
  * from a connection per request. `warren-bench-nginx:latest` is Debian's nginx (package nginx:
- * /usr/sbin/nginx and the libraries `ldd` lists) with a minimal config, plus busybox `sh`,
+ * /usr/sbin/nginx and the libraries `ldd` lists) with a minimal config, plus busybox `sh` and
+ * Debian's `wrk` (/usr/bin/wrk, for a client inside a task: the names bench),
  * made FROM scratch with `docker import` the way scripts/setup makes warren-test. Built once,
  * again only when the nginx binary or the config changes (a label holds their digest).
  */
@@ -18,6 +19,7 @@ const run = promisify(execFile);
 
 export const NGINX_IMAGE = 'warren-bench-nginx:latest';
 const NGINX = '/usr/sbin/nginx';
+const WRK = '/usr/bin/wrk';
 const LABEL = 'warren.bench.nginx';
 
 /** Serves /www (index.html, ready, alive) on :80 with keep-alive, one worker process, no logs. */
@@ -46,13 +48,17 @@ export const NGINX_COMMAND = [NGINX, '-c', '/etc/nginx/nginx.conf', '-g', 'daemo
  * cannot be made (no nginx on this machine: `bash scripts/setup --bench` installs nginx-light).
  */
 export async function ensureNginxImage(): Promise<string | undefined> {
-  let binary: Buffer;
-  try {
-    binary = await readFile(NGINX);
-  } catch {
-    return `${NGINX} is missing (Debian's nginx: bash scripts/setup --bench)`;
+  const binaries: Buffer[] = [];
+  for (const path of [NGINX, WRK]) {
+    try {
+      binaries.push(await readFile(path));
+    } catch {
+      return `${path} is missing (Debian's nginx and wrk: bash scripts/setup --bench)`;
+    }
   }
-  const digest = createHash('sha256').update(binary).update(CONFIG).digest('hex').slice(0, 16);
+  const hash = createHash('sha256');
+  for (const b of binaries) hash.update(b);
+  const digest = hash.update(CONFIG).digest('hex').slice(0, 16);
   const current = await docker
     .getImage(NGINX_IMAGE)
     .inspect()
@@ -69,13 +75,16 @@ export async function ensureNginxImage(): Promise<string | undefined> {
     await chmod(join(root, 'tmp'), 0o1777);
     await copyFile('/bin/busybox', join(root, 'bin/busybox'));
     await symlink('busybox', join(root, 'bin/sh'));
-    await copyFile(NGINX, join(root, NGINX));
-    await chmod(join(root, NGINX), 0o755);
-    // Every library nginx loads, and the loader, at the paths ldd names (symlinks followed).
-    const { stdout } = await run('ldd', [NGINX]);
-    for (const lib of stdout.match(/\/\S+/g) ?? []) {
-      await mkdir(join(root, dirname(lib)), { recursive: true });
-      await copyFile(lib, join(root, lib));
+    await mkdir(join(root, 'usr/bin'), { recursive: true });
+    for (const binary of [NGINX, WRK]) {
+      await copyFile(binary, join(root, binary));
+      await chmod(join(root, binary), 0o755);
+      // Every library it loads, and the loader, at the paths ldd names (symlinks followed).
+      const { stdout } = await run('ldd', [binary]);
+      for (const lib of stdout.match(/\/\S+/g) ?? []) {
+        await mkdir(join(root, dirname(lib)), { recursive: true });
+        await copyFile(lib, join(root, lib));
+      }
     }
     await writeFile(
       join(root, 'etc/passwd'),
@@ -91,7 +100,7 @@ export async function ensureNginxImage(): Promise<string | undefined> {
         'bash',
         [
           '-c',
-          'set -o pipefail; tar -C "$1" -c . | docker import --change "ENV PATH=/bin:/usr/sbin" ' +
+          'set -o pipefail; tar -C "$1" -c . | docker import --change "ENV PATH=/bin:/usr/sbin:/usr/bin" ' +
             `--change 'CMD ${JSON.stringify(NGINX_COMMAND)}' --change "LABEL ${LABEL}=$2" - "$3" >/dev/null`,
           'import',
           root,

@@ -10,6 +10,8 @@ import { joinHostPort, listenOn } from './listen.js';
 export class PortListener {
   /** Why it cannot listen; undefined while it listens (or before it tried). */
   bindError: string | undefined;
+  /** It also receives virtual IPs' connections: the proxy routes by the address reached. */
+  byAddress = false;
   #server: Server | undefined;
 
   constructor(

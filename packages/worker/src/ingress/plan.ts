@@ -13,6 +13,8 @@ export interface WantedListener {
   service: string;
   /** The published port it listens for; 0 for a virtual IP's. */
   published: number;
+  /** A wildcard listener that also receives virtual IPs' connections: routed by the address reached. */
+  byAddress?: boolean;
 }
 
 /** Listen addresses that receive every local address, virtual IPs included. */
@@ -52,7 +54,10 @@ export function plan(
   for (const service of table.services) {
     if (!service.vip) continue;
     for (const target of new Set(service.ports.map((p) => p.target))) {
-      if (wildcard && routes.has(`*:${target}`)) continue;
+      if (wildcard && routes.has(`*:${target}`)) {
+        listeners.get(joinHostPort(host, target))!.byAddress = true;
+        continue;
+      }
       const wanted = { host: service.vip, port: target, service: service.name, published: 0 };
       listeners.set(joinHostPort(service.vip, target), wanted);
     }

@@ -172,7 +172,7 @@ export class IngressProxy {
       this.#listeners.delete(listener.key);
     }
     const binding: Array<Promise<void>> = [];
-    for (const [key, { host, port, service, published }] of wanted.listeners) {
+    for (const [key, { host, port, service, published, byAddress }] of wanted.listeners) {
       let listener = this.#listeners.get(key);
       if (!listener) {
         const accept = (l: PortListener, socket: Socket) => this.#accept(l, socket);
@@ -180,6 +180,7 @@ export class IngressProxy {
         this.#listeners.set(key, listener);
       }
       listener.service = service;
+      listener.byAddress = byAddress === true;
       if (!listener.listening) binding.push(listener.listen());
     }
     this.#shared.pool.retain(new Set([...wanted.routes.values()].flatMap((w) => w.addresses)));
@@ -228,12 +229,13 @@ export class IngressProxy {
     }, this.#options.rebindMs).unref();
   }
 
-  /** The route of the address the client reached; a published port's listener takes the rest. */
+  /** The listener's own route, or for one that routes by address, the route of the address reached. */
   #accept(listener: PortListener, socket: Socket): void {
-    const local = (socket.localAddress ?? '').replace(/^::ffff:/, '');
+    // Only then the address reached is asked for (a getsockname per connection).
+    const reached = listener.byAddress ? (socket.localAddress ?? '').replace(/^::ffff:/, '') : '';
     const route =
-      this.#routes.get(joinHostPort(local, listener.port)) ??
-      (listener.published > 0 ? this.#routes.get(`*:${listener.published}`) : undefined);
+      (reached ? this.#routes.get(joinHostPort(reached, listener.port)) : undefined) ??
+      this.#routes.get(listener.published > 0 ? `*:${listener.published}` : listener.key);
     if (this.#state !== 'running' || !route) {
       socket.destroy();
       return;
