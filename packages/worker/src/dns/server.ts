@@ -127,7 +127,7 @@ export class DnsServer {
         });
       });
     });
-    this.#logger.info({ address: this.address }, 'the DNS server listens');
+    this.#logger.debug({ address: this.address }, 'the DNS server listens');
   }
 
   #accept(socket: Socket): void {
