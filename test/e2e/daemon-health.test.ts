@@ -76,8 +76,11 @@ test('the manager and the worker serve /health, /health/ready, /liveness and /me
     [
       ['docker', true, 'healthy'],
       ['manager', false, 'healthy'],
+      ['names', false, 'healthy'],
     ],
   );
+  const names = wready.components.find((x) => x.name === 'names')!;
+  assert.match(names.message, /^containers resolve service names at 198\.19\.\d+\.1$/);
 
   // Metrics, scraped and parsed, after some probing.
   await c.ok(

@@ -257,6 +257,32 @@ describe('services find each other by name', { concurrency: false }, () => {
     }
   });
 
+  test("a worker whose range another one holds runs without names, says why, and leaves the other's alone", async () => {
+    const taken = c.vipRanges.get('w1')!;
+    const w3 = await c.startWorker('w3', [
+      '--vip-range',
+      taken,
+      '--ingress-addr',
+      '127.0.0.4',
+      '--advertise-addr',
+      '127.0.0.4',
+    ]);
+    const off = await w3.waitForLog((l) => l.msg === 'service names are off on this node');
+    assert.match(String(off.reason), /cannot listen on 198\.19\.\d+\.1:53: address already in use/);
+    const { http } = await w3.waitForLog((l) => l.msg === 'health endpoints');
+    const health = (await (await fetch(`http://${String(http)}/health/ready`)).json()) as {
+      components: Array<{ name: string; status: string; message: string }>;
+    };
+    const names = health.components.find((x) => x.name === 'names')!;
+    assert.equal(names.status, 'degraded');
+    assert.match(names.message, /^service names are off on this node: cannot listen on/);
+    await w3.stop();
+    await c.ok('node', 'rm', c.nodeName('w3'), '--force');
+    // w1's route and server are still there.
+    const a = await query(dnsOf('w1'), 'api');
+    assert.deepEqual([a.rcode, a.addresses.length], ['NOERROR', 1]);
+  });
+
   test('bad input: --expose with host networking, or not a port, is refused and creates nothing', async () => {
     const host = await c.cli(
       'service',

@@ -27,6 +27,7 @@ export class NameService {
   readonly #records = new NameRecords();
   readonly #dns: DnsServer;
   #problem = 'not started';
+  /** This worker made the range's route: it removes it when it stops. */
   #routed = false;
 
   constructor(private readonly options: NameServiceOptions) {
@@ -44,8 +45,7 @@ export class NameService {
   async start(): Promise<void> {
     const { range, logger } = this.options;
     try {
-      await addLocalRoute(range.cidr);
-      this.#routed = true;
+      this.#routed = await addLocalRoute(range.cidr);
       await this.#dns.start();
       this.#problem = '';
       logger.info({ dns: range.dnsAddress, vipRange: range.cidr }, 'service names served');
