@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster, TEST_IMAGE, docker, waitFor, type Daemon, type TaskJson } from '../helpers/cluster.js';
 import { Backends, HAPROXY_CHECKS, HaProxy } from './haproxy.js';
 import { NGINX_COMMAND, NGINX_IMAGE, ensureNginxImage } from './nginx-image.js';
-import { percentile } from './stats.js';
+import { medianOfRuns, percentile } from './stats.js';
 import {
   cpuSeconds,
   failed,
@@ -469,22 +469,7 @@ async function throughputOf(
         figures.push({
           backend,
           mode,
-          paths: paths.map((p, i) => {
-            const s = samples[i]!;
-            const cpus = s.flatMap((x) => (x.cpu === undefined ? [] : [x.cpu]));
-            return {
-              path: p.path,
-              requestsPerSecond: percentile(
-                s.map((x) => x.rps),
-                0.5,
-              ),
-              p99Ms: percentile(
-                s.map((x) => x.p99),
-                0.5,
-              ),
-              ...(cpus.length > 0 ? { cpuCores: percentile(cpus, 0.5) } : {}),
-            };
-          }),
+          paths: paths.map((p, i) => medianOfRuns(p.path, samples[i]!)),
         });
       }
       return figures;

@@ -19,7 +19,7 @@ import { Cluster, TEST_IMAGE, docker, waitFor, type Daemon, type TaskJson } from
 import { fakeUpstream, query } from '../helpers/dns.js';
 import { TWO_HOSTS } from '../helpers/ports.js';
 import { NGINX_COMMAND, NGINX_IMAGE, ensureNginxImage } from './nginx-image.js';
-import { percentile } from './stats.js';
+import { medianOfRuns, percentile } from './stats.js';
 import { cpuSeconds } from './wrk.js';
 
 type Node = keyof typeof TWO_HOSTS;
@@ -152,22 +152,7 @@ export async function namesBench(verdictRounds = 20): Promise<NamesFigures> {
       }
       throughput.push({
         mode,
-        paths: paths.map((p, i) => {
-          const s = samples[i]!;
-          const cpus = s.flatMap((x) => (x.cpu === undefined ? [] : [x.cpu]));
-          return {
-            path: p.path,
-            requestsPerSecond: percentile(
-              s.map((x) => x.rps),
-              0.5,
-            ),
-            p99Ms: percentile(
-              s.map((x) => x.p99),
-              0.5,
-            ),
-            ...(cpus.length > 0 ? { cpuCores: percentile(cpus, 0.5) } : {}),
-          };
-        }),
+        paths: paths.map((p, i) => medianOfRuns(p.path, samples[i]!)),
       });
     }
     // By name, as a task writes it: the client's own node answers `nm`.
