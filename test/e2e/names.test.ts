@@ -7,6 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cluster, TEST_IMAGE, docker, waitFor, type Daemon, type TaskJson } from '../helpers/cluster.js';
 import { fakeUpstream, query } from '../helpers/dns.js';
 import { Load } from '../helpers/load.js';
@@ -205,6 +208,9 @@ describe('services find each other by name', { concurrency: false }, () => {
     const failures = load.failures();
     const late = load.outcomes.filter((o) => o.body === 'stopping');
     assert.equal(late.length, 0, 'no request reached a task after its SIGTERM');
+    // Served by name only (--expose), and still each stop waited for every proxy to confirm.
+    const drained = c.manager.lines.filter((l) => l.msg === 'drained: every proxy confirmed; stopping');
+    assert.ok(drained.length >= 3, `the scale-down and both replacements were drained (${drained.length})`);
     assert.ok(load.outcomes.length > 200, `requests sent: ${load.outcomes.length}`);
     assert.deepEqual(
       failures.slice(0, 5).map((f) => `${f.target} ${f.error}`),
@@ -242,6 +248,35 @@ describe('services find each other by name', { concurrency: false }, () => {
     assert.ok(replicas.includes(byName), `${byName} is one of api's replicas`);
     const outside = await sh(netclient!, 'nslookup outside.test');
     assert.match(outside, /^Address: 127\.0\.0\.77$/m, outside);
+  });
+
+  test("a stack's services find each other by their short names, as in Swarm", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'warren-names-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'compose.yml');
+    await writeFile(
+      file,
+      [
+        'services:',
+        '  cart:',
+        `    image: ${TEST_IMAGE}`,
+        '    command: httpd -f -p 80 -h /www',
+        '    expose: [80]',
+        '    deploy: { replicas: 1 }',
+      ].join('\n') + '\n',
+    );
+    await c.ok('stack', 'deploy', '-c', file, 'shop');
+    t.after(() => c.cli('stack', 'rm', 'shop'));
+    await readyTasks('shop_cart', 1);
+    const body = await waitFor('cart by its short name', async () => {
+      const out = await sh(client, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 cart 80 | tail -n 1`);
+      return out.trim() !== '' ? out.trim() : undefined;
+    });
+    assert.equal(body, 'warren test image');
+    const full = await sh(client, 'nslookup shop_cart');
+    const short = await sh(client, 'nslookup cart');
+    const address = (out: string) => [...out.matchAll(ADDRESSES)].map((m) => m[1]).at(-1);
+    assert.equal(address(short), address(full), `${short}\n${full}`);
   });
 
   test('a removed service answers NXDOMAIN on every node', async () => {

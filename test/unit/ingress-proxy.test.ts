@@ -161,6 +161,7 @@ test('the wire table becomes the domain table; a node reaches its own tasks at t
       {
         serviceId: 's1',
         name: 'web',
+        aliases: [],
         ports: [
           {
             published: 8080,

@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server } from 'node:net';
 import { pino } from 'pino';
-import { ValidationError, parseVipRange } from '@warren/core';
+import { ValidationError, inRange, parseVipRange } from '@warren/core';
 import { IngressProxy, NameRecords, VipAllocator, type IngressTable } from '@warren/worker';
 
 const logger = pino({ level: 'silent' });
@@ -23,6 +23,24 @@ test('a vip range is an IPv4 CIDR: DNS at its first address, virtual IPs after i
       bad,
     );
   }
+});
+
+test('a vip range never takes loopback, link-local, multicast or 0/8', () => {
+  for (const [bad, words] of [
+    ['127.1.0.0/16', /loopback/],
+    ['169.254.3.0/24', /link-local/],
+    ['224.1.0.0/16', /multicast/],
+    ['0.0.1.0/24', /this network/],
+  ] as const) {
+    assert.throws(
+      () => parseVipRange(bad),
+      (err: unknown) =>
+        err instanceof ValidationError && words.test(err.message) && /cannot hold virtual IPs/.test(err.message),
+      bad,
+    );
+  }
+  assert.equal(inRange('10.0.3.4', '10.0.0.0/16'), true);
+  assert.equal(inRange('10.1.3.4', '10.0.0.0/16'), false);
 });
 
 test('each service keeps its virtual IP while it is in the table; addresses are never shared', () => {
@@ -95,6 +113,15 @@ test('records: NAME is the virtual IP, tasks.NAME the ready tasks on this node, 
   assert.deepEqual(records.resolve('tasks.api'), []);
   records.update({ version: 3, services: [] }, 'n1');
   assert.equal(records.resolve('api'), undefined);
+  // A virtual IP that cannot listen: its name answers no address. Aliases; the first of two names in any case.
+  const shop = { ...entry('shop_api', '198.19.0.6', [[0, 80]], ['h:1']), aliases: ['api'] };
+  const upper = entry('WEB', '198.19.0.7', [[0, 80]], []);
+  const lower = entry('web', '198.19.0.8', [[0, 80]], []);
+  records.update({ version: 4, services: [upper, shop, lower] }, 'n1', new Set(['198.19.0.7']));
+  assert.deepEqual(records.resolve('web'), [], 'WEB came first; its virtual IP cannot listen');
+  assert.deepEqual(records.resolve('api'), ['198.19.0.6']);
+  assert.deepEqual(records.resolve('tasks.api'), ['172.17.0.10']);
+  assert.deepEqual(records.resolve('shop_api'), ['198.19.0.6']);
 });
 
 /** A server that answers every connection with its name. */
@@ -153,17 +180,29 @@ test('a virtual IP serves its service even on a port that a wildcard listener pu
   assert.deepEqual((await proxy.apply({ ...both, version: 3 })).bindErrors, []);
   assert.equal(await ask('127.0.0.1', port), 'a');
   assert.equal(await ask(vip, port), 'b');
+  // A virtual IP reached on a port its service does not serve is refused, not sent to the published one.
+  const other: IngressTable = {
+    version: 4,
+    services: [entry('a', undefined, [[port, 80]], [a]), entry('b', vip, [[0, port + 1]], [b])],
+  };
+  await proxy.apply(other);
+  assert.equal(await ask('127.0.0.1', port), 'a');
+  assert.equal(await ask(vip, port), '', "b does not serve that port; a's published port is not b's name");
 });
 
-test('a virtual IP on a proxy with its own ingress address listens apart from the published ports', async (t) => {
-  const [a, b] = [await greeter(t, 'a'), await greeter(t, 'b')];
-  const port = await freePort();
-  const proxy = new IngressProxy({ host: '127.0.0.2', logger });
+test('a virtual IP whose port a program of the host holds on every address is failing until it is free', async (t) => {
+  const squatter = createServer();
+  await listen(squatter, '0.0.0.0', 0);
+  const port = (squatter.address() as { port: number }).port;
+  const b = await greeter(t, 'b');
+  let rebound = (): void => undefined;
+  const news = new Promise<void>((resolve) => (rebound = resolve));
+  const proxy = new IngressProxy({ host: '127.0.0.2', logger, rebindMs: 100, onBindErrors: () => rebound() });
   t.after(() => proxy.stop());
-  const services = [entry('a', '127.0.0.51', [[port, 80]], [a]), entry('b', '127.0.0.52', [[0, port]], [b])];
-  assert.deepEqual((await proxy.apply({ version: 1, services })).bindErrors, []);
-  assert.equal(await ask('127.0.0.2', port), 'a');
-  assert.equal(await ask('127.0.0.51', 80), 'a', "a published service's target by name");
-  assert.equal(await ask('127.0.0.52', port), 'b');
-  assert.equal(await ask('127.0.0.51', port), '', 'a virtual IP serves only its own ports');
+  await proxy.apply({ version: 1, services: [entry('b', '127.0.0.53', [[0, port]], [b])] });
+  assert.deepEqual([...proxy.failingVips], ['127.0.0.53']);
+  await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  await news; // the retry between tables took the port, and said so
+  assert.deepEqual([...proxy.failingVips], []);
+  assert.equal(await ask('127.0.0.53', port), 'b');
 });

@@ -48,4 +48,4 @@ export {
   type DockerCheck,
   type EngineHealthcheck,
 } from './docker-check.js';
-export { DEFAULT_VIP_RANGE, parseVipRange, type VipRange } from './vip-range.js';
+export { DEFAULT_VIP_RANGE, inRange, parseVipRange, type VipRange } from './vip-range.js';

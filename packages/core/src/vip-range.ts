@@ -24,6 +24,21 @@ export interface VipRange {
 const toNumber = (ip: string): number => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 const toIp = (n: number): string => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
 
+/** Ranges whose addresses mean something else to every host, by their first two bytes. */
+const RESERVED: Array<[string, (a: number, b: number) => boolean]> = [
+  ['0.0.0.0/8 ("this network")', (a) => a === 0],
+  ['loopback (127.0.0.0/8: a container has its own)', (a) => a === 127],
+  ['link-local (169.254.0.0/16)', (a, b) => a === 169 && b === 254],
+  ['multicast and reserved space (224.0.0.0/3)', (a) => a >= 224],
+];
+
+/** Whether `ip` is in the range `cidr` (both IPv4). */
+export function inRange(ip: string, cidr: string): boolean {
+  const [network = '', bits = '32'] = cidr.split('/');
+  const span = 2 ** (32 - Number(bits));
+  return Math.floor(toNumber(ip) / span) === Math.floor(toNumber(network) / span);
+}
+
 /** Parses `--vip-range`: an IPv4 CIDR from /16 to /28. */
 export function parseVipRange(text: string, flag = '--vip-range'): VipRange {
   const [ip = '', bits = '', ...rest] = text.trim().split('/');
@@ -33,6 +48,10 @@ export function parseVipRange(text: string, flag = '--vip-range'): VipRange {
   }
   const span = 2 ** (32 - prefix);
   const network = toNumber(ip) - (toNumber(ip) % span);
+  const first = Math.floor(network / 2 ** 24);
+  const reserved = RESERVED.find(([, test]) => test(first, Math.floor(network / 2 ** 16) % 256));
+  if (reserved)
+    throw new ValidationError(flag, text, `${reserved[0]} cannot hold virtual IPs; use e.g. 198.18.0.0/20`);
   return {
     cidr: `${toIp(network)}/${prefix}`,
     dnsAddress: toIp(network + 1),

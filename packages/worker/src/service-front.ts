@@ -15,6 +15,8 @@ import type { WorkerOptions } from './worker-options.js';
 export class ServiceFront {
   readonly #proxy: IngressProxy;
   readonly #names: NameService;
+  /** This node, as the last table was applied for. */
+  #nodeId = '';
 
   constructor(
     options: Pick<WorkerOptions, 'ingressAddr' | 'vipRange' | 'dnsUpstreams'>,
@@ -24,7 +26,12 @@ export class ServiceFront {
     onBindErrors: (applied: IngressApplied) => void,
   ) {
     const host = options.ingressAddr ?? '0.0.0.0';
-    this.#proxy = new IngressProxy({ host, logger: logger.child({ component: 'ingress' }), registry, onBindErrors });
+    const rebound = (applied: IngressApplied): void => {
+      this.#names.applied(this.#proxy.table, this.#nodeId, this.#proxy.failingVips);
+      onBindErrors(applied);
+    };
+    const ingressLogger = logger.child({ component: 'ingress' });
+    this.#proxy = new IngressProxy({ host, logger: ingressLogger, registry, onBindErrors: rebound });
     this.#names = new NameService({
       range: parseVipRange(options.vipRange ?? DEFAULT_VIP_RANGE),
       ...(options.dnsUpstreams?.length ? { upstreams: options.dnsUpstreams } : {}),
@@ -50,9 +57,10 @@ export class ServiceFront {
 
   /** Applies a table from the manager (`first`: of a new assignment stream); resolves with what to acknowledge. */
   async apply(table: wire.IngressTableOut, nodeId: string, first: boolean): Promise<IngressApplied> {
+    this.#nodeId = nodeId;
     const named = this.#names.withVips({ ...ingressTableFromWire(table, nodeId), baseline: first });
     const applied = await this.#proxy.apply(named);
-    this.#names.applied(this.#proxy.table, nodeId);
+    this.#names.applied(this.#proxy.table, nodeId, this.#proxy.failingVips);
     return applied;
   }
 

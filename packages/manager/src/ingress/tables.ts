@@ -204,6 +204,7 @@ export class IngressTables {
   #build(): wire.IngressService[] {
     const served = [...this.store.services()].filter((s) => servedTargets(s.spec).length > 0);
     served.sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
+    const aliases = shortNames([...this.store.services()].map((s) => s.spec));
     return served.map((service) => {
       const tasks = endpointTasks(this.store, service, this.nodeUp);
       const published = service.spec.ports.map((p) => ({ published: p.published, target: p.target }));
@@ -211,6 +212,7 @@ export class IngressTables {
       return {
         serviceId: service.id,
         name: service.spec.name,
+        aliases: aliases.get(service.spec.name) ?? [],
         ports: [...published, ...byName.map((target) => ({ published: 0, target }))].map((p) => ({
           ...p,
           endpoints: this.#endpoints(service, tasks, p.target),
@@ -238,4 +240,23 @@ export class IngressTables {
    */
   readonly nodeUp = (nodeId: string): boolean =>
     (this.sessions.isAlive(nodeId) || this.#inGrace(nodeId)) && this.store.node(nodeId)?.status !== 'down';
+}
+
+/**
+ * A stack's services by their short names, as Swarm's stack networks alias them (`api` for
+ * `shop_api`): only a name no service has and no other stack's service shortens to.
+ */
+function shortNames(specs: ReadonlyArray<{ name: string; stack?: string }>): Map<string, string[]> {
+  const names = new Set(specs.map((s) => s.name.toLowerCase()));
+  const byShort = new Map<string, string[]>();
+  for (const { name, stack } of specs) {
+    if (!stack || !name.startsWith(`${stack}_`)) continue;
+    const short = name.slice(stack.length + 1);
+    byShort.set(short.toLowerCase(), [...(byShort.get(short.toLowerCase()) ?? []), name]);
+  }
+  const aliases = new Map<string, string[]>();
+  for (const [short, owners] of byShort) {
+    if (owners.length === 1 && !names.has(short)) aliases.set(owners[0]!, [short]);
+  }
+  return aliases;
 }

@@ -43,10 +43,15 @@ export interface Self {
  * that a reply is hard to forge; the client's id is put back in the reply, which is otherwise
  * passed on as it came.
  */
+/** Forwards under way at once, at most. */
+const MAX_IN_FLIGHT = 512;
+
 export class Forwarder {
   readonly #upstreams: readonly Upstream[];
   readonly #timeoutMs: number;
   readonly #logger: Logger;
+  /** Forwards under way: each holds a socket of the worker's process. */
+  #inFlight = 0;
 
   constructor(upstreams: readonly Upstream[], timeoutMs: number, logger: Logger) {
     this.#upstreams = upstreams;
@@ -58,8 +63,22 @@ export class Forwarder {
     return this.#upstreams.length > 0;
   }
 
-  /** The reply to `query` from the first upstream that answers, or undefined when none does. */
+  /**
+   * The reply to `query` from the first upstream that answers, or undefined when none does — or
+   * when MAX_IN_FLIGHT forwards are under way already: a task flooding its node's resolver gets
+   * SERVFAIL instead of the file descriptors the proxy in the same process needs.
+   */
   async forward(query: Buffer, transport: Transport, self: Self, signal: AbortSignal): Promise<Buffer | undefined> {
+    if (this.#inFlight >= MAX_IN_FLIGHT) return undefined;
+    this.#inFlight++;
+    try {
+      return await this.#forward(query, transport, self, signal);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #forward(query: Buffer, transport: Transport, self: Self, signal: AbortSignal): Promise<Buffer | undefined> {
     const clientId = query.readUInt16BE(0);
     for (const upstream of this.#upstreams) {
       if (isSelf(upstream, self)) continue;

@@ -51,13 +51,14 @@ export function plan(
     }
   }
   const wildcard = WILDCARDS.has(host);
+  // A wildcard listener also receives connections to virtual IPs: to one that serves its port
+  // (routed there), or to one that does not (refused, not sent to the published service).
+  const vips = table.services.some((s) => s.vip);
+  if (wildcard && vips) for (const listener of listeners.values()) listener.byAddress = true;
   for (const service of table.services) {
     if (!service.vip) continue;
     for (const target of new Set(service.ports.map((p) => p.target))) {
-      if (wildcard && routes.has(`*:${target}`)) {
-        listeners.get(joinHostPort(host, target))!.byAddress = true;
-        continue;
-      }
+      if (wildcard && routes.has(`*:${target}`)) continue;
       const wanted = { host: service.vip, port: target, service: service.name, published: 0 };
       listeners.set(joinHostPort(service.vip, target), wanted);
     }

@@ -27,8 +27,9 @@ export interface IngressProxyOptions {
   /** How often ports that failed to bind are tried again between tables: 5000 ms by default. */
   rebindMs?: number;
   /**
-   * Called when a retry between tables changed the ports that fail to bind, so that the worker
-   * can acknowledge its version again with the news; not called for the result of `apply`.
+   * Called when a retry between tables changed the ports that fail to bind (virtual IPs' too), so
+   * that the worker can acknowledge its version again with the news and its names follow; not
+   * called for the result of `apply`.
    */
   onBindErrors?: (applied: IngressApplied) => void;
 }
@@ -72,6 +73,8 @@ export class IngressProxy {
   readonly #routes = new Map<string, Route>();
   /** By `host:port`. */
   readonly #listeners = new Map<string, PortListener>();
+  /** The virtual IPs of the table being applied or applied. */
+  #vips = new Set<string>();
   readonly #connections = new Set<ForwardedConnection>();
   readonly #queue = new NewestFirstQueue((table: IngressTable) => this.#apply(table));
   /** The table applied last: the rebind timer applies it again. */
@@ -95,6 +98,16 @@ export class IngressProxy {
   /** The table applied last. */
   get table(): IngressTable {
     return this.#table;
+  }
+
+  /**
+   * Virtual IPs that cannot listen on one of their ports (a program of the host holds the port
+   * on every address): a connection there would reach that program, so the name must not lead there.
+   */
+  get failingVips(): Set<string> {
+    const failing = new Set<string>();
+    for (const l of this.#listeners.values()) if (l.published === 0 && l.bindError !== undefined) failing.add(l.host);
+    return failing;
   }
 
   /** Connections open or being opened to each endpoint address (for tests and diagnostics). */
@@ -150,6 +163,7 @@ export class IngressProxy {
   async #apply(table: IngressTable): Promise<IngressApplied> {
     if (!table.baseline && table.version < this.#table.version) return this.#applied();
     const wanted = plan(table, this.#options.host, this.#shared.logger);
+    this.#vips = new Set(table.services.flatMap((s) => (s.vip ? [s.vip] : [])));
     const settling: Array<Promise<void>> = [];
     for (const route of this.#routes.values()) {
       const kept = new Set(wanted.routes.get(route.key)?.addresses);
@@ -219,10 +233,11 @@ export class IngressProxy {
       this.#rebindTimer = undefined;
       // A table on its way tries again anyway.
       if (this.#state !== 'running' || !this.#queue.idle) return;
-      const before = JSON.stringify(this.#applied().bindErrors);
+      const failing = (): string => JSON.stringify([this.#applied().bindErrors, [...this.failingVips]]);
+      const before = failing();
       this.#queue.push(this.#table).then(
         (applied) => {
-          if (JSON.stringify(applied.bindErrors) !== before) this.#options.onBindErrors?.(applied);
+          if (failing() !== before) this.#options.onBindErrors?.(applied);
         },
         () => undefined, // stopped meanwhile
       );
@@ -233,9 +248,13 @@ export class IngressProxy {
   #accept(listener: PortListener, socket: Socket): void {
     // Only then the address reached is asked for (a getsockname per connection).
     const reached = listener.byAddress ? (socket.localAddress ?? '').replace(/^::ffff:/, '') : '';
+    const byVip = reached ? this.#routes.get(joinHostPort(reached, listener.port)) : undefined;
+    // A virtual IP reached on a port its service does not serve: no route, whatever is published there.
     const route =
-      (reached ? this.#routes.get(joinHostPort(reached, listener.port)) : undefined) ??
-      this.#routes.get(listener.published > 0 ? `*:${listener.published}` : listener.key);
+      byVip ??
+      (this.#vips.has(reached)
+        ? undefined
+        : this.#routes.get(listener.published > 0 ? `*:${listener.published}` : listener.key));
     if (this.#state !== 'running' || !route) {
       socket.destroy();
       return;

@@ -24,6 +24,8 @@ export interface IngressServiceEntry {
   ports: IngressPort[];
   /** The service's virtual IP on this node, where the proxy serves its ports by name. */
   vip?: string;
+  /** Other names it answers to: a stack's service by its short name (`api` for `shop_api`). */
+  aliases?: string[];
 }
 
 /** Every published port of the cluster and its ready endpoints, as the manager sent them. */
@@ -51,6 +53,7 @@ export function ingressTableFromWire(w: wire.IngressTableOut, nodeId = ''): Ingr
     services: w.services.map((s) => ({
       serviceId: s.serviceId,
       name: s.name,
+      ...(s.aliases.length > 0 ? { aliases: s.aliases } : {}),
       ports: s.ports.map((p) => ({
         published: p.published,
         target: p.target,

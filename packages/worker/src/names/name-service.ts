@@ -4,7 +4,8 @@ import { DnsServer } from '../dns/server.js';
 import type { IngressTable } from '../ingress/table.js';
 import { addLocalRoute, removeLocalRoute } from './local-route.js';
 import { NameRecords } from './records.js';
-import type { VipRange } from '@warren/core';
+import { networkInterfaces } from 'node:os';
+import { inRange, type VipRange } from '@warren/core';
 import { VipAllocator } from './vip-range.js';
 
 export interface NameServiceOptions {
@@ -45,10 +46,12 @@ export class NameService {
   async start(): Promise<void> {
     const { range, logger } = this.options;
     try {
+      const taken = hostAddressIn(range.cidr);
+      if (taken) throw new Error(`${range.cidr} holds ${taken}: making it local would cut this host off that network`);
       this.#routed = await addLocalRoute(range.cidr);
       await this.#dns.start();
       this.#problem = '';
-      logger.info({ dns: range.dnsAddress, vipRange: range.cidr }, 'service names served');
+      logger.debug({ dns: range.dnsAddress, vipRange: range.cidr }, 'service names served');
     } catch (err) {
       this.#problem = (err as Error).message;
       logger.error({ reason: this.#problem }, 'service names are off on this node');
@@ -83,8 +86,8 @@ export class NameService {
   }
 
   /** The proxy applied `table`: the names follow it. */
-  applied(table: IngressTable, nodeId: string): void {
-    this.#records.update(table, nodeId);
+  applied(table: IngressTable, nodeId: string, failingVips: ReadonlySet<string>): void {
+    this.#records.update(table, nodeId, failingVips);
   }
 
   async stop(): Promise<void> {
@@ -97,4 +100,13 @@ export class NameService {
     if (this.#routed) await removeLocalRoute(this.options.range.cidr);
     this.#routed = false;
   }
+}
+
+/** An address of this host's interfaces in `cidr` (`10.0.0.5 (eth0)`), if any. */
+function hostAddressIn(cidr: string): string | undefined {
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    for (const a of addresses ?? [])
+      if (a.family === 'IPv4' && inRange(a.address, cidr)) return `${a.address} (${name})`;
+  }
+  return undefined;
 }

@@ -9,18 +9,24 @@ import type { IngressTable } from '../ingress/table.js';
 export class NameRecords {
   #names = new Map<string, readonly string[]>();
 
-  update(table: IngressTable, nodeId: string): void {
+  /**
+   * From `table`. `failingVips`: virtual IPs that cannot listen on one of their ports; their names
+   * answer no address. Two services whose names differ only in case: the first (by name) has it.
+   */
+  update(table: IngressTable, nodeId: string, failingVips: ReadonlySet<string> = new Set()): void {
     const names = new Map<string, readonly string[]>();
     for (const service of table.services) {
       if (!service.vip) continue;
-      const name = service.name.toLowerCase();
       const tasks = new Map<string, string>();
       for (const port of service.ports) {
         for (const e of port.endpoints)
           if (e.nodeId === nodeId && e.containerAddress) tasks.set(e.taskId, e.containerAddress);
       }
-      names.set(name, [service.vip]);
-      names.set(`tasks.${name}`, [...new Set(tasks.values())]);
+      for (const name of [service.name, ...(service.aliases ?? [])].map((n) => n.toLowerCase())) {
+        if (names.has(name)) continue;
+        names.set(name, failingVips.has(service.vip) ? [] : [service.vip]);
+        names.set(`tasks.${name}`, [...new Set(tasks.values())]);
+      }
     }
     this.#names = names;
   }
