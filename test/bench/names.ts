@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, TEST_IMAGE, docker, waitFor, type Daemon, type TaskJson } from '../helpers/cluster.js';
 import { fakeUpstream, query } from '../helpers/dns.js';
-import { TWO_HOSTS } from '../helpers/ports.js';
+import { READY_AT_ONCE, TWO_HOSTS } from '../helpers/ports.js';
 import { NGINX_COMMAND, NGINX_IMAGE, ensureNginxImage } from './nginx-image.js';
 import { medianOfRuns, percentile } from './stats.js';
 import { cpuSeconds } from './wrk.js';
@@ -197,12 +197,7 @@ export async function namesBench(verdictRounds = 20): Promise<NamesFigures> {
       '2',
       '--expose',
       '80',
-      '--readiness-http',
-      'path=/ready,port=80',
-      '--readiness-interval',
-      '250ms',
-      '--readiness-retries',
-      '1',
+      ...READY_AT_ONCE,
       '--',
       'sh',
       '-c',

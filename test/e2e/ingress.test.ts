@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { Cluster, TEST_IMAGE, docker, waitFor, type Daemon, type TaskJson } from '../helpers/cluster.js';
 import { Load } from '../helpers/load.js';
-import { TWO_HOSTS, portFreeOn } from '../helpers/ports.js';
+import { READY_AT_ONCE, TWO_HOSTS, portFreeOn } from '../helpers/ports.js';
 
 const HOSTS = TWO_HOSTS;
 
@@ -80,12 +80,7 @@ describe('published ports follow readiness', { concurrency: false }, () => {
       String(replicas),
       '--publish',
       `published=${port},target=80`,
-      '--readiness-http',
-      'path=/ready,port=80',
-      '--readiness-interval',
-      '250ms',
-      '--readiness-retries',
-      '1',
+      ...READY_AT_ONCE,
       ...extra,
       '--',
       'sh',

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Cluster, TEST_IMAGE, docker, waitFor, type Daemon, type TaskJson } from '../helpers/cluster.js';
 import { fakeUpstream, query } from '../helpers/dns.js';
 import { Load } from '../helpers/load.js';
-import { TWO_HOSTS } from '../helpers/ports.js';
+import { READY_AT_ONCE, TWO_HOSTS } from '../helpers/ports.js';
 
 type Node = keyof typeof TWO_HOSTS;
 
@@ -65,12 +65,7 @@ describe('services find each other by name', { concurrency: false }, () => {
       String(replicas),
       '--expose',
       '80',
-      '--readiness-http',
-      'path=/ready,port=80',
-      '--readiness-interval',
-      '250ms',
-      '--readiness-retries',
-      '1',
+      ...READY_AT_ONCE,
       ...extra,
       '--',
       'sh',

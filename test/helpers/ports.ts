@@ -1,6 +1,19 @@
 /** Free ports for published-port tests and benches, where each worker is its own loopback "host". */
 import net from 'node:net';
 
+/**
+ * The readiness of the ingress and names tests' busybox httpd (`/ready` on port 80): checked
+ * every 250 ms, out at the first failure — a replica leaves the endpoints within a check.
+ */
+export const READY_AT_ONCE = [
+  '--readiness-http',
+  'path=/ready,port=80',
+  '--readiness-interval',
+  '250ms',
+  '--readiness-retries',
+  '1',
+];
+
 /** The ingress and advertise addresses of two workers sharing one machine. */
 export const TWO_HOSTS = { w1: '127.0.0.2', w2: '127.0.0.3' } as const;
 
