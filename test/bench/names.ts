@@ -184,6 +184,8 @@ export async function namesBench(verdictRounds = 20): Promise<NamesFigures> {
       dns.push({ what, queries: count, p50Ms: percentile(ms, 0.5), p99Ms: percentile(ms, 0.99) });
     }
     await c.ok('service', 'rm', 'nm', 'client');
+    // Their containers' removal must not overlap the next part's rounds.
+    await waitFor('nm and client gone', async () => (await cluster.containers({ all: true })).length === 0, 60_000);
 
     // 3. readiness verdict → tasks.NAME
     process.stderr.write('bench: names, readiness verdict → tasks.NAME\n');
