@@ -41,14 +41,14 @@ interface EngineEvent {
 export class ContainerRuntime {
   readonly docker: Docker;
 
+  /** The DNS server of the tasks' containers (the node's, for service names); undefined: Docker's. */
+  dns: string | undefined;
+
   /**
    * `advertiseAddr`: the node's address for other nodes. A task's published target ports are
    * bound to ephemeral ports on it (not on every interface: the way in is the proxies, which
    * follow readiness).
    */
-  /** The DNS server of the tasks' containers (the node's, for service names); undefined: Docker's. */
-  dns: string | undefined;
-
   constructor(
     options: Docker.DockerOptions = {},
     readonly advertiseAddr = '127.0.0.1',
