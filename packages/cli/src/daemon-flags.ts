@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { collect } from './options.js';
-import { DEFAULT_VIP_RANGE, ValidationError, parseDuration, parseVipRange } from '@warren/core';
+import { DEFAULT_VIP_RANGE, ValidationError, parseDuration, parseVipRange, readDnsAddress } from '@warren/core';
 
 /** `--ingress-addr`: every interface, as Docker's ingress. */
 export const DEFAULT_INGRESS_ADDR = '0.0.0.0';
@@ -31,15 +31,10 @@ export function nameOptions(o: IngressFlags): { vipRange?: string; dnsUpstreams?
   return { ...vipRange, ...(upstreams.length > 0 ? { dnsUpstreams: upstreams } : {}) };
 }
 
-/** `IP`, `IP:PORT` or `[IPv6]:PORT`. */
+/** `IP`, `IP:PORT` or `[IPv6]:PORT` (core's readDnsAddress), as given. */
 export function parseDnsUpstream(text: string): string {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([\d.]+):(\d{1,5})$/.exec(text);
-  const ip = m ? m[1]! : text.replace(/^\[(.*)\]$/, '$1');
-  const port = m ? Number(m[2]) : 53;
-  if (isIP(ip) === 0 || port < 1 || port > 65_535) {
-    throw new ValidationError('--dns-upstream', text, 'must be IP or IP:PORT, like 192.0.2.53 or 127.0.0.1:5353');
-  }
-  return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
+  if (readDnsAddress(text)) return text;
+  throw new ValidationError('--dns-upstream', text, 'must be IP or IP:PORT, like 192.0.2.53 or 127.0.0.1:5353');
 }
 
 const INGRESS_ADDR = 'where the proxy accepts connections for published ports';

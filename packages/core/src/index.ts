@@ -49,3 +49,4 @@ export {
   type EngineHealthcheck,
 } from './docker-check.js';
 export { DEFAULT_VIP_RANGE, inRange, parseVipRange, type VipRange } from './vip-range.js';
+export { readDnsAddress } from './dns-address.js';

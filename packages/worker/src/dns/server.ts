@@ -4,7 +4,7 @@ import { createServer, isIP, isIPv4, isIPv6, type AddressInfo, type Server, type
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { bindUdp, listenTcp } from './listen.js';
+import { bindUdp, listenOn } from '../ingress/listen.js';
 import { answer, CLASS_IN, failure, parseQuery, RCODE, TCP_LIMIT, TYPE_A, udpLimit, type Query } from './message.js';
 import { dnsMetrics, type DnsAnswer, type DnsMetrics } from './metrics.js';
 import { serveTcp } from './tcp.js';
@@ -97,7 +97,7 @@ export class DnsServer {
     const { host, port } = this.#options;
     for (let tries = 1; ; tries++) {
       const tcp = createServer((socket) => this.#accept(socket));
-      const tcpError = await listenTcp(tcp, host, port);
+      const tcpError = await listenOn(tcp, host, port);
       if (tcpError) throw new Error(tcpError);
       const bound = (tcp.address() as AddressInfo).port;
       const udp = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { connect, isIPv4, isIPv6 } from 'node:net';
+import { connect, isIPv6 } from 'node:net';
+import { readDnsAddress } from '@warren/core';
 import type { Logger } from 'pino';
 import { answers, RCODE, rcodeOf } from './message.js';
 import { frame, FrameReader } from './tcp.js';
@@ -13,19 +14,11 @@ export interface Upstream {
   label: string;
 }
 
-/** Reads 'ip', 'ip:port', '[v6]:port', '[v6]' or a bare v6 address; throws when it is none of them. */
+/** An upstream as `--dns-upstream` takes it (core's readDnsAddress); throws when it is none. */
 export function parseUpstream(text: string): Upstream {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  const [address, port] = bracketed
-    ? [bracketed[1]!, bracketed[2]]
-    : isIPv6(text)
-      ? [text, undefined]
-      : [text.replace(/:\d+$/, ''), /:(\d+)$/.exec(text)?.[1]];
-  const bad = (why: string) => new Error(`DNS server: upstream "${text}" ${why}`);
-  if (bracketed ? !isIPv6(address) : !isIPv4(address) && !isIPv6(address)) throw bad('is not an IP address');
-  const number = port === undefined ? 53 : Number(port);
-  if (!(number >= 1 && number <= 0xffff)) throw bad('has a port out of range');
-  return { address, port: number, label: text };
+  const read = readDnsAddress(text);
+  if (!read) throw new Error(`DNS server: upstream "${text}" is not an IP address with an optional port`);
+  return { ...read, label: text };
 }
 
 export type Transport = 'udp' | 'tcp';
@@ -36,6 +29,9 @@ export interface Self {
   port: number;
 }
 
+/** Forwards under way at once, at most. */
+const MAX_IN_FLIGHT = 512;
+
 /**
  * Sends queries for names that are not Warren's to the upstream resolvers, one after the other:
  * the next is tried when one does not answer in time, fails, or answers SERVFAIL or REFUSED.
@@ -43,9 +39,6 @@ export interface Self {
  * that a reply is hard to forge; the client's id is put back in the reply, which is otherwise
  * passed on as it came.
  */
-/** Forwards under way at once, at most. */
-const MAX_IN_FLIGHT = 512;
-
 export class Forwarder {
   readonly #upstreams: readonly Upstream[];
   readonly #timeoutMs: number;

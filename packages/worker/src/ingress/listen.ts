@@ -1,6 +1,7 @@
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server } from 'node:net';
 
-/** Why a listen failed, as the node's operator would say it. */
+/** Why a listen or bind failed, as the node's operator would say it. */
 const WORDS_BY_CODE: Readonly<Record<string, string>> = {
   EADDRINUSE: 'address already in use',
   EACCES: 'permission denied',
@@ -8,7 +9,7 @@ const WORDS_BY_CODE: Readonly<Record<string, string>> = {
 };
 
 /** `cannot listen on 127.0.0.2:8080: address already in use`. */
-export function listenError(host: string, port: number, err: NodeJS.ErrnoException): string {
+function listenError(host: string, port: number, err: NodeJS.ErrnoException): string {
   return `cannot listen on ${joinHostPort(host, port)}: ${(err.code && WORDS_BY_CODE[err.code]) ?? err.message}`;
 }
 
@@ -34,5 +35,22 @@ export function listenOn(server: Server, host: string, port: number): Promise<st
     server.once('error', onError);
     server.once('listening', onListening);
     server.listen({ host, port });
+  });
+}
+
+/** As listenOn, for a UDP socket (the DNS server's): binds it to `host:port` alone. */
+export function bindUdp(socket: UdpSocket, host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      socket.off('listening', onListening);
+      resolve(listenError(host, port, err));
+    };
+    const onListening = (): void => {
+      socket.off('error', onError);
+      resolve(undefined);
+    };
+    socket.once('error', onError);
+    socket.once('listening', onListening);
+    socket.bind({ address: host, port, exclusive: true });
   });
 }
