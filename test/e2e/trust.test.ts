@@ -303,7 +303,10 @@ test('fuzz: 10,000 random and malformed messages to both services, with and with
     Array.from({ length: inFlight }, async () => {
       for (let i = next++; i < TOTAL; i = next++) {
         const client = clients[i % clients.length]!;
-        const path = methods[Math.floor(i / clients.length) % methods.length]!;
+        let path = methods[Math.floor(i / clients.length) % methods.length]!;
+        // Noise that happens to decode as a Register with a valid name is, from the node's own
+        // certificate, the node renaming itself: allowed, so not sent (once in many runs it was).
+        if (client === clients[0] && path.endsWith('/Register')) path = methods[0]!;
         const code = await call(client, path, payload(i));
         codes.set(code, (codes.get(code) ?? 0) + 1);
       }

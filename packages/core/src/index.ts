@@ -1,6 +1,7 @@
 export * from './errors.js';
 export { parseDuration, formatDuration, formatAge } from './duration.js';
 export * from './spec.js';
+export { validateRegistryAuth, type RegistryAuth } from './registry-auth.js';
 export {
   normalizeImageRef,
   hasImage,

@@ -141,13 +141,6 @@ export interface Service {
   update?: UpdateStatus;
 }
 
-/** Credentials for a registry, as `--with-registry-auth` sends them. Never logged or shown. */
-export interface RegistryAuth {
-  username: string;
-  password: string;
-  serverAddress: string;
-}
-
 /** What a service name may be: a letter or digit, then up to 62 of letters, digits, `_` and `-`. */
 export const SERVICE_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -280,19 +273,4 @@ export function validateProbe(probe: Probe, prefix: string): void {
     if (!Number.isInteger(n) || n < 1)
       throw new ValidationError(`${prefix}-${flag}`, n, 'must be a whole number of at least 1');
   }
-}
-
-/** Credentials as sent with --with-registry-auth: a user name, a password, short enough to be sane. */
-export function validateRegistryAuth(auth: RegistryAuth): RegistryAuth {
-  if (auth.username === '' || auth.username.length > 256 || auth.password.length > 4096) {
-    throw new ValidationError(
-      '--with-registry-auth',
-      '(credentials)',
-      'need a user name and a password of sane length',
-    );
-  }
-  if (auth.serverAddress.length > 512) {
-    throw new ValidationError('--with-registry-auth', auth.serverAddress, 'not a registry address');
-  }
-  return auth;
 }
