@@ -1,6 +1,10 @@
 /** A fake world for the pure reconciler: a clock, ids, and its plans applied. */
 import {
+  addCapacity,
+  isTerminal,
   reconcile,
+  reservationOf,
+  type Capacity,
   type Action,
   type EventDraft,
   type NodeView,
@@ -44,7 +48,8 @@ export class World {
     const plan = reconcile({
       services: this.services,
       tasks: this.tasks,
-      nodes: this.nodes,
+      // What the manager's store counts: the reservations of the tasks on a node that have not ended.
+      nodes: this.nodes.map((n) => (n.capacity ? { ...n, reserved: this.reserved(n.id) } : n)),
       slots: this.slots,
       serviceStates: this.serviceStates,
       health: this.health,
@@ -71,6 +76,13 @@ export class World {
     this.events.push(...plan.events);
     this.lastPlan = plan;
     return plan.actions;
+  }
+
+  reserved(nodeId: string): Capacity {
+    return this.tasks
+      .filter((t) => t.nodeId === nodeId && !isTerminal(t.state))
+      .map((t) => reservationOf(t.spec))
+      .reduce(addCapacity, { nanoCpus: 0, memoryBytes: 0 });
   }
 
   /** A worker's report that the task runs. */

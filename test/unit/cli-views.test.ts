@@ -167,14 +167,25 @@ test('node ls and node inspect: the address, and the ingress address in inspect'
     history: [],
     address: '172.18.0.5',
     ingressAddress: '0.0.0.0',
+    capacity: { nanoCpus: 2e9, memoryBytes: 8 * 2 ** 30 },
+    reserved: { nanoCpus: 5e8, memoryBytes: 2 ** 30 },
   };
-  const ls = nodesTable([node, { ...node, id: 'node2', name: 'w2', address: '' }], NOW);
-  assert.match(ls, /^ID\s+NAME\s+STATUS\s+AVAILABILITY\s+TASKS\s+LAST HEARTBEAT\s+ADDRESS\s+HOSTNAME\n/);
-  assert.match(ls, /w1\s+ready\s+active\s+2\s+1s ago\s+172\.18\.0\.5\s+host-a/);
-  assert.match(ls, /w2\s+ready\s+active\s+2\s+1s ago\s+-\s+host-a/, 'an address not reported yet');
+  const unknown = { ...node, id: 'node2', name: 'w2', address: '', capacity: null };
+  const ls = nodesTable([node, unknown], NOW);
+  assert.match(
+    ls,
+    /^ID\s+NAME\s+STATUS\s+AVAILABILITY\s+TASKS\s+CPUS FREE\s+MEMORY FREE\s+LAST HEARTBEAT\s+ADDRESS\s+HOSTNAME\n/,
+  );
+  assert.match(ls, /w1\s+ready\s+active\s+2\s+1\.5 of 2\s+7 GiB of 8 GiB\s+1s ago\s+172\.18\.0\.5\s+host-a/);
+  assert.match(ls, /w2\s+ready\s+active\s+2\s+-\s+-\s+1s ago\s+-\s+host-a/, 'an address and capacity not reported');
   const text = nodeDetailText(node, NOW);
   assert.match(text, /^Address:\s+172\.18\.0\.5 \(other nodes' proxies reach its published tasks here\)$/m);
   assert.match(text, /^Ingress:\s+0\.0\.0\.0 \(its proxy accepts published ports here\)$/m);
   assert.equal(nodeJson(node).address, '172.18.0.5');
   assert.equal(nodeJson(node).ingressAddress, '0.0.0.0');
+  assert.match(text, /^Capacity:\s+2 CPUs, 8 GiB memory$/m);
+  assert.match(text, /^Reserved:\s+0\.5 CPU, 1 GiB memory \(by its tasks' --reserve-\*\)$/m);
+  assert.match(text, /^Free:\s+1\.5 CPUs, 7 GiB memory$/m);
+  assert.deepEqual(nodeJson(node).free, { nanoCpus: 1.5e9, memoryBytes: 7 * 2 ** 30 });
+  assert.match(nodeDetailText(unknown, NOW), /^Capacity:\s+not known/m);
 });

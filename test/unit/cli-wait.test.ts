@@ -31,6 +31,8 @@ function result(atMs: number, outcome: 'success' | 'failure' | 'unknown', code?:
     code: code ?? 0,
     output: code === undefined && outcome === 'failure' ? 'connection refused' : '',
     counted: counted && outcome !== 'unknown',
+    throttledPercent: 0,
+    limitNanoCpus: 0,
   };
 }
 

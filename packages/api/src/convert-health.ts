@@ -1,6 +1,6 @@
 /** Domain ↔ wire for health: the health spec and its probes, phase records and probe results. */
 import type { HealthSpec, Phase, PhaseRecord, PhaseState, Probe, ProbeHandler, ProbeResult } from '@warren/core';
-import type { TaskHealthRecords } from '@warren/core';
+import type { TaskHealthRecords, ThrottledPolicy } from '@warren/core';
 import { PROBE_DEFAULTS, isPhase, isPhaseStatus } from '@warren/core';
 import type {
   HealthSpec as WireHealth,
@@ -21,7 +21,11 @@ export function healthSpecToWire(spec: HealthSpec): WireHealth {
     const probe = spec[phase];
     if (probe) health[phase] = probeToWire(probe);
   }
-  return spec.fromImage ? { ...health, fromImage: true } : health;
+  return {
+    ...health,
+    ...(spec.fromImage ? { fromImage: true } : {}),
+    ...(spec.throttled ? { throttled: spec.throttled } : {}),
+  };
 }
 
 export function healthSpecFromWire(wire: WireHealthOut | null | undefined): HealthSpec {
@@ -31,6 +35,8 @@ export function healthSpecFromWire(wire: WireHealthOut | null | undefined): Heal
     if (probe) health[phase] = probeFromWire(probe);
   }
   if (wire?.fromImage) health.fromImage = true;
+  // As sent: validation refuses anything but the policies' names.
+  if (wire?.throttled) health.throttled = wire.throttled as ThrottledPolicy;
   return health;
 }
 
@@ -132,6 +138,8 @@ function resultToWire(r: ProbeResult): WireResult {
     code: r.code ?? 0,
     output: r.output,
     counted: r.counted,
+    throttledPercent: r.throttledPercent ?? 0,
+    limitNanoCpus: r.limitNanoCpus ?? 0,
   };
 }
 
@@ -144,5 +152,8 @@ function resultFromWire(w: WireResultOut): ProbeResult {
     ...(w.hasCode ? { code: w.code } : {}),
     output: w.output,
     counted: w.counted,
+    ...(w.limitNanoCpus > 0
+      ? { throttledPercent: Math.min(100, Math.max(0, w.throttledPercent)), limitNanoCpus: w.limitNanoCpus }
+      : {}),
   };
 }

@@ -13,7 +13,12 @@ import {
   taskHealth,
   taskReady,
 } from '@warren/core';
-import type { UpdatePolicy } from '@warren/core';
+import type { Resources, UpdatePolicy } from '@warren/core';
+import { hasResources } from '@warren/core';
+import type {
+  Resources as WireResources,
+  Resources__Output as WireResourcesOut,
+} from './generated/warren/v1/Resources.js';
 import type { UpdatePolicy__Output as WirePolicyOut } from './generated/warren/v1/UpdatePolicy.js';
 import { healthFromWire, healthSpecFromWire, healthSpecToWire, phaseToWire } from './convert-health.js';
 import type { Event as WireEvent } from './generated/warren/v1/Event.js';
@@ -54,6 +59,7 @@ export function specToWire(spec: ServiceSpec): WireSpec {
     forceUpdate: spec.forceUpdate,
     noHealthcheck: spec.noHealthcheck === true,
     stack: spec.stack ?? '',
+    resources: spec.resources ? resourcesToWire(spec.resources) : null,
   };
 }
 
@@ -90,7 +96,28 @@ export function specFromWire(wire: WireSpecOut | null | undefined): ServiceSpec 
     forceUpdate: w.forceUpdate ?? 0,
     ...(w.noHealthcheck ? { noHealthcheck: true } : {}),
     ...(w.stack ? { stack: w.stack } : {}),
+    ...resourcesFromWire(w.resources),
   };
+}
+
+function resourcesToWire(r: Resources): WireResources {
+  return {
+    limitNanoCpus: r.limits.nanoCpus,
+    limitMemoryBytes: r.limits.memoryBytes,
+    limitPids: r.limits.pids,
+    reserveNanoCpus: r.reservations.nanoCpus,
+    reserveMemoryBytes: r.reservations.memoryBytes,
+  };
+}
+
+/** Resources as sent; absent when nothing is set. Not yet validated. */
+function resourcesFromWire(w: WireResourcesOut | null | undefined): { resources?: Resources } {
+  if (!w) return {};
+  const resources: Resources = {
+    limits: { nanoCpus: w.limitNanoCpus, memoryBytes: w.limitMemoryBytes, pids: w.limitPids },
+    reservations: { nanoCpus: w.reserveNanoCpus, memoryBytes: w.reserveMemoryBytes },
+  };
+  return hasResources(resources) ? { resources } : {};
 }
 
 /** An update policy as sent; unset fields take the defaults. Not yet validated. */

@@ -69,7 +69,7 @@ type Flags = Record<string, string | undefined>;
  * alone retime it, and what no flag names is kept (as `docker service update --health-*`).
  */
 export function healthFromFlags(flags: Flags, base: HealthSpec = {}): HealthSpec {
-  const health: HealthSpec = {};
+  const health: HealthSpec = base.throttled ? { throttled: base.throttled } : {};
   for (const prefix of Object.keys(PREFIXES) as Prefix[]) {
     const probe = probeFromFlags(prefix, flags, base[PREFIXES[prefix]]);
     if (probe) health[PREFIXES[prefix]] = probe;

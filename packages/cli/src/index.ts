@@ -3,6 +3,7 @@ export { KeyValues, parseKeyValues, type KeyValueSyntax } from './key-values.js'
 export { healthFromFlags, parseHandler } from './health-flags.js';
 export { parseMount, parseScaleTargets, specFromFlags, type CreateOptions } from './service-flags.js';
 export { updatedEnv, updatedPorts, updatedSpec, type UpdateOptions } from './update-spec.js';
+export { resourcesFromFlags, throttledFromFlags } from './resource-flags.js';
 export {
   followOutcome,
   onSpec,

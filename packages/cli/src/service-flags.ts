@@ -20,9 +20,10 @@ import { healthFromFlags } from './health-flags.js';
 import { policyFromFlags } from './update-flags.js';
 import { parseKeyValues } from './key-values.js';
 import { parseCount } from './numbers.js';
+import { resourcesFromFlags, throttledFromFlags, type ResourceOptions } from './resource-flags.js';
 
 /** The options of `service create` as commander hands them over (health flags included). */
-export interface CreateOptions extends RestartOptions {
+export interface CreateOptions extends RestartOptions, ResourceOptions {
   image: string;
   replicas: string;
   env: string[];
@@ -47,7 +48,7 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     network: o.network,
     stopTimeoutMs:
       o.stopTimeout === undefined ? SPEC_DEFAULTS.stopTimeoutMs : parseDuration(o.stopTimeout, '--stop-timeout'),
-    health: healthFromFlags(o as Record<string, string | undefined>),
+    health: throttledFromFlags(o, healthFromFlags(o as Record<string, string | undefined>)),
     ...noImageCheck(o),
     restart: restartFromFlags(o, RESTART_DEFAULTS),
     maxReplacing: o.maxReplacing === undefined ? 0 : parseCount('--max-replacing', o.maxReplacing),
@@ -58,6 +59,7 @@ export function specFromFlags(name: string, command: string[], o: CreateOptions)
     update: policyFromFlags(o as Record<string, unknown>, 'update', UPDATE_DEFAULTS),
     rollback: policyFromFlags(o as Record<string, unknown>, 'rollback', ROLLBACK_DEFAULTS),
     forceUpdate: 0,
+    ...resourcesFromFlags(o),
   });
 }
 
@@ -69,7 +71,9 @@ export function exposeOf(ports: number[]): { expose?: number[] } {
 /** `--no-healthcheck`: the image's HEALTHCHECK is not used; with a check of the service's own, it says nothing. */
 function noImageCheck(o: CreateOptions): { noHealthcheck?: true } {
   if (o.healthcheck !== false) return {};
-  const own = Object.keys(o).find((k) => /^(health|startup|liveness|readiness)[A-Z]/.test(k) && o[k] !== undefined);
+  const own = Object.keys(o).find(
+    (k) => /^(health|startup|liveness|readiness)[A-Z]/.test(k) && k !== 'healthThrottled' && o[k] !== undefined,
+  );
   if (own)
     throw new ValidationError('--no-healthcheck', 'given', `it conflicts with the check flags (${flagName(own)})`);
   return { noHealthcheck: true };

@@ -18,9 +18,10 @@ import { parseCount } from './numbers.js';
 import { collect } from './options.js';
 import { addRestartOptions, exposeOf, restartFromFlags, type RestartOptions } from './service-flags.js';
 import { addUpdatePolicyOptions, policyFromFlags } from './update-flags.js';
+import { addResourceOptions, resourcesFromFlags, throttledFromFlags, type ResourceOptions } from './resource-flags.js';
 
 /** The options of `service update` as commander hands them over (health and policy flags included). */
-export interface UpdateOptions extends RestartOptions {
+export interface UpdateOptions extends RestartOptions, ResourceOptions {
   image?: string;
   replicas?: string;
   envAdd: string[];
@@ -58,6 +59,7 @@ export function addServiceUpdateOptions(command: Command): Command {
     .option('--force', 'roll every task over, even when nothing else changed');
   addRestartOptions(command, false);
   addUpdatePolicyOptions(command, false);
+  addResourceOptions(command);
   return addHealthRemovalOptions(addHealthOptions(command, false));
 }
 
@@ -68,7 +70,7 @@ export function addServiceUpdateOptions(command: Command): Command {
  */
 export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec {
   const flags = o as Record<string, unknown>;
-  const { noHealthcheck, expose, ...kept } = current;
+  const { noHealthcheck, expose, resources, ...kept } = current;
   return validateServiceSpec({
     ...kept,
     image: o.image ?? current.image,
@@ -76,7 +78,7 @@ export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec
     env: updatedEnv(current.env, o.envAdd, o.envRm),
     stopTimeoutMs:
       o.stopTimeout === undefined ? current.stopTimeoutMs : parseDuration(o.stopTimeout, '--stop-timeout'),
-    health: updatedHealthFromFlags(flags, current.health),
+    health: throttledFromFlags(o, updatedHealthFromFlags(flags, current.health)),
     ...imageCheckFlags(flags, noHealthcheck === true),
     restart: restartFromFlags(o, current.restart),
     maxReplacing: o.maxReplacing === undefined ? current.maxReplacing : parseCount('--max-replacing', o.maxReplacing),
@@ -86,6 +88,7 @@ export function updatedSpec(current: ServiceSpec, o: UpdateOptions): ServiceSpec
     update: policyFromFlags(flags, 'update', current.update),
     rollback: policyFromFlags(flags, 'rollback', current.rollback),
     forceUpdate: current.forceUpdate + (o.force ? 1 : 0),
+    ...resourcesFromFlags(o, resources),
   });
 }
 

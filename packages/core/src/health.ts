@@ -1,4 +1,5 @@
 import type { HealthSpec, Probe, ServiceSpec } from './spec.js';
+import { THROTTLED_PERCENT, throttleWords } from './throttle.js';
 
 /**
  * The health contract of DESIGN.md section 2, pure. The worker runs it as results come in; the
@@ -21,8 +22,12 @@ export interface ProbeResult {
   code?: number;
   /** Exec output, HTTP body excerpt, or what went wrong, in words. */
   output: string;
-  /** False for unknown outcomes and for failures inside the start period. */
+  /** False for unknown outcomes, for failures inside the start period, and tolerated throttled ones. */
   counted: boolean;
+  /** Of the run's CPU periods, the share (0-100) its container was CPU-throttled; read only under a limit. */
+  throttledPercent?: number;
+  /** The container's CPU limit during the run, with `throttledPercent`. */
+  limitNanoCpus?: number;
 }
 
 export interface PhaseState {
@@ -216,11 +221,17 @@ export function describeResult(kind: ProbeKind, result: ProbeResult): string {
       .find((l) => l.trim() !== '')
       ?.trim()
       .slice(0, 120) ?? '';
-  if (result.code !== undefined) {
-    if (kind === 'http') return `HTTP ${result.code}`;
-    if (kind === 'exec') return firstLine ? `exit code ${result.code}: ${firstLine}` : `exit code ${result.code}`;
-  }
-  return firstLine || result.outcome;
+  const base =
+    result.code !== undefined && kind === 'http'
+      ? `HTTP ${result.code}`
+      : result.code !== undefined && kind === 'exec'
+        ? firstLine
+          ? `exit code ${result.code}: ${firstLine}`
+          : `exit code ${result.code}`
+        : firstLine || result.outcome;
+  if (result.outcome === 'success' || !result.throttledPercent || !result.limitNanoCpus) return base;
+  const forgiven = result.outcome === 'unknown' && result.throttledPercent >= THROTTLED_PERCENT ? ': not counted' : '';
+  return `${base}; ${throttleWords(result.throttledPercent, result.limitNanoCpus)}${forgiven}`;
 }
 
 /** Deterministic offset in [0, intervalMs) for a task's first run after a worker restart. */

@@ -51,3 +51,29 @@ export {
 } from './docker-check.js';
 export { DEFAULT_VIP_RANGE, inRange, parseVipRange, type VipRange } from './vip-range.js';
 export { readDnsAddress } from './dns-address.js';
+export {
+  NO_RESOURCES,
+  addCapacity,
+  fits,
+  formatBytes,
+  formatCpus,
+  freeCapacity,
+  hasResources,
+  noRoomReason,
+  parseCpus,
+  parseSize,
+  reservationOf,
+  resourcesText,
+  validateResources,
+  type Capacity,
+  type Resources,
+} from './resources.js';
+export {
+  THROTTLED_PERCENT,
+  judgeThrottled,
+  parseCpuStat,
+  throttleWords,
+  throttledPercent,
+  throttledPolicyWords,
+  type CpuPeriods,
+} from './throttle.js';

@@ -1,6 +1,7 @@
 import { ValidationError } from './errors.js';
 import { isImageRef } from './image.js';
 import { validateExposedPorts, validatePublishedPorts, type PublishedPort } from './ports.js';
+import { validateResources, type Resources } from './resources.js';
 import { validateUpdatePolicy, type UpdatePolicy, type UpdateStatus } from './update-policy.js';
 
 /** Defaults of a service spec, next to their names. */
@@ -87,7 +88,13 @@ export interface HealthSpec {
   check?: Probe;
   /** Set by the manager on a task's copy: these checks are the image's HEALTHCHECK. */
   fromImage?: boolean;
+  /** How a failure while CPU-throttled counts (`--health-throttled`); absent: `unknown`, bounded. */
+  throttled?: ThrottledPolicy;
 }
+
+/** `unknown`: a failed run in a throttled container is not counted, `retries` times in a row at most. */
+export const THROTTLED_POLICIES = ['unknown', 'failure'] as const;
+export type ThrottledPolicy = (typeof THROTTLED_POLICIES)[number];
 
 export interface ServiceSpec {
   name: string;
@@ -120,6 +127,8 @@ export interface ServiceSpec {
   noHealthcheck?: boolean;
   /** The stack that deployed it (`warren stack deploy`); absent for none. */
   stack?: string;
+  /** Limits for its containers and reservations for placement; absent for none. */
+  resources?: Resources;
 }
 
 /** The replacement budget of a spec: `maxReplacing`, or one third of the replicas (at least 1). */
@@ -225,8 +234,12 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
   }
   validatePublishedPorts(spec.ports, spec.network);
   validateExposedPorts(spec.expose ?? [], spec.network);
+  if (spec.resources) validateResources(spec.resources);
   validateUpdatePolicy(spec.update, '--update');
   validateUpdatePolicy(spec.rollback, '--rollback');
+  const throttled = spec.health.throttled;
+  if (throttled !== undefined && !(THROTTLED_POLICIES as readonly string[]).includes(throttled))
+    throw new ValidationError('--health-throttled', throttled, `use one of ${THROTTLED_POLICIES.join(', ')}`);
   if (spec.health.fromImage)
     throw new ValidationError('health', 'from the image', 'only a task takes the image check');
   for (const phase of ['startup', 'liveness', 'readiness', 'check'] as const) {

@@ -1,3 +1,4 @@
+import { isTerminal, reservationOf } from '@warren/core';
 import type { Change } from './store/store.js';
 
 /** Every service: a pass over the whole state. */
@@ -16,11 +17,14 @@ export class PassScope {
   readonly #changed = new Set<string>();
   /** When each service asked to be looked at again. */
   #wakes = new Map<string, number>();
+  /** Services with a task waiting for room on a node: looked at again when a reservation is freed. */
+  #waitingForRoom = new Set<string>();
 
   /** Notes a commit's changes. Returns whether any of them asks for a pass. */
   note(changes: readonly Change[]): boolean {
     let any = false;
     for (const change of changes) {
+      if (freesRoom(change)) for (const waiting of this.#waitingForRoom) this.#changed.add(waiting);
       const id = serviceOf(change);
       if (id === undefined) continue;
       any = true;
@@ -48,12 +52,21 @@ export class PassScope {
     return ids;
   }
 
-  /** After a pass over `scope`: the times its services asked to be looked at again. */
-  settle(scope: Scope, wakes: ReadonlyMap<string, number>): void {
-    if (scope === ALL) this.#wakes = new Map(wakes);
-    else {
-      for (const id of scope) this.#wakes.delete(id);
+  /**
+   * After a pass over `scope`: the times its services asked to be looked at again, and those of
+   * them waiting for room.
+   */
+  settle(scope: Scope, wakes: ReadonlyMap<string, number>, waitingForRoom: ReadonlySet<string> = new Set()): void {
+    if (scope === ALL) {
+      this.#wakes = new Map(wakes);
+      this.#waitingForRoom = new Set(waitingForRoom);
+    } else {
+      for (const id of scope) {
+        this.#wakes.delete(id);
+        this.#waitingForRoom.delete(id);
+      }
       for (const [id, at] of wakes) this.#wakes.set(id, at);
+      for (const id of waitingForRoom) this.#waitingForRoom.add(id);
     }
   }
 
@@ -90,4 +103,13 @@ function serviceOf(change: Change): string | undefined {
     case 'putMeta':
       return undefined;
   }
+}
+
+/** A task with a reservation that ended or was deleted: its node may have room for a waiting one. */
+function freesRoom(change: Change): boolean {
+  if (change.kind !== 'putTask' && change.kind !== 'deleteTask') return false;
+  const { task } = change;
+  const need = reservationOf(task.spec);
+  if (need.nanoCpus === 0 && need.memoryBytes === 0) return false;
+  return change.kind === 'deleteTask' || isTerminal(task.state);
 }

@@ -160,6 +160,7 @@ export class ReconcilerLoop {
           availability: n.availability ?? 'active',
           engineTrouble: !this.sessions.engine(n.id).ok,
           images: n.images,
+          ...(n.capacity ? { capacity: n.capacity, reserved: view.reservedOnNode(n.id) } : {}),
         })),
         health,
         now: this.now(),
@@ -178,7 +179,7 @@ export class ReconcilerLoop {
         ...plan.deletedServiceStates.map((serviceId): Change => ({ kind: 'deleteServiceState', serviceId })),
         ...plan.events.map((event): Change => ({ kind: 'event', event })),
       ];
-      this.#scope.settle(scope, plan.serviceWakes);
+      this.#scope.settle(scope, plan.serviceWakes, plan.waitingForRoom);
       this.#wakeUpAt(this.#scope.nextWake());
       return { changes, result: plan };
     });

@@ -4,6 +4,7 @@ import type { AssignedTask } from '@warren/api';
 import type { StatusReporter, StatusReport } from './reporter.js';
 import type { ProbeTarget } from './probes/types.js';
 import { dockerMessage, type ContainerRuntime, type TaskContainer } from './runtime.js';
+import { exitReason } from './exit-reason.js';
 
 type Task = AssignedTask;
 
@@ -187,12 +188,11 @@ export class Executor {
     } else if ((container.state === 'exited' || container.state === 'dead') && !isTerminal(state)) {
       this.probes.stop(taskId);
       const ok = container.exitCode === 0;
-      const said = ok ? '' : await this.runtime.lastLogLine(container.id);
       this.#report(task, {
         taskId,
         state: ok ? 'complete' : 'failed',
         message: ok ? 'exited' : 'container exited',
-        ...(ok ? {} : { error: `container exited with code ${container.exitCode}${said ? `: ${said}` : ''}` }),
+        ...(ok ? {} : { error: await exitReason(this.runtime, container, task.spec) }),
         exitCode: container.exitCode,
         containerId: container.id,
       });

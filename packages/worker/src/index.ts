@@ -4,6 +4,7 @@ export { ContainerRuntime, type TaskContainer } from './runtime.js';
 export { LABEL, taskLabels } from './labels.js';
 export { Prober, type PhaseUpdate, type ProbeExecutor } from './prober/prober.js';
 export { TimerHeap } from './prober/timer-heap.js';
+export { CpuThrottleReader, cpuStatPath } from './prober/cpu-throttle.js';
 export { Semaphore } from './semaphore.js';
 export { httpProbe } from './probes/http.js';
 export { tcpProbe } from './probes/tcp.js';

@@ -43,8 +43,8 @@ export interface ManagerLinkOptions {
   /** Told at registration: where other nodes reach this node's tasks, and where its proxy listens. */
   address: string;
   ingressAddress: string;
-  /** The engine's images, sent at registration and when they change. */
-  runtime: Pick<ContainerRuntime, 'images'>;
+  /** The engine's images, sent at registration and when they change; its CPUs and memory. */
+  runtime: Pick<ContainerRuntime, 'images' | 'capacity'>;
   /** The engine's last answer to a ping, sent with every heartbeat. */
   engine: () => EngineState;
   assignments: AssignmentHandler;

@@ -128,11 +128,16 @@ export class ManagerLink {
     for (;;) {
       signal.throwIfAborted();
       try {
-        const images = await this.options.runtime.images();
+        // An engine that does not say leaves the capacity unknown: the node still joins.
+        const unknown = (): undefined => undefined;
+        const [images, capacity] = await Promise.all([
+          this.options.runtime.images(),
+          this.options.runtime.capacity().catch(unknown),
+        ]);
         const res = await unary<wire.RegisterRequest, wire.RegisterResponseOut>(
           client.Register,
           client,
-          { name, hostname: hostname(), images, address, ingressAddress },
+          { name, hostname: hostname(), images, address, ingressAddress, capacity },
           { signal, timeoutMs: REGISTER_TIMEOUT_MS },
         );
         this.#nodeId = res.nodeId;

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import {
-  containerName,
   imageHealth,
   normalizeImageRef,
   servedTargets,
+  type Capacity,
   type EngineHealthcheck,
   type HealthSpec,
   type RegistryAuth,
@@ -12,7 +12,8 @@ import {
   type TaskPort,
 } from '@warren/core';
 import { demuxDockerStream } from './docker-stream.js';
-import { LABEL, taskLabels } from './labels.js';
+import { containerOptions } from './container-options.js';
+import { LABEL } from './labels.js';
 
 export interface TaskContainer {
   id: string;
@@ -21,6 +22,8 @@ export interface TaskContainer {
   /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
   state: string;
   exitCode: number;
+  /** The engine killed it for going past its memory limit (known once it exited). */
+  oomKilled?: boolean;
 }
 
 export type RuntimeEvent =
@@ -63,6 +66,12 @@ export class ContainerRuntime {
   }
 
   /** Image tags (normalized, `name:tag`), repo digests (`name@sha256:…`) and ids present on the engine. */
+  /** What the engine's host has: its CPUs and memory (a node's capacity for reservations). */
+  async capacity(): Promise<Capacity> {
+    const info = (await this.docker.info()) as { NCPU: number; MemTotal: number };
+    return { nanoCpus: info.NCPU * 1e9, memoryBytes: info.MemTotal };
+  }
+
   async images(): Promise<string[]> {
     const images = await this.docker.listImages();
     const refs = new Set<string>();
@@ -109,39 +118,16 @@ export class ContainerRuntime {
           return { id: c.Id, taskId, serviceName, state: c.State, exitCode: 0 };
         }
         const info = await this.docker.getContainer(c.Id).inspect();
-        return { id: c.Id, taskId, serviceName, state: c.State, exitCode: info.State.ExitCode };
+        const { ExitCode: exitCode, OOMKilled: oomKilled } = info.State;
+        return { id: c.Id, taskId, serviceName, state: c.State, exitCode, oomKilled };
       }),
     );
   }
 
   /** Creates and starts the task's container. Returns its id. */
   async run(task: Task, nodeId: string): Promise<string> {
-    const { spec } = task;
-    const served = servedTargets(spec);
-    const bindings = Object.fromEntries(
-      served.map((target) => [`${target}/tcp`, [{ HostIp: this.advertiseAddr, HostPort: '' }]]),
-    );
-    const container = await this.docker.createContainer({
-      name: containerName(task),
-      Image: spec.image,
-      ExposedPorts: Object.fromEntries(served.map((target) => [`${target}/tcp`, {}])),
-      ...(spec.command.length > 0 ? { Cmd: spec.command } : {}),
-      Env: spec.env,
-      Labels: taskLabels(task, nodeId),
-      StopTimeout: Math.ceil(spec.stopTimeoutMs / 1000),
-      // Warren's prober runs the checks, the image's HEALTHCHECK too: Docker's own never runs twice.
-      Healthcheck: { Test: ['NONE'] },
-      HostConfig: {
-        NetworkMode: spec.network,
-        Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readonly ? ':ro' : ''}`),
-        // An init as PID 1 passes SIGTERM on to the command and reaps orphans (exec probes).
-        Init: true,
-        RestartPolicy: { Name: 'no' },
-        PortBindings: bindings,
-        // Not on the host network: such a task shares the host's resolv.conf.
-        ...(this.dns && spec.network !== 'host' ? { Dns: [this.dns] } : {}),
-      },
-    });
+    const options = containerOptions(task, nodeId, { advertiseAddr: this.advertiseAddr, dns: this.dns });
+    const container = await this.docker.createContainer(options);
     try {
       await container.start();
     } catch (err) {
@@ -171,6 +157,12 @@ export class ContainerRuntime {
     const networks = info.NetworkSettings.Networks ?? {};
     const address = networks[spec.network]?.IPAddress || Object.values(networks).find((n) => n.IPAddress)?.IPAddress;
     return { address: address || '127.0.0.1', startedAt, ports };
+  }
+
+  /** Whether the engine killed a stopped container for going past its memory limit. */
+  async oomKilled(containerId: string): Promise<boolean> {
+    const info = await this.docker.getContainer(containerId).inspect();
+    return info.State.OOMKilled;
   }
 
   /** The exit code of a stopped container; undefined while it runs or when it is gone. */

@@ -19,6 +19,7 @@ import { ServiceFront } from './service-front.js';
 import { NodeIdentity } from './node-identity.js';
 import { workerMetrics } from './metrics.js';
 import { Prober } from './prober/prober.js';
+import { CpuThrottleReader } from './prober/cpu-throttle.js';
 import { probeDispatcher } from './probes/dispatch.js';
 import { StatusReporter } from './reporter.js';
 import { ContainerRuntime } from './runtime.js';
@@ -95,6 +96,7 @@ export class Worker {
       onUpdate: (update) => this.#health.add(update),
       onRun: this.#metrics.onRun,
       logger: logger.child({ component: 'prober' }),
+      throttle: new CpuThrottleReader(this.#runtime.docker),
     });
     const probes: ProbeHooks = {
       start: (task, target, startedAt, adopted) =>

@@ -12,6 +12,7 @@ import { addUpdatePolicyOptions } from '../update-flags.js';
 import { collect, formatOption } from '../options.js';
 import { addRestartOptions, parseScaleTargets, specFromFlags, type CreateOptions } from '../service-flags.js';
 import { addUpdateCommands } from './service-update.js';
+import { addResourceOptions } from '../resource-flags.js';
 
 export function serviceCommand(): Command {
   const service = new Command('service').description(
@@ -50,7 +51,7 @@ export function serviceCommand(): Command {
       [],
     );
   create.option('--no-healthcheck', "without --health-* flags, do not run the image's HEALTHCHECK (Warren runs it)");
-  const createFlags = addHealthOptions(addUpdatePolicyOptions(addRestartOptions(create)));
+  const createFlags = addHealthOptions(addResourceOptions(addUpdatePolicyOptions(addRestartOptions(create))));
   addFollowOptions(createFlags, 'every replica to run, healthy and ready').action(
     async (name: string, command: string[], o: CreateOptions & FollowFlags, cmd: Command) => {
       const spec = specFromFlags(name, command, o);

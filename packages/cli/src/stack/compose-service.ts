@@ -18,6 +18,8 @@ import {
   type ServiceSpec,
 } from '@warren/core';
 import { healthFromFlags } from '../health-flags.js';
+import { throttledFromFlags } from '../resource-flags.js';
+import { composeResources } from './compose-resources.js';
 import { policyFromFlags } from '../update-flags.js';
 import { ComposeError, environment, isMapping, type ComposeFile, type Mapping, type Value } from './compose-file.js';
 
@@ -34,7 +36,7 @@ const SERVICE_KEYS = new Set([
   'network_mode',
   'x-warren',
 ]);
-const DEPLOY_KEYS = new Set(['replicas', 'mode', 'update_config', 'rollback_config', 'restart_policy']);
+const DEPLOY_KEYS = new Set(['replicas', 'mode', 'update_config', 'rollback_config', 'restart_policy', 'resources']);
 const POLICY_KEYS = {
   parallelism: 'Parallelism',
   delay: 'Delay',
@@ -45,7 +47,7 @@ const POLICY_KEYS = {
 } as const;
 const PHASES = 'health|startup|liveness|readiness';
 const PARTS = 'http|tcp|cmd|grpc|interval|timeout|retries|start-period|success-threshold';
-const X_WARREN_KEY = new RegExp(`^((${PHASES})-(${PARTS})|max-replacing|pull)$`);
+const X_WARREN_KEY = new RegExp(`^((${PHASES})-(${PARTS})|max-replacing|pull|health-throttled)$`);
 
 export interface MappedService {
   spec: ServiceSpec;
@@ -96,11 +98,13 @@ export function composeService(file: ComposeFile, stack: string, key: string, en
   const own = at(`${base}.x-warren`, () => healthFromFlags(flags));
   const check = healthcheck(svc.healthcheck, `${base}.healthcheck`, fail, at);
   if (check.health?.check && own.check) fail(`${base}.x-warren`, 'the check is given twice: in healthcheck and here');
-  const health: HealthSpec = {
-    ...check.health,
-    ...own,
-    ...(own.check || !check.health?.check ? {} : { check: check.health.check }),
-  };
+  const health: HealthSpec = at(`${base}.x-warren`, () =>
+    throttledFromFlags(flags, {
+      ...check.health,
+      ...own,
+      ...(own.check || !check.health?.check ? {} : { check: check.health.check }),
+    }),
+  );
 
   const restart = mapping(deploy.restart_policy, `${base}.deploy.restart_policy`, fail);
   if (restart.condition === 'none')
@@ -147,6 +151,7 @@ export function composeService(file: ComposeFile, stack: string, key: string, en
     ),
     forceUpdate: 0,
     ...(check.disabled ? { noHealthcheck: true } : {}),
+    ...composeResources(deploy.resources, `${base}.deploy.resources`, fail, at),
   };
   if (svc.network_mode !== undefined && svc.network_mode !== 'host' && svc.network_mode !== 'bridge')
     fail(`${base}.network_mode`, 'host or bridge');

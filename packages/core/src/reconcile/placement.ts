@@ -1,5 +1,6 @@
 import TinyQueue from 'tinyqueue';
 import { hasImage } from '../image.js';
+import { fits, freeCapacity, noRoomReason, reservationOf, type Capacity } from '../resources.js';
 import type { ServiceSpec } from '../spec.js';
 import { isTerminal, type Task } from '../task.js';
 import type { PlanBuilder } from './plan-builder.js';
@@ -25,12 +26,14 @@ export function placeable(
 }
 
 /**
- * Pending tasks go to the node with the image that runs the fewest tasks of their service, then
- * the fewest tasks overall, then by name; a task no node can take waits and says why.
+ * Pending tasks go to a node with the image and room for their reservation that runs the fewest
+ * tasks of their service, then the fewest tasks overall, then by name; a task no node can take
+ * waits and says why.
  *
- * Each kind of task (service, image, pull policy) keeps its candidate nodes in a min-heap on that
- * order: a node's counts only grow while tasks are placed, so a node whose entry is out of date
- * is pushed back with its counts and the next looked at. Placing n tasks on m nodes costs
+ * Each kind of task (service, image, pull policy, reservation) keeps its candidate nodes in a
+ * min-heap on that order: a node's counts only grow and its room only shrinks while tasks are
+ * placed, so a node whose entry is out of date is pushed back with its counts and the next looked
+ * at, and one without room for the kind is dropped for good. Placing n tasks on m nodes costs
  * O(m + n log m) per kind, not n × m.
  */
 export function schedule(b: PlanBuilder): void {
@@ -52,9 +55,15 @@ export function schedule(b: PlanBuilder): void {
   };
   for (const t of tasks) if (t.nodeId !== '' && t.desiredState === 'running' && !isTerminal(t.state)) count(t);
   const ready = b.input.nodes.filter(takesTasks);
+  // Room left on each node with a known capacity, less what this pass places there.
+  const free = new Map(
+    ready.flatMap((n) => (n.capacity ? [[n.id, freeCapacity(n.capacity, n.reserved ?? NONE)] as const] : [])),
+  );
   const heaps = new Map<string, TinyQueue<Entry> | undefined>();
   for (const task of pending) {
-    const kind = `${task.serviceId}\n${task.spec.image}\n${task.spec.pull ?? ''}`;
+    const need = reservationOf(task.spec);
+    const { image, pull } = task.spec;
+    const kind = `${task.serviceId}\n${image}\n${pull ?? ''}\n${need.nanoCpus}/${need.memoryBytes}`;
     const entryOf = (node: NodeView, order: number): Entry => ({
       node,
       order,
@@ -63,26 +72,54 @@ export function schedule(b: PlanBuilder): void {
     });
     let heap = heaps.get(kind);
     if (!heaps.has(kind)) {
-      const candidates = ready.flatMap((n, i) => (canRun(n, task.spec) ? [entryOf(n, i)] : []));
+      const candidates = ready.flatMap((n, i) =>
+        canRun(n, task.spec) && fits(need, free.get(n.id)) ? [entryOf(n, i)] : [],
+      );
       heap = candidates.length > 0 ? new TinyQueue(candidates, compareEntries) : undefined;
       heaps.set(kind, heap);
     }
-    if (!heap) {
-      const message = ready.length === 0 ? 'no ready node' : `no ready node has image ${task.spec.image}`;
+    for (;;) {
+      const top = heap?.peek();
+      if (!top) break;
+      if (!fits(need, free.get(top.node.id))) {
+        heap!.pop();
+        continue;
+      }
+      const now = entryOf(top.node, top.order);
+      if (now.serviceLoad === top.serviceLoad && now.load === top.load) break;
+      heap!.pop();
+      heap!.push(now);
+    }
+    const node = heap?.peek()?.node;
+    if (!node) {
+      const message = whyPending(ready, task.spec, need, free);
+      if (message.startsWith('no node has')) b.plan.waitingForRoom.add(task.serviceId);
       if (task.message !== message) b.update(task, { message });
       continue;
     }
-    for (;;) {
-      const top = heap.peek()!;
-      const now = entryOf(top.node, top.order);
-      if (now.serviceLoad === top.serviceLoad && now.load === top.load) break;
-      heap.pop();
-      heap.push(now);
-    }
-    const node = heap.peek()!.node;
     b.update(task, { state: 'assigned', nodeId: node.id, message: `assigned to ${node.name}` });
     count({ nodeId: node.id, serviceId: task.serviceId });
+    const room = free.get(node.id);
+    if (room) free.set(node.id, freeCapacity(room, need));
   }
+}
+
+const NONE: Capacity = { nanoCpus: 0, memoryBytes: 0 };
+
+/** Why a task no node takes waits: no ready node, none with its image, none with room for it. */
+function whyPending(
+  ready: readonly NodeView[],
+  spec: Task['spec'],
+  need: Capacity,
+  free: ReadonlyMap<string, Capacity>,
+): string {
+  if (ready.length === 0) return 'no ready node';
+  const able = ready.filter((n) => canRun(n, spec));
+  if (able.length === 0) return `no ready node has image ${spec.image}`;
+  return noRoomReason(
+    need,
+    able.map((n) => free.get(n.id) ?? { nanoCpus: Infinity, memoryBytes: Infinity }),
+  );
 }
 
 /** A candidate node with the counts it had when it was (last) put in its heap. */

@@ -19,6 +19,7 @@ export class PlanBuilder {
     deletedServiceStates: [],
     events: [],
     serviceWakes: new Map(),
+    waitingForRoom: new Set(),
   };
   /** The service being decided on: the wake-ups it asks for are its own. */
   #service = '';

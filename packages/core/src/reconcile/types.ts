@@ -1,5 +1,6 @@
 import type { EventDraft } from '../events.js';
 import type { Phase, TaskHealth } from '../health.js';
+import type { Capacity } from '../resources.js';
 import type { Service } from '../spec.js';
 import type { Task } from '../task.js';
 
@@ -16,6 +17,10 @@ export interface NodeView {
   /** The node's worker cannot reach its Docker engine: its probe verdicts are not trusted. */
   engineTrouble?: boolean;
   images: readonly string[];
+  /** CPUs and memory of its engine; undefined: not known (the node takes any reservation). */
+  capacity?: Capacity;
+  /** What the tasks on it reserve (tasks not ended, wherever the input leaves them out). */
+  reserved?: Capacity;
 }
 
 /** A slot's replacement history: its failures in a row and when it may be filled again. */
@@ -93,6 +98,8 @@ export interface Plan {
   wakeAt?: number;
   /** The same, by service: a pass over some services only looks at those whose time came. */
   serviceWakes: Map<string, number>;
+  /** Services with a task pending because no node has room for its reservation. */
+  waitingForRoom: Set<string>;
 }
 
 export const DEFAULT_HISTORY_LIMIT = 5;

@@ -12,10 +12,14 @@ export type Verdict =
   | { outcome: 'failure'; reason: string; stop: boolean }
   | { outcome: 'pending'; at?: number };
 
+/** How long past its stop timeout a rollout's new task may wait for room on a node. */
+export const PLACEMENT_GRACE_MS = 10_000;
+
 /**
  * A new task succeeds when it runs, healthy (or without checks) and ready, and has been so for
  * `monitorMs`; it fails when it ends on its own, its startup or liveness fails, or it is not
- * healthy and ready by its deadline. A task not yet running (pulling, starting) has no deadline.
+ * healthy and ready by its deadline. A task not yet running (pulling, starting) has no deadline,
+ * but one no node has room for fails after the stop timeout and PLACEMENT_GRACE_MS.
  * `trusted`: its node's verdicts count (its worker reaches the engine); otherwise only an end does.
  */
 export function judgeTask(task: Task, h: TaskHealthView, monitorMs: number, now: number, trusted: boolean): Verdict {
@@ -23,6 +27,12 @@ export function judgeTask(task: Task, h: TaskHealthView, monitorMs: number, now:
     if (task.desiredState !== 'running') return { outcome: 'pending' };
     const why = task.error || (task.state === 'complete' ? 'exited' : task.state);
     return { outcome: 'failure', reason: why, stop: false };
+  }
+  if (task.state === 'pending' && task.message.startsWith('no node has')) {
+    // No room for its reservation: old tasks stopping free theirs within their stop timeout.
+    const deadline = task.createdAt + task.spec.stopTimeoutMs + PLACEMENT_GRACE_MS;
+    if (now >= deadline) return { outcome: 'failure', reason: `not placed: ${task.message}`, stop: true };
+    return { outcome: 'pending', at: deadline };
   }
   if (task.state !== 'running' || !trusted) return { outcome: 'pending' };
   if (h.failing) return { outcome: 'failure', reason: h.failing.reason, stop: true };

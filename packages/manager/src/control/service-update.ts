@@ -14,6 +14,7 @@ import { registryAuthFromWire, serviceToWire, specFromWire, unaryHandler, type w
 import type { ImageQueries } from './image-queries.js';
 import { resolveImage } from './image-resolution.js';
 import type { NodeSessions } from '../workers/node-sessions.js';
+import { checkCpusExist } from './resource-checks.js';
 import type { Change, Store, StoreView } from '../store/store.js';
 
 export interface UpdateDeps {
@@ -57,6 +58,7 @@ export function updateHandlers(
       const auth = registryAuthFromWire(req.registryAuth);
       if (auth) validateRegistryAuth(auth);
       const current = find(store, req.name);
+      checkCpusExist(store, asked);
       if (asked.name !== current.spec.name) {
         throw new ValidationError('name', asked.name, `a service cannot be renamed (it is ${current.spec.name})`);
       }

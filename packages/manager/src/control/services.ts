@@ -30,6 +30,7 @@ import type { ImageQueries } from './image-queries.js';
 import type { LogRelay } from './logs.js';
 import type { IngressTables } from '../ingress/tables.js';
 import { resolveImage } from './image-resolution.js';
+import { checkCpusExist } from './resource-checks.js';
 import type { NodeSessions } from '../workers/node-sessions.js';
 import type { Change, NodeRecord, Store, StoreView } from '../store/store.js';
 
@@ -79,6 +80,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
       const auth = registryAuthFromWire(req.registryAuth);
       if (auth) validateRegistryAuth(auth);
       if (store.serviceByName(asked.name)) throw new AlreadyExistsError('service', asked.name);
+      checkCpusExist(store, asked);
       const ready = [...store.nodes()].filter((n) => sessions.isReady(n.id) && sessions.engine(n.id).ok);
       const { image, note } = await resolveImage(asked, auth, ready, deps.imageQueries);
       const spec = { ...asked, image };

@@ -1,5 +1,9 @@
 import {
+  addCapacity,
   EVENTS_KEPT,
+  NO_RESOURCES,
+  reservationOf,
+  type Capacity,
   isTerminal,
   RESULTS_KEPT,
   ROLLBACK_DEFAULTS,
@@ -35,6 +39,8 @@ export class MemoryState implements StoreView {
   readonly #tasksByNode = new Grouped<Task>();
   /** Tasks that should run on a node, by node: what placement weighs. */
   readonly #liveOnNode = new Map<string, number>();
+  /** What the tasks on each node that have not ended reserve (a task stopping still holds its room). */
+  readonly #reservedOnNode = new Map<string, Capacity>();
   readonly #nodes = new Map<string, NodeRecord>();
   readonly #health = new Map<string, TaskHealthRecords>();
   /** Ring position of the next result per task and phase (`<task>:<phase>`); layout.ts advances it. */
@@ -50,7 +56,15 @@ export class MemoryState implements StoreView {
   clear(): void {
     for (const map of [this.#services, this.#serviceIdByName, this.#tasks, this.#nodes, this.#health, this.ring])
       map.clear();
-    for (const map of [this.#slots, this.#serviceStates, this.#meta, this.#auths, this.#liveOnNode]) map.clear();
+    for (const map of [
+      this.#slots,
+      this.#serviceStates,
+      this.#meta,
+      this.#auths,
+      this.#liveOnNode,
+      this.#reservedOnNode,
+    ])
+      map.clear();
     for (const index of [this.#tasksByService, this.#tasksByNode, this.#slotsByService]) index.clear();
     this.#events = [];
   }
@@ -134,6 +148,7 @@ export class MemoryState implements StoreView {
     this.#tasksByService.put(task.serviceId, task.id, task);
     if (task.nodeId === '') return;
     this.#tasksByNode.put(task.nodeId, task.id, task);
+    if (!isTerminal(task.state)) this.#reserve(task.nodeId, reservationOf(task.spec), 1);
     if (runsOnItsNode(task)) this.#liveOnNode.set(task.nodeId, (this.#liveOnNode.get(task.nodeId) ?? 0) + 1);
   }
 
@@ -149,10 +164,19 @@ export class MemoryState implements StoreView {
     this.#tasksByService.delete(task.serviceId, task.id);
     if (task.nodeId === '') return;
     this.#tasksByNode.delete(task.nodeId, task.id);
+    if (!isTerminal(task.state)) this.#reserve(task.nodeId, reservationOf(task.spec), -1);
     if (!runsOnItsNode(task)) return;
     const left = (this.#liveOnNode.get(task.nodeId) ?? 0) - 1;
     if (left > 0) this.#liveOnNode.set(task.nodeId, left);
     else this.#liveOnNode.delete(task.nodeId);
+  }
+
+  #reserve(nodeId: string, need: Capacity, sign: 1 | -1): void {
+    if (need.nanoCpus === 0 && need.memoryBytes === 0) return;
+    const was = this.#reservedOnNode.get(nodeId) ?? NO_RESOURCES.reservations;
+    const now = addCapacity(was, { nanoCpus: sign * need.nanoCpus, memoryBytes: sign * need.memoryBytes });
+    if (now.nanoCpus === 0 && now.memoryBytes === 0) this.#reservedOnNode.delete(nodeId);
+    else this.#reservedOnNode.set(nodeId, now);
   }
 
   #putSlot(state: SlotState): void {
@@ -196,6 +220,9 @@ export class MemoryState implements StoreView {
   }
   liveTasksOnNode(nodeId: string): number {
     return this.#liveOnNode.get(nodeId) ?? 0;
+  }
+  reservedOnNode(nodeId: string): Capacity {
+    return this.#reservedOnNode.get(nodeId) ?? NO_RESOURCES.reservations;
   }
   slots(): Iterable<SlotState> {
     return this.#slots.values();

@@ -1,4 +1,5 @@
 import type {
+  Capacity,
   EventDraft,
   Phase,
   PhaseRecord,
@@ -31,6 +32,8 @@ export interface NodeRecord {
   ingressAddress?: string;
   /** `warren node rm`: from then on its certificate is refused and its tasks go elsewhere. */
   removedAt?: number;
+  /** Its engine's CPUs and memory, as its worker last registered; absent: not known. */
+  capacity?: Capacity;
 }
 
 export type Change =
@@ -65,6 +68,8 @@ export interface StoreView {
   tasksOfNode(nodeId: string): Task[];
   /** Tasks on a node that should run and have not ended: its load, as placement weighs it. */
   liveTasksOnNode(nodeId: string): number;
+  /** What the tasks on a node that have not ended reserve. */
+  reservedOnNode(nodeId: string): Capacity;
   /** The health the manager knows of a task, per phase. */
   health(taskId: string): TaskHealthRecords;
   slots(): Iterable<SlotState>;

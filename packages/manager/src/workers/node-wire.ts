@@ -21,5 +21,7 @@ export function nodeWire(store: StoreView, sessions: NodeSessions, n: NodeRecord
     history: withHistory ? (n.history ?? []).map((h) => ({ atMs: h.at, status: h.status, reason: h.reason })) : [],
     address: n.address ?? '',
     ingressAddress: n.ingressAddress ?? '',
+    capacity: n.capacity ?? null,
+    reserved: store.reservedOnNode(n.id),
   };
 }

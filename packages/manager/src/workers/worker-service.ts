@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { NotFoundError, UnauthenticatedError, ValidationError } from '@warren/core';
+import { NotFoundError, UnauthenticatedError, ValidationError, type Capacity } from '@warren/core';
 import { callIdentity, identityOfPem, toServiceError, unaryHandler, type wire } from '@warren/api';
 import type { ClusterPki } from '../pki/cluster-pki.js';
 import { assignments } from './assignments.js';
@@ -96,7 +96,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       ] as const) {
         if (ip !== '' && isIP(ip) === 0) throw new ValidationError(flag, ip.slice(0, 80), 'not an IP address');
       }
-      const addresses = { address: req.address, ingressAddress: req.ingressAddress };
+      const addresses = { address: req.address, ingressAddress: req.ingressAddress, ...capacityOf(req.capacity) };
       // A node that joined before comes back with its certificate; one joining gets a certificate
       // for the key of its CSR (signed before anything is stored: a bad request stores nothing).
       const record = id?.role === 'worker' ? store.node(id.id) : undefined;
@@ -113,7 +113,14 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
         const t = now();
         const existing = view.node(nodeId);
         const record: NodeRecord = existing
-          ? { ...existing, name: req.name, hostname: req.hostname, images, lastSeenAt: t, ...addresses }
+          ? {
+              ...withoutCapacity(existing),
+              name: req.name,
+              hostname: req.hostname,
+              images,
+              lastSeenAt: t,
+              ...addresses,
+            }
           : {
               ...addresses,
               id: nodeId,
@@ -268,4 +275,21 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       },
     ),
   };
+}
+
+/** A node's capacity as its worker tells it; a value no engine has is refused, none is "not known". */
+function capacityOf(c: wire.RegisterRequestOut['capacity']): { capacity?: Capacity } {
+  if (!c || (c.nanoCpus === 0 && c.memoryBytes === 0)) return {};
+  for (const [what, n] of [
+    ['CPUs', c.nanoCpus],
+    ['memory', c.memoryBytes],
+  ] as const) {
+    if (!Number.isSafeInteger(n) || n <= 0) throw new ValidationError('capacity', n, `not an amount of ${what}`);
+  }
+  return { capacity: { nanoCpus: c.nanoCpus, memoryBytes: c.memoryBytes } };
+}
+
+function withoutCapacity(node: NodeRecord): NodeRecord {
+  const { capacity: _, ...rest } = node;
+  return rest;
 }

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import {
   applyResult,
   initialPhaseState,
+  judgeThrottled,
+  throttledPercent,
   probeRuns,
   spreadOffset,
   type Phase,
@@ -13,6 +15,7 @@ import {
   type Task,
 } from '@warren/core';
 import type { ProbeOutcome, ProbeTarget } from '../probes/types.js';
+import type { CpuThrottleReader } from './cpu-throttle.js';
 import { TimerHeap, type TimerEntry } from './timer-heap.js';
 
 /** Runs one probe handler against a target, within `timeoutMs`. Never rejects. */
@@ -31,6 +34,8 @@ interface ActiveRun {
   run: ProbeRun;
   entry?: TimerEntry<ActiveRun>;
   probing: TaskProbing;
+  /** Failures forgiven in a row because the container was CPU-throttled (throttle.ts). */
+  forgivenInRow: number;
 }
 
 interface TaskProbing {
@@ -49,6 +54,8 @@ export interface ProberOptions {
   onRun?: (run: ProbeRun, outcome: ProbeOutcome['outcome'], durationMs: number, lagMs: number) => void;
   logger: Logger;
   now?: () => number;
+  /** Reads a CPU-limited container's throttling around each run; without it, none is read. */
+  throttle?: Pick<CpuThrottleReader, 'read' | 'forget'>;
 }
 
 /**
@@ -117,6 +124,7 @@ export class Prober {
     if (!probing) return;
     probing.stopped = true;
     for (const active of probing.active) if (active.entry) this.#heap.cancel(active.entry);
+    this.options.throttle?.forget(probing.target.containerId);
     this.#tasks.delete(taskId);
   }
 
@@ -126,7 +134,7 @@ export class Prober {
   }
 
   #activate(probing: TaskProbing, run: ProbeRun, at: number): void {
-    const active: ActiveRun = { run, probing };
+    const active: ActiveRun = { run, probing, forgivenInRow: 0 };
     probing.active.push(active);
     active.entry = this.#heap.schedule(at, active);
   }
@@ -138,22 +146,32 @@ export class Prober {
     const at = this.#now();
     const lag = at - plannedAt;
     this.#recordLag(lag);
+    const limitNanoCpus = probing.task.spec.resources?.limits.nanoCpus ?? 0;
+    const throttle = limitNanoCpus > 0 ? this.options.throttle : undefined;
+    const before = await throttle?.read(probing.target.containerId);
     let outcome: ProbeOutcome;
     try {
       outcome = await this.options.execute(run.probe.handler, probing.target, run.probe.timeoutMs);
     } catch (err) {
       outcome = { outcome: 'unknown', output: `probe error: ${(err as Error).message}` };
     }
+    const after = before && (await throttle?.read(probing.target.containerId));
     if (probing.stopped) return;
     const end = this.#now();
+    const throttled = after ? { throttledPercent: throttledPercent(before, after), limitNanoCpus } : {};
+    const policy = probing.task.spec.health.throttled;
+    const percent = throttled.throttledPercent ?? 0;
+    const judged = judgeThrottled(outcome.outcome, percent, policy, active.forgivenInRow, run.probe.retries);
+    active.forgivenInRow = judged.forgivenInRow;
     const raw = {
       at,
       durationMs: end - at,
-      outcome: outcome.outcome,
+      outcome: judged.outcome,
       output: outcome.output,
       ...(outcome.code === undefined ? {} : { code: outcome.code }),
+      ...throttled,
     };
-    this.options.onRun?.(run, outcome.outcome, end - at, lag);
+    this.options.onRun?.(run, judged.outcome, end - at, lag);
 
     let startupPassed = false;
     for (const phase of run.phases) {
