@@ -222,6 +222,8 @@ export interface ResultJson {
   code: number | null;
   output: string;
   counted: boolean;
+  /** With a CPU limit: the share of the run its container was CPU-throttled; null: not read. */
+  throttledPercent: number | null;
 }
 
 export interface TaskJson {

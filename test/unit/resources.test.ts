@@ -249,6 +249,10 @@ test('throttling: the share of periods, and a throttled failure forgiven up to t
   }
   assert.deepEqual(outcomes, ['unknown', 'unknown', 'unknown', 'failure', 'failure', 'success', 'unknown', 'failure']);
   assert.equal(judgeThrottled('failure', 100, 'failure', 0, 3).outcome, 'failure', '--health-throttled failure');
+  // An exec the engine could not start or stop in a starved container is the container's failure.
+  assert.deepEqual(judgeThrottled('unknown', 100, undefined, 0, 2), { outcome: 'unknown', forgivenInRow: 1 });
+  assert.deepEqual(judgeThrottled('unknown', 100, undefined, 2, 2), { outcome: 'failure', forgivenInRow: 2 });
+  assert.deepEqual(judgeThrottled('unknown', 10, undefined, 2, 2), { outcome: 'unknown', forgivenInRow: 0 });
   const timedOut = { at: 0, durationMs: 1000, output: 'timed out after 1s', throttledPercent: 85, limitNanoCpus: 5e8 };
   assert.equal(
     describeResult('exec', { ...timedOut, outcome: 'failure', counted: true }),

@@ -143,7 +143,8 @@ function resultToWire(r: ProbeResult): WireResult {
   };
 }
 
-function resultFromWire(w: WireResultOut): ProbeResult {
+/** A probe result as received (an unknown outcome's name becomes `unknown`). */
+export function resultFromWire(w: WireResultOut): ProbeResult {
   const outcome = w.outcome === 'success' || w.outcome === 'failure' ? w.outcome : 'unknown';
   return {
     at: w.atMs,

@@ -49,6 +49,11 @@ export interface ThrottleVerdict {
  * How a run counts, given how throttled its container was: a throttled failure is `unknown` under
  * the default policy until `retries` were forgiven in a row; from then on throttled failures count
  * until a run that is not one (a success, a failure without throttling) ends the row.
+ *
+ * An `unknown` run in a throttled container is a failure here: an exec check in a starved
+ * container cannot even be started or stopped in time, which looks like a slow engine but is the
+ * container's own state (a node whose engine is really in trouble has its verdicts set aside by
+ * the manager anyway).
  */
 export function judgeThrottled(
   outcome: Outcome,
@@ -57,9 +62,8 @@ export function judgeThrottled(
   forgivenInRow: number,
   retries: number,
 ): ThrottleVerdict {
-  const throttledFailure = outcome === 'failure' && percent >= THROTTLED_PERCENT && policy !== 'failure';
-  if (!throttledFailure) return { outcome, forgivenInRow: 0 };
-  if (forgivenInRow >= retries) return { outcome, forgivenInRow };
+  if (outcome === 'success' || percent < THROTTLED_PERCENT) return { outcome, forgivenInRow: 0 };
+  if (policy === 'failure' || forgivenInRow >= retries) return { outcome: 'failure', forgivenInRow };
   return { outcome: 'unknown', forgivenInRow: forgivenInRow + 1 };
 }
 

@@ -16,5 +16,6 @@ export {
   healthSpecToWire,
   phaseFromWire,
   phaseToWire,
+  resultFromWire,
 } from '../convert-health.js';
 export type * as wire from '../wire.js';

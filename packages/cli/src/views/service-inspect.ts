@@ -11,11 +11,10 @@ import {
   probeRuns,
   serviceChecks,
   servedTargets,
-  type Outcome,
   type Phase,
   type ServiceSpec,
 } from '@warren/core';
-import { healthSpecFromWire, specFromWire, type wire } from '@warren/api/convert';
+import { healthSpecFromWire, resultFromWire, specFromWire, type wire } from '@warren/api/convert';
 import { ago, fields, indent, shortId, table } from '../output.js';
 import { nextAttempt } from './service-list.js';
 import { endpointsText, ingressProblemsText, namesText, portsText } from './service-ports.js';
@@ -136,15 +135,7 @@ function lastResult(t: wire.TaskOut, spec: ServiceSpec, now: number): string {
   if (!last) return '-';
   const { phase, r } = last;
   const kind = probeRuns(spec.health).find((run) => run.phases.includes(phase as Phase))?.probe.handler.kind ?? 'exec';
-  const result = {
-    at: r.atMs,
-    durationMs: r.durationMs,
-    outcome: r.outcome as Outcome,
-    output: r.output,
-    counted: r.counted,
-    ...(r.hasCode ? { code: r.code } : {}),
-  };
-  const words = describeResult(kind, result);
+  const words = describeResult(kind, resultFromWire(r));
   return `${r.outcome}${words !== r.outcome ? ` ${words}` : ''} ${ago(r.atMs, now)}`;
 }
 

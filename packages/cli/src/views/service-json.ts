@@ -130,5 +130,7 @@ function resultsJson(t: wire.TaskOut) {
       code: r.hasCode ? r.code : null,
       output: r.output,
       counted: r.counted,
+      /** With a CPU limit: the share of the run its container was CPU-throttled (null: not read). */
+      throttledPercent: r.limitNanoCpus > 0 ? r.throttledPercent : null,
     }));
 }

@@ -17,7 +17,7 @@
  * A slot the command took away is done once its task stopped (the manager drains it first).
  */
 import { describeResult, formatDuration, isTerminal, isTaskState, type ProbeHandler } from '@warren/core';
-import { specFromWire, type wire } from '@warren/api/convert';
+import { resultFromWire, specFromWire, type wire } from '@warren/api/convert';
 import { good } from './progress.js';
 
 /** A check failing on every counted run for this long (and at least twice) is not a slow start. */
@@ -257,13 +257,5 @@ function handlerWords(h: ProbeHandler): string {
 /** `HTTP 500`, `exit code 1: not ready`, `timed out after 1s`; after an HTTP handler's words, just `500`. */
 function resultWords(kind: ProbeHandler['kind'], r: wire.ProbeResultOut, bare = false): string {
   if (bare && kind === 'http' && r.hasCode) return String(r.code);
-  const result = {
-    at: r.atMs,
-    durationMs: r.durationMs,
-    outcome: r.outcome as 'success' | 'failure' | 'unknown',
-    ...(r.hasCode ? { code: r.code } : {}),
-    output: r.output,
-    counted: r.counted,
-  };
-  return describeResult(kind, result);
+  return describeResult(kind, resultFromWire(r));
 }

@@ -3,6 +3,7 @@ import {
   applyResult,
   initialPhaseState,
   judgeThrottled,
+  THROTTLED_PERCENT,
   throttledPercent,
   probeRuns,
   spreadOffset,
@@ -163,11 +164,13 @@ export class Prober {
     const percent = throttled.throttledPercent ?? 0;
     const judged = judgeThrottled(outcome.outcome, percent, policy, active.forgivenInRow, run.probe.retries);
     active.forgivenInRow = judged.forgivenInRow;
+    // A run the engine could not carry out in a starved container is told as the timeout it is.
+    const starved = outcome.outcome === 'unknown' && percent >= THROTTLED_PERCENT;
     const raw = {
       at,
       durationMs: end - at,
       outcome: judged.outcome,
-      output: outcome.output,
+      output: starved ? `timed out after ${run.probe.timeoutMs}ms\n${outcome.output}` : outcome.output,
       ...(outcome.code === undefined ? {} : { code: outcome.code }),
       ...throttled,
     };
