@@ -67,7 +67,11 @@ test('files merge as Docker merges them; environment by variable; ${VAR} from th
     image: x:\${TAG:-1}
     environment: [A=1, B=2]
     ports: ["8080:80", { target: 443, published: 8443, protocol: tcp }]
-    deploy: { replicas: 2, update_config: { parallelism: 2, order: start-first } }
+    deploy:
+      replicas: 2
+      update_config: { parallelism: 2, order: start-first }
+      resources: { limits: { cpus: "0.5", memory: 64M, pids: 100 }, reservations: { memory: 32m } }
+    x-warren: { health-throttled: failure }
 `;
   const over = `services:
   web:
@@ -82,6 +86,11 @@ test('files merge as Docker merges them; environment by variable; ${VAR} from th
     assert.equal(web.replicas, 3);
     assert.equal(web.update.parallelism, 2, 'a mapping merges key by key');
     assert.equal(web.update.order, 'start-first');
+    assert.deepEqual(web.resources, {
+      limits: { nanoCpus: 5e8, memoryBytes: 64 * 2 ** 20, pids: 100 },
+      reservations: { nanoCpus: 0, memoryBytes: 32 * 2 ** 20 },
+    });
+    assert.equal(web.health.throttled, 'failure');
     assert.deepEqual(
       web.ports.map((x) => `${x.published}:${x.target}`),
       ['8080:80', '8443:443'],
@@ -98,6 +107,20 @@ test('a bad file names its file, line and key', async () => {
   assert.equal(
     await bad('    x-warren:\n      health-foo: 1\n'),
     'compose.yml:5 services.web.x-warren.health-foo: not a Warren flag x-warren takes (see docs/stacks.md)',
+  );
+  assert.match(
+    await bad('    deploy:\n      resources:\n        limits: { memory: lots }\n'),
+    /^compose\.yml:\d+ services\.web\.deploy\.resources: "lots": write a size like 64m/,
+  );
+  assert.match(
+    await bad('    deploy:\n      resources:\n        reservations: { devices: [] }\n'),
+    /^compose\.yml:\d+ services\.web\.deploy\.resources\.reservations\.devices: not supported \(cpus, memory\)/,
+  );
+  assert.match(
+    await bad(
+      '    deploy:\n      resources:\n        limits: { memory: 64m }\n        reservations: { memory: 1g }\n',
+    ),
+    /^compose\.yml:\d+ services\.web: .*above --limit-memory 64 MiB/,
   );
   assert.match(
     await bad('    ports: ["80"]\n'),
