@@ -26,9 +26,11 @@
  *
  *  16. service names: by name next to direct (same node, across nodes), DNS answer latency, readiness verdict →
  *      tasks.NAME (names.ts)
+ *  17. resources: the prober's CPU per 1,000 runs with and without reading CPU throttling; a node's room freeing →
+ *      the task waiting for it running (resources.ts)
  *
  * `npm run bench -- PART…` runs only some: cli, probes, exec, detection, recovery, ingest, node-loss, pull, ingress,
- * names, update, status-page, failover, logs, scale.
+ * names, resources, update, status-page, failover, logs, scale.
  *
  * Each part runs its own daemons on free ports with temp data dirs, and removes everything after.
  */
@@ -49,6 +51,7 @@ import { scalePlot } from './scale-plot.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { ingressBench, ingressReport } from './ingress.js';
 import { namesBench, namesReport } from './names.js';
+import { resourcesBench, resourcesReport } from './resources.js';
 import { nodeLoss } from './node-loss.js';
 import { probeCapacity } from './probe-capacity.js';
 import { pullBench, type Comparison } from './pull.js';
@@ -433,6 +436,11 @@ if (want('ingress')) {
 if (want('names')) {
   process.stderr.write('bench: service names\n');
   report.push(...namesReport(await namesBench()));
+}
+
+if (want('resources')) {
+  process.stderr.write('bench: resources\n');
+  report.push(...resourcesReport(await resourcesBench()));
 }
 
 if (want('update')) {

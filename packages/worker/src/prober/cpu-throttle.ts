@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { parseCpuStat, type CpuPeriods } from '@warren/core';
 
@@ -9,11 +9,14 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
  * Reads how often a container's CPU quota ran out, from its cgroup's `cpu.stat` (`nr_periods`,
  * `nr_throttled`): under cgroup v1 in the `cpu` hierarchy, under v2 in the unified one. The
  * container's cgroup is found once, from its main process's `/proc/<pid>/cgroup` (whatever the
- * engine's cgroup driver), then read with one small synchronous read per probe edge: a sysfs file
- * answers at once, and a read that hops to the thread pool would cost more than it does.
+ * engine's cgroup driver), and its file kept open: each probe edge is one synchronous pread (a
+ * cgroup file answers at once; a read through the thread pool, or an open and close each time,
+ * would cost more than it does).
  */
 export class CpuThrottleReader {
-  readonly #paths = new Map<string, string | null>();
+  /** The open `cpu.stat` of each container, once found (null: it has none that can be read). */
+  readonly #files = new Map<string, Promise<number | null>>();
+  readonly #buffer = Buffer.alloc(4096);
 
   constructor(
     private readonly docker: Docker,
@@ -22,22 +25,27 @@ export class CpuThrottleReader {
 
   /** The container's counters now; undefined when its cgroup cannot be read (gone, no cgroup fs). */
   async read(containerId: string): Promise<CpuPeriods | undefined> {
-    let path = this.#paths.get(containerId);
-    if (path === undefined) {
-      path = await this.#find(containerId);
-      this.#paths.set(containerId, path);
+    let file = this.#files.get(containerId);
+    if (!file) {
+      file = this.#find(containerId).then((path) => (path === null ? null : openSync(path, 'r')));
+      this.#files.set(containerId, file);
     }
-    if (path === null) return undefined;
+    const fd = await file.catch(() => null);
+    if (fd === null || this.#files.get(containerId) !== file) return undefined;
     try {
-      return parseCpuStat(readFileSync(path, 'utf8'));
+      // One pread from offset 0: the kernel writes the counters afresh for each read from the start.
+      const length = readSync(fd, this.#buffer, 0, this.#buffer.length, 0);
+      return parseCpuStat(this.#buffer.toString('utf8', 0, length));
     } catch {
       return undefined;
     }
   }
 
-  /** Forgets a container (its task stopped being probed). */
+  /** Forgets a container (its task stopped being probed), closing its file. */
   forget(containerId: string): void {
-    this.#paths.delete(containerId);
+    const file = this.#files.get(containerId);
+    this.#files.delete(containerId);
+    void file?.then((fd) => fd !== null && closeSync(fd)).catch(() => undefined);
   }
 
   async #find(containerId: string): Promise<string | null> {
