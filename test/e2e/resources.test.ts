@@ -132,7 +132,7 @@ test('a task past its memory limit fails as out of memory and is replaced after 
   assert.ok(failures.length >= 1, 'an event says out of memory');
 });
 
-test('placement: a reservation no node has waits with the reason; an update that lowers it places it', async (t) => {
+test('placement: a reservation no node has waits with the reason; an update lowering it places it; one raising it past the node pauses, the task serving on', async (t) => {
   const c = await Cluster.create();
   t.after(() => c.destroy());
   await c.startWorker('w1');
@@ -154,6 +154,26 @@ test('placement: a reservation no node has waits with the reason; an update that
   await c.ok('service', 'update', 'big', '--reserve-memory', '32m', '--detach');
   const [running] = await c.waitRunning('big', 1, 60_000);
   assert.equal(running!.node, c.nodeName('w1'));
+  // An update no node has room for: the running task is not stopped for it; the update pauses.
+  const stuck = await c.attachedFor(
+    120_000,
+    'service',
+    'update',
+    'big',
+    '--reserve-memory',
+    '4096g',
+    '--stop-timeout',
+    '1s',
+  );
+  assert.equal(stuck.code, 1, stuck.stderr);
+  assert.match(stuck.stderr, /not placed: no node has 4 TiB unreserved memory/);
+  const status = (await c.inspect<{ updateStatus: { state: string } }>('big')).updateStatus;
+  assert.equal(status.state, 'paused');
+  assert.deepEqual(
+    (await c.running('big')).map((x) => x.id),
+    [running!.id],
+    'the task that ran still runs',
+  );
 });
 
 test('two services filling the node keep a third pending until one is removed, then it runs', async (t) => {

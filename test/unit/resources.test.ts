@@ -191,26 +191,22 @@ test('placement: a task goes only where its reservation fits; one that fits nowh
   );
 });
 
-test('a rollout whose new task finds no room fails by its policy with the reason, after the stop timeout', () => {
+test('a rollout whose new task finds no room: the old task keeps serving, the update pauses with the reason', () => {
   const w = new World();
-  w.nodes = [
-    {
-      id: 'n1',
-      name: 'node-1',
-      ready: true,
-      images: ['warren-test:latest'],
-      capacity: { nanoCpus: 2e9, memoryBytes: 4 * GiB },
-    },
-  ];
-  w.service('web', 1, 'warren-test:latest', { stopTimeoutMs: 1000 });
+  const node = { id: 'n1', name: 'node-1', ready: true, images: ['warren-test:latest'] };
+  w.nodes = [{ ...node, capacity: { nanoCpus: 2e9, memoryBytes: 4 * GiB } }];
+  w.service('web', 1, 'warren-test:latest', {
+    stopTimeoutMs: 1000,
+    resources: resources({ reservations: { memoryBytes: 3 * GiB } }),
+  });
   w.pass();
-  w.good(w.live()[0]!.id);
+  const old = w.live()[0]!;
+  w.good(old.id);
+  // 3 GiB → 8 GiB: no room even once the old task's 3 GiB are freed, so it is not stopped.
   w.update({ resources: resources({ reservations: { memoryBytes: 8 * GiB } }) });
   w.pass();
-  const old = w.tasks.find((t) => t.desiredState === 'shutdown')!;
-  w.observe(old.id, { state: 'shutdown' });
-  w.pass();
-  const waiting = w.live()[0]!;
+  assert.equal(w.tasks.find((t) => t.id === old.id)!.desiredState, 'running', 'the old task keeps serving');
+  const waiting = w.live().find((t) => t.id !== old.id)!;
   assert.equal(waiting.state, 'pending');
   assert.match(waiting.message, /^no node has 8 GiB unreserved memory/);
   assert.equal(w.status()?.state, 'updating', 'not judged before the stop timeout and the grace');
@@ -218,6 +214,24 @@ test('a rollout whose new task finds no room fails by its policy with the reason
   w.pass();
   assert.equal(w.status()?.state, 'paused');
   assert.match(w.status()!.message, /not placed: no node has 8 GiB unreserved memory/);
+  assert.deepEqual(
+    w.live().map((t) => t.id),
+    [old.id],
+    'the old task alone',
+  );
+  // 3 GiB → 4 GiB fits once the old task's room is freed: stop-first as usual.
+  const v = new World();
+  v.nodes = w.nodes;
+  v.service('web', 1, 'warren-test:latest', { resources: resources({ reservations: { memoryBytes: 3 * GiB } }) });
+  v.pass();
+  const first = v.live()[0]!;
+  v.good(first.id);
+  v.update({ resources: resources({ reservations: { memoryBytes: 4 * GiB } }) });
+  v.pass();
+  assert.equal(v.tasks.find((t) => t.id === first.id)!.desiredState, 'shutdown', 'stopped first');
+  v.observe(first.id, { state: 'shutdown' });
+  v.pass();
+  assert.equal(v.live()[0]!.state, 'assigned', 'placed in the room the old task freed');
 });
 
 test('throttling: the share of periods, and a throttled failure forgiven up to the retries in a row', () => {

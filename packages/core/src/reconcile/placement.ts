@@ -26,6 +26,23 @@ export function placeable(
 }
 
 /**
+ * Whether some node could take a task of `spec` once the tasks `leaving` (stopped for it) have
+ * freed their reservations: a stop-first rollout does not stop a task whose successor would find
+ * no room even then.
+ */
+export function roomOnceStopped(nodes: readonly NodeView[], spec: ServiceSpec, leaving: readonly Task[]): boolean {
+  const need = reservationOf(spec);
+  if (need.nanoCpus === 0 && need.memoryBytes === 0) return true;
+  return nodes.some((n) => {
+    if (!canRun(n, spec)) return false;
+    if (!n.capacity) return true;
+    const freed = leaving.filter((t) => t.nodeId === n.id).map((t) => reservationOf(t.spec));
+    const reserved = freed.reduce((r, f) => freeCapacity(r, f), n.reserved ?? NONE);
+    return fits(need, freeCapacity(n.capacity, reserved));
+  });
+}
+
+/**
  * Pending tasks go to a node with the image and room for their reservation that runs the fewest
  * tasks of their service, then the fewest tasks overall, then by name; a task no node can take
  * waits and says why.

@@ -3,6 +3,7 @@ import type { Task } from '../task.js';
 import { isRolling, specsMatch, type UpdatePolicy, type UpdateState, type UpdateStatus } from '../update-policy.js';
 import { groupBy, type PlanBuilder } from './plan-builder.js';
 import { newTask } from './slots.js';
+import { roomOnceStopped } from './placement.js';
 import type { NodeView } from './types.js';
 import { isGood, judgeTask } from './update-verdict.js';
 
@@ -166,7 +167,9 @@ export class Rollout {
   #start(slot: number, old: readonly Task[], policy: UpdatePolicy): void {
     const { b } = this;
     const task = newTask(this.#service, slot, b.input.newId(), b.now, false);
-    const stopFirst = policy.order === 'stop-first';
+    // A successor that would find no room even once the old task stopped: the old one keeps
+    // serving while the successor waits, and fails, for room (start-first for this slot).
+    const stopFirst = policy.order === 'stop-first' && roomOnceStopped(b.input.nodes, this.#service.spec, old);
     if (stopFirst) {
       for (const t of old) b.stop(t, this.#back() ? 'rolled back to the previous spec' : 'updated to the new spec');
     }
