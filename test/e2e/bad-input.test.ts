@@ -206,6 +206,16 @@ test("hand-made gRPC requests are validated like the CLI's: nothing bad reaches 
   assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'pending' })))[0], grpc.status.INVALID_ARGUMENT);
   assert.equal((await code(report({ nodeId, taskId: 'nope', state: 'exploded' })))[0], grpc.status.INVALID_ARGUMENT);
   assert.equal((await code(unary(workers.Register, workers, { name: '' })))[0], grpc.status.INVALID_ARGUMENT);
+  const name = c.nodeName('w1');
+  assert.deepEqual(
+    await code(unary(workers.Register, workers, { name, capacity: { nanoCpus: -2e9, memoryBytes: 1 } })),
+    [grpc.status.INVALID_ARGUMENT, 'capacity -2000000000: not an amount of CPUs'],
+  );
+  const resources = { limitMemoryBytes: 64 * 2 ** 20, reserveMemoryBytes: 128 * 2 ** 20 };
+  assert.deepEqual(await code(create({ name: 'ok', image: TEST_IMAGE, replicas: 1, resources })), [
+    grpc.status.INVALID_ARGUMENT,
+    '--reserve-memory "128 MiB": is above --limit-memory 64 MiB',
+  ]);
   assert.equal((await code(unary(stranger.Heartbeat, stranger, { nodeId })))[0], grpc.status.UNAUTHENTICATED);
   assert.equal(
     (await code(unary(stranger.Register, stranger, { token: 'guess', name: 'x', csr: 'y' })))[0],
