@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { PROBE_DEFAULTS, type Task, RESTART_DEFAULTS, ROLLBACK_DEFAULTS, UPDATE_DEFAULTS } from '@warren/core';
+import { PROBE_DEFAULTS } from '@warren/core';
 import { Prober, httpProbe, tcpProbe } from '@warren/worker';
+import { runningTask, testSpec } from '../helpers/spec.js';
 import { percentile } from './stats.js';
 
 export interface CapacityFigures {
@@ -60,43 +61,11 @@ export async function probeCapacity(tasks: number, intervalMs: number, seconds: 
             statusMax: 399,
           }
         : { kind: 'tcp' as const, port };
-      const task: Task = {
-        id: `bench${i}`,
-        serviceId: 's',
-        serviceName: 'bench',
+      // readiness only: one phase per run, and nothing stops probing on a failure
+      const health = { readiness: { ...PROBE_DEFAULTS, handler, intervalMs, timeoutMs: 1000 } };
+      const task = runningTask(`bench${i}`, testSpec({ name: 'bench', image: 'i', stopTimeoutMs: 0, health }), {
         slot: i,
-        nodeId: 'n',
-        desiredState: 'running',
-        state: 'running',
-        message: '',
-        error: '',
-        containerId: '',
-        address: '',
-        startedAt: 0,
-        replacing: false,
-        held: false,
-        createdAt: 0,
-        updatedAt: 0,
-        // readiness only: one phase per run, and nothing stops probing on a failure
-        spec: {
-          name: 'bench',
-          image: 'i',
-          replicas: 1,
-          command: [],
-          env: [],
-          network: 'bridge',
-          stopTimeoutMs: 0,
-          health: { readiness: { ...PROBE_DEFAULTS, handler, intervalMs, timeoutMs: 1000 } },
-          restart: RESTART_DEFAULTS,
-          maxReplacing: 0,
-          mounts: [],
-          pull: 'missing',
-          ports: [],
-          update: UPDATE_DEFAULTS,
-          rollback: ROLLBACK_DEFAULTS,
-          forceUpdate: 0,
-        },
-      };
+      });
       // adopted: first runs spread over one interval, as after a worker restart
       prober.add(task, { containerId: '', address: '127.0.0.1' }, 0, { adopted: true });
     }

@@ -7,10 +7,10 @@
  *      that waited for it running (its container started), from the engine's own event times
  */
 import { pino } from 'pino';
-import { PROBE_DEFAULTS, type Task } from '@warren/core';
+import { PROBE_DEFAULTS } from '@warren/core';
 import { CpuThrottleReader, Prober } from '@warren/worker';
 import { Cluster, TEST_IMAGE, docker, waitFor } from '../helpers/cluster.js';
-import { testSpec } from '../helpers/spec.js';
+import { runningTask, testSpec } from '../helpers/spec.js';
 import { percentile } from './stats.js';
 
 export interface ResourcesFigures {
@@ -38,6 +38,7 @@ async function throttleCost(): Promise<ResourcesFigures['probe']> {
   const figures = { tasks: TASKS, runs: 0, withMsPer1000: [] as number[], withoutMsPer1000: [] as number[] };
   try {
     const spec = testSpec({
+      name: 'bench',
       health: { check: { ...PROBE_DEFAULTS, handler: { kind: 'tcp', port: 1 }, intervalMs: INTERVAL_MS } },
       resources: {
         limits: { nanoCpus: 500_000_000, memoryBytes: 0, pids: 0 },
@@ -53,7 +54,7 @@ async function throttleCost(): Promise<ResourcesFigures['probe']> {
         ...(reader ? { throttle: reader } : {}),
       });
       const target = { containerId: container.id, address: '127.0.0.1' };
-      for (let i = 0; i < TASKS; i++) prober.add(task(`t${i}`, spec), target, Date.now());
+      for (let i = 0; i < TASKS; i++) prober.add(runningTask(`t${i}`, spec), target, Date.now());
       // Warm-up (the reader finds the cgroup once per container), then measure.
       await new Promise((r) => setTimeout(r, 500));
       const [cpu0, runs0] = [process.cpuUsage(), runs];
@@ -127,28 +128,6 @@ async function engineEvents(since: number): Promise<EngineEvent[]> {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as EngineEvent);
-}
-
-function task(id: string, spec: Task['spec']): Task {
-  return {
-    id,
-    serviceId: 's',
-    serviceName: 'bench',
-    slot: 1,
-    nodeId: 'n',
-    desiredState: 'running',
-    state: 'running',
-    message: '',
-    error: '',
-    containerId: '',
-    address: '',
-    startedAt: 0,
-    replacing: false,
-    held: false,
-    createdAt: 0,
-    updatedAt: 0,
-    spec,
-  };
 }
 
 export function resourcesReport(f: ResourcesFigures): string[] {

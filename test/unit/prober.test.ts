@@ -1,18 +1,9 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import {
-  PROBE_DEFAULTS,
-  spreadOffset,
-  type HealthSpec,
-  type Probe,
-  type ProbeHandler,
-  type Task,
-  RESTART_DEFAULTS,
-  ROLLBACK_DEFAULTS,
-  UPDATE_DEFAULTS,
-} from '@warren/core';
+import { PROBE_DEFAULTS, spreadOffset, type HealthSpec, type Probe, type ProbeHandler, type Task } from '@warren/core';
 import { Prober, TimerHeap, type PhaseUpdate } from '@warren/worker';
+import { runningTask, testSpec } from '../helpers/spec.js';
 
 const logger = pino({ level: 'silent' });
 const exec = (name: string): ProbeHandler => ({ kind: 'exec', command: [name] });
@@ -24,42 +15,7 @@ const probe = (name: string, over: Partial<Probe> = {}): Probe => ({
 });
 
 function task(id: string, health: HealthSpec): Task {
-  return {
-    id,
-    serviceId: 's',
-    serviceName: 'web',
-    slot: 1,
-    nodeId: 'n',
-    desiredState: 'running',
-    state: 'running',
-    message: '',
-    error: '',
-    containerId: 'c',
-    address: '',
-    startedAt: 0,
-    replacing: false,
-    held: false,
-    createdAt: 0,
-    updatedAt: 0,
-    spec: {
-      name: 'web',
-      image: 'i',
-      replicas: 1,
-      command: [],
-      env: [],
-      network: 'bridge',
-      stopTimeoutMs: 0,
-      health,
-      restart: RESTART_DEFAULTS,
-      maxReplacing: 0,
-      mounts: [],
-      pull: 'missing',
-      ports: [],
-      update: UPDATE_DEFAULTS,
-      rollback: ROLLBACK_DEFAULTS,
-      forceUpdate: 0,
-    },
-  };
+  return runningTask(id, testSpec({ image: 'i', stopTimeoutMs: 0, health }), { containerId: 'c' });
 }
 
 /**
