@@ -96,7 +96,8 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       ] as const) {
         if (ip !== '' && isIP(ip) === 0) throw new ValidationError(flag, ip.slice(0, 80), 'not an IP address');
       }
-      const addresses = { address: req.address, ingressAddress: req.ingressAddress, ...capacityOf(req.capacity) };
+      // What the worker tells of its node: where it is reached, what its engine has.
+      const told = { address: req.address, ingressAddress: req.ingressAddress, ...capacityOf(req.capacity) };
       // A node that joined before comes back with its certificate; one joining gets a certificate
       // for the key of its CSR (signed before anything is stored: a bad request stores nothing).
       const record = id?.role === 'worker' ? store.node(id.id) : undefined;
@@ -119,10 +120,10 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
               hostname: req.hostname,
               images,
               lastSeenAt: t,
-              ...addresses,
+              ...told,
             }
           : {
-              ...addresses,
+              ...told,
               id: nodeId,
               name: req.name,
               hostname: req.hostname,
