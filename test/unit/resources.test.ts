@@ -68,6 +68,7 @@ test('sizes are read as Docker reads them: powers of 1024 however they are spell
 test('resources in words, and the checks: a reservation above its limit, limits the engine refuses', () => {
   assert.equal(formatBytes(64 * MiB), '64 MiB');
   assert.equal(formatBytes(1.5 * GiB), '1.5 GiB');
+  assert.equal(formatBytes(25_276_071_936 - 32 * MiB), '23.51 GiB', 'a small reservation shows');
   assert.equal(formatCpus(5e8), '0.5 CPU');
   assert.equal(formatCpus(2e9), '2 CPUs');
   const r = resources({

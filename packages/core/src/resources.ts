@@ -84,7 +84,7 @@ export function hasResources(r: Resources | undefined): r is Resources {
   return r !== undefined && [...Object.values(r.limits), ...Object.values(r.reservations)].some((n) => n > 0);
 }
 
-/** `64 MiB`, `1.5 GiB`, `512 B`. */
+/** `64 MiB`, `1.5 GiB`, `23.51 GiB`, `512 B`. */
 export function formatBytes(bytes: number): string {
   for (const [unit, size] of [
     ['TiB', 2 ** 40],
@@ -92,7 +92,8 @@ export function formatBytes(bytes: number): string {
     ['MiB', 2 ** 20],
     ['KiB', 2 ** 10],
   ] as const) {
-    if (bytes >= size) return `${Number((bytes / size).toFixed(bytes % size === 0 ? 0 : 1))} ${unit}`;
+    // Two decimals at most: 32 MiB reserved of 23.54 GiB must show (23.51 GiB free).
+    if (bytes >= size) return `${Number((bytes / size).toFixed(2))} ${unit}`;
   }
   return `${bytes} B`;
 }
