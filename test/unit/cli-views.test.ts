@@ -86,8 +86,12 @@ const published = () => {
     { target: 443, address: '127.0.0.2:49154' },
   ]);
   const t2 = task(2, 'worker-two', '172.17.0.3', [{ target: 80, address: '127.0.0.3:49160' }]);
-  const problem = { nodeId: 'node-w3', nodeName: 'w3', published: 8080, error: 'address already in use' };
-  return detail(spec('8080:80', '8443:443'), [t2, t1], [problem]);
+  const error = (address: string) => `cannot listen on ${address}: address already in use`;
+  const problems = [
+    { nodeId: 'node-w3', nodeName: 'w3', published: 8080, namePort: 0, error: error('127.0.0.4:8080') },
+    { nodeId: 'node-w4', nodeName: '', published: 0, namePort: 443, error: error('198.18.0.9:443') },
+  ];
+  return detail(spec('8080:80', '8443:443'), [t2, t1], problems);
 };
 
 test('service inspect: published ports, each endpoint with its node and addresses, ingress problems', () => {
@@ -108,7 +112,13 @@ test('service inspect: published ports, each endpoint with its node and addresse
     `${'Endpoints:'.padEnd(column)}${endpoints[0]}`,
     `${''.padEnd(column)}${endpoints[1]}`,
   ]);
-  assert.match(text, /\n\nIngress problems:\n {2}node w3 cannot listen on 8080: address already in use\n\nTasks:\n/);
+  const problems = [
+    'Ingress problems:',
+    '  node w3: published port 8080: cannot listen on 127.0.0.4:8080: address already in use',
+    '  node node-w4: port 443 by name: cannot listen on 198.18.0.9:443: address already in use; ' +
+      'the name answers no address on node-w4',
+  ];
+  assert.ok(text.includes(`\n\n${problems.join('\n')}\n\nTasks:\n`), text);
 });
 
 test('service inspect: without published ports, no Ports line, endpoints on one line, no ingress block', () => {
@@ -138,7 +148,19 @@ test('service inspect --format json: endpoints with node and ports, ingress prob
     ],
   });
   assert.deepEqual(json.ingressProblems, [
-    { nodeId: 'node-w3', node: 'w3', published: 8080, error: 'address already in use' },
+    {
+      nodeId: 'node-w3',
+      node: 'w3',
+      published: 8080,
+      error: 'cannot listen on 127.0.0.4:8080: address already in use',
+    },
+    {
+      nodeId: 'node-w4',
+      node: '',
+      published: 0,
+      namePort: 443,
+      error: 'cannot listen on 198.18.0.9:443: address already in use',
+    },
   ]);
   assert.deepEqual(json.tasks[0]!.ports, [{ target: 80, address: '127.0.0.3:49160' }]);
 });

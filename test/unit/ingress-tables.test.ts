@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { Service, Task } from '@warren/core';
-import { IngressTables, NodeSessions, TaskDispatch, type NodeRecord } from '@warren/manager';
+import { bindErrorFromWire, IngressTables, NodeSessions, TaskDispatch, type NodeRecord } from '@warren/manager';
 import type { wire } from '@warren/api';
 import { testSpec } from '../helpers/spec.js';
 import { tempStore } from '../helpers/temp-store.js';
@@ -172,4 +172,51 @@ test("a worker's own report is not sent back to it; a change the manager made is
   await w.store.mutate(() => ({ changes: [{ kind: 'putTask', task: held }], result: undefined }));
   assert.equal(toN1().length, 1);
   assert.equal(toN1()[0]!.tasks![0]!.message, 'held by the replacement budget');
+});
+
+test("a node's ports it cannot listen on: a service sees its published ports' and its name's, no other's", async (t) => {
+  const w = await world(t);
+  w.connect('n1');
+  w.connect('n2');
+  const version = w.ingress.recompute();
+  const error = 'cannot listen on 198.18.0.7:5432: address already in use';
+  w.ingress.ack('n1', version, [
+    { published: 8080, error: 'cannot listen on 127.0.0.2:8080: address already in use' },
+    { published: 0, namePort: 5432, serviceId: 's1', error },
+    { published: 0, namePort: 6379, serviceId: 'another', error: 'cannot listen on 198.18.0.8:6379: …' },
+  ]);
+  w.ingress.ack('n2', version, [{ published: 9090, error: 'not ours' }]);
+  assert.deepEqual(w.ingress.problems(service), [
+    {
+      nodeId: 'n1',
+      nodeName: 'n1',
+      published: 8080,
+      namePort: 0,
+      error: 'cannot listen on 127.0.0.2:8080: address already in use',
+    },
+    { nodeId: 'n1', nodeName: 'n1', published: 0, namePort: 5432, error },
+  ]);
+  w.ingress.ack('n1', version, []);
+  assert.deepEqual(w.ingress.problems(service), [], 'listening again');
+});
+
+test("a worker's bind errors from the wire: ports and the service checked, the reason bounded", () => {
+  const e = (over: Partial<wire.IngressBindErrorOut>) => ({
+    published: 0,
+    error: 'in use',
+    namePort: 0,
+    serviceId: '',
+    ...over,
+  });
+  assert.deepEqual(bindErrorFromWire(e({ published: 8080 })), { published: 8080, error: 'in use' });
+  assert.deepEqual(bindErrorFromWire(e({ namePort: 80, serviceId: 's1', error: 'x'.repeat(1000) })), {
+    published: 0,
+    namePort: 80,
+    serviceId: 's1',
+    error: 'x'.repeat(300),
+  });
+  assert.throws(() => bindErrorFromWire(e({ published: 70_000 })), /bind_errors\.published.*not a port/);
+  assert.throws(() => bindErrorFromWire(e({ published: -1 })), /bind_errors\.published/);
+  assert.throws(() => bindErrorFromWire(e({ serviceId: 's1' })), /bind_errors\.name_port.*not a port/);
+  assert.throws(() => bindErrorFromWire(e({ namePort: 80 })), /bind_errors\.service_id/);
 });

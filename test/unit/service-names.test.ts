@@ -199,8 +199,11 @@ test('a virtual IP whose port a program of the host holds on every address is fa
   const news = new Promise<void>((resolve) => (rebound = resolve));
   const proxy = new IngressProxy({ host: '127.0.0.2', logger, rebindMs: 100, onBindErrors: () => rebound() });
   t.after(() => proxy.stop());
-  await proxy.apply({ version: 1, services: [entry('b', '127.0.0.53', [[0, port]], [b])] });
+  const applied = await proxy.apply({ version: 1, services: [entry('b', '127.0.0.53', [[0, port]], [b])] });
   assert.deepEqual([...proxy.failingVips], ['127.0.0.53']);
+  // Reported to the manager with the service and the port, for `service inspect`.
+  const error = `cannot listen on 127.0.0.53:${port}: address already in use`;
+  assert.deepEqual(applied.bindErrors, [{ published: 0, namePort: port, serviceId: 'id-b', error }]);
   await new Promise<void>((resolve) => squatter.close(() => resolve()));
   await news; // the retry between tables took the port, and said so
   assert.deepEqual([...proxy.failingVips], []);

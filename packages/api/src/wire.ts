@@ -80,6 +80,10 @@ export type {
 } from './generated/warren/v1/ImageQueryAnswer.js';
 export type { IngressTable, IngressTable__Output as IngressTableOut } from './generated/warren/v1/IngressTable.js';
 export type { IngressAck, IngressAck__Output as IngressAckOut } from './generated/warren/v1/IngressAck.js';
+export type {
+  IngressBindError,
+  IngressBindError__Output as IngressBindErrorOut,
+} from './generated/warren/v1/IngressBindError.js';
 export type { TaskPort, TaskPort__Output as TaskPortOut } from './generated/warren/v1/TaskPort.js';
 export type {
   IngressProblem,

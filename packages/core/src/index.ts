@@ -15,11 +15,13 @@ export {
 export * from './task.js';
 export * from './update-policy.js';
 export {
+  ingressProblemWords,
   parseExposedPort,
   parsePublishedPort,
   servedTargets,
   validateExposedPorts,
   validatePublishedPorts,
+  type IngressProblemFacts,
   type PublishedPort,
 } from './ports.js';
 export * from './events.js';

@@ -118,3 +118,22 @@ export function validateExposedPorts(expose: readonly number[], network: string)
 export function servedTargets(spec: { ports: readonly PublishedPort[]; expose?: readonly number[] }): number[] {
   return [...new Set([...spec.ports.map((p) => p.target), ...(spec.expose ?? [])])].sort((a, b) => a - b);
 }
+
+/** A node whose proxy cannot listen on a port a service serves: published, or (published 0) by name. */
+export interface IngressProblemFacts {
+  /** The node's name, or its id when it has none. */
+  node: string;
+  published: number;
+  namePort: number;
+  /** The worker's words: `cannot listen on 127.0.0.3:8080: address already in use`. */
+  error: string;
+}
+
+/**
+ * `node w3: published port 8080: cannot listen on …`, or for a name's port
+ * `node w3: port 5432 by name: cannot listen on …; the name answers no address on w3`.
+ */
+export function ingressProblemWords(p: IngressProblemFacts): string {
+  if (p.published > 0) return `node ${p.node}: published port ${p.published}: ${p.error}`;
+  return `node ${p.node}: port ${p.namePort} by name: ${p.error}; the name answers no address on ${p.node}`;
+}

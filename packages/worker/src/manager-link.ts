@@ -106,12 +106,11 @@ export class ManagerLink {
     );
   }
 
-  /** Tells the manager the proxy applied `version` of the ingress table, and what it cannot listen on. */
-  async ackIngress(
-    version: number,
-    bindErrors: Array<{ published: number; error: string }>,
-    signal: AbortSignal,
-  ): Promise<void> {
+  /**
+   * Tells the manager the proxy applied `version` of the ingress table, and what it cannot listen
+   * on: published ports, and virtual IPs' ports (the service's name leads nowhere on this node).
+   */
+  async ackIngress(version: number, bindErrors: wire.IngressBindError[], signal: AbortSignal): Promise<void> {
     const { client, logger } = this.options;
     const request = { nodeId: this.#nodeId, version, bindErrors };
     const options = { signal, timeoutMs: 5000 };

@@ -85,11 +85,12 @@ export function serviceDetailJson(res: wire.ServiceDetailOut, now = Date.now()) 
       /** Each published port and where it goes on this endpoint (null: not reported yet). */
       ports: endpointPorts(spec, e),
     })),
-    /** Nodes that cannot listen on a published port, and why. */
+    /** Nodes that cannot listen on a published port (or, published 0, on namePort by name), and why. */
     ingressProblems: res.ingressProblems.map((p) => ({
       nodeId: p.nodeId,
       node: p.nodeName,
       published: p.published,
+      ...(p.published === 0 ? { namePort: p.namePort } : {}),
       error: p.error,
     })),
     replacement: {

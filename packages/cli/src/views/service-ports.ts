@@ -1,5 +1,5 @@
 /** Published ports in the service views: the spec's ports, where each endpoint takes them, ingress problems. */
-import { servedTargets, type PublishedPort, type ServiceSpec } from '@warren/core';
+import { ingressProblemWords, servedTargets, type PublishedPort, type ServiceSpec } from '@warren/core';
 import type { wire } from '@warren/api';
 import { columns, shortId } from '../output.js';
 
@@ -60,11 +60,12 @@ export function endpointsText(spec: ServiceSpec, endpoints: readonly wire.Endpoi
   return columns(rows).join('\n');
 }
 
-/** `Ingress problems:` and a line per node that cannot listen on a published port; '' when none. */
+/**
+ * `Ingress problems:` and a line per node that cannot listen on a published port or a port the
+ * service serves by name; '' when none.
+ */
 export function ingressProblemsText(problems: readonly wire.IngressProblemOut[]): string {
   if (problems.length === 0) return '';
-  const lines = problems.map(
-    (p) => `  node ${p.nodeName || shortId(p.nodeId)} cannot listen on ${p.published}: ${p.error}`,
-  );
+  const lines = problems.map((p) => `  ${ingressProblemWords({ ...p, node: p.nodeName || shortId(p.nodeId) })}`);
   return `Ingress problems:\n${lines.join('\n')}\n`;
 }

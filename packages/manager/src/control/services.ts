@@ -145,7 +145,7 @@ export function controlServiceHandlers(deps: ControlDeps): wire.ControlServiceHa
         tasks: tasksOf(service, req.brief),
         endpoints: endpointsOf(store, service, deps.ingress.nodeUp),
         ...replacementState(store, service),
-        ingressProblems: deps.ingress.problems(service.spec.ports.map((p) => p.published)),
+        ingressProblems: deps.ingress.problems(service),
       };
     }),
 

@@ -3,6 +3,7 @@ import { servedTargets, type Service, type Task } from '@warren/core';
 import type { wire } from '@warren/api';
 import type { NodeSessions } from '../workers/node-sessions.js';
 import type { StoreView } from '../store/store.js';
+import type { BindError } from './bind-errors.js';
 import { endpointTasks } from './endpoints.js';
 
 const EMPTY = { full: false, tasks: [], removedTaskIds: [], auths: [], imageQueries: [] };
@@ -10,7 +11,7 @@ const EMPTY = { full: false, tasks: [], removedTaskIds: [], auths: [], imageQuer
 /** What a node's proxy last confirmed, and the ports it cannot listen on. */
 interface NodeAck {
   version: number;
-  bindErrors: Array<{ published: number; error: string }>;
+  bindErrors: BindError[];
 }
 
 interface Waiter {
@@ -97,12 +98,13 @@ export class IngressTables {
     if (previous && previous.version > version) return;
     const sent = this.#sentAt.get(version);
     if (sent !== undefined && previous?.version !== version) this.onAck?.((this.now() - sent) / 1000);
-    const before = previous?.bindErrors.map((e) => `${e.published}: ${e.error}`).join('; ') ?? '';
-    const after = bindErrors.map((e) => `${e.published}: ${e.error}`).join('; ');
+    const words = (errors: readonly BindError[]): string => errors.map((e) => this.#bindErrorWords(e)).join('; ');
+    const before = previous ? words(previous.bindErrors) : '';
+    const after = words(bindErrors);
     if (after !== before) {
       const name = this.store.node(nodeId)?.name ?? nodeId;
-      if (after) this.logger.warn({ node: name, problems: after }, 'a proxy cannot listen on published ports');
-      else this.logger.info({ node: name }, 'a proxy listens on every published port again');
+      if (after) this.logger.warn({ node: name, problems: after }, 'a proxy cannot listen on ports it serves');
+      else this.logger.info({ node: name }, 'a proxy listens on every port it serves again');
     }
     this.#acks.set(nodeId, { version, bindErrors });
     this.#settle();
@@ -136,15 +138,24 @@ export class IngressTables {
     });
   }
 
-  /** Connected nodes whose proxy cannot listen on one of `ports`. */
-  problems(ports: readonly number[]): wire.IngressProblem[] {
-    const problems: wire.IngressProblem[] = [];
+  /** `8080: …`, or `api:5432 by name: …`. */
+  #bindErrorWords(e: BindError): string {
+    if (e.published > 0) return `${e.published}: ${e.error}`;
+    const service = this.store.service(e.serviceId ?? '')?.spec.name ?? e.serviceId;
+    return `${service}:${e.namePort} by name: ${e.error}`;
+  }
+
+  /** Connected nodes whose proxy cannot listen on one of `service`'s published ports or its name's. */
+  problems(service: Pick<Service, 'id' | 'spec'>): wire.IngressProblemOut[] {
+    const published = service.spec.ports.map((p) => p.published);
+    const problems: wire.IngressProblemOut[] = [];
     for (const [nodeId, ack] of this.#acks) {
       if (!this.sessions.isReady(nodeId)) continue;
       for (const e of ack.bindErrors) {
-        if (!ports.includes(e.published)) continue;
+        const ours = e.published > 0 ? published.includes(e.published) : e.serviceId === service.id;
+        if (!ours) continue;
         const nodeName = this.store.node(nodeId)?.name ?? '';
-        problems.push({ nodeId, nodeName, published: e.published, error: e.error });
+        problems.push({ nodeId, nodeName, published: e.published, namePort: e.namePort ?? 0, error: e.error });
       }
     }
     return problems;

@@ -6,6 +6,7 @@
 import {
   describeProbeRun,
   describeResult,
+  ingressProblemWords,
   isTerminal,
   probeRuns,
   serviceChecks,
@@ -91,8 +92,8 @@ export function serviceDetail(src: StatusSources, service: Service): ServiceDeta
       ports: (t.ports ?? []).map((p) => `${p.target} at ${p.address}`),
     })),
     ingressProblems: src.ingress
-      .problems(service.spec.ports.map((p) => p.published))
-      .map((p) => `${p.nodeName || p.nodeId} cannot listen on port ${p.published}: ${p.error}`),
+      .problems(service)
+      .map((p) => ingressProblemWords({ ...p, node: p.nodeName || p.nodeId })),
     slots: state.slots.map((x) => ({
       slot: x.slot,
       failures: x.failures,

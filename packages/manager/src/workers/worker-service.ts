@@ -11,6 +11,7 @@ import type { HealthIngest } from './health-ingest.js';
 import type { ImageQueries } from '../control/image-queries.js';
 import type { LogRelay } from '../control/logs.js';
 import type { IngressTables } from '../ingress/tables.js';
+import { bindErrorFromWire } from '../ingress/bind-errors.js';
 import type { TaskDispatch } from './task-dispatch.js';
 import type { NodeSessions } from './node-sessions.js';
 import type { NodeRecord, Store } from '../store/store.js';
@@ -251,11 +252,7 @@ export function workerServiceHandlers(deps: WorkerDeps): wire.WorkerServiceHandl
       }
       if (req.bindErrors.length > 1000)
         throw new ValidationError('bind_errors', req.bindErrors.length, 'at most 1000');
-      const bindErrors = req.bindErrors.map((e) => {
-        if (!Number.isInteger(e.published) || e.published < 1 || e.published > 65_535)
-          throw new ValidationError('bind_errors.published', e.published, 'not a port number');
-        return { published: e.published, error: e.error.slice(0, 300) };
-      });
+      const bindErrors = req.bindErrors.map((e) => bindErrorFromWire(e));
       deps.ingress.ack(req.nodeId, req.version, bindErrors);
       return {};
     }),

@@ -21,6 +21,8 @@ export class PortListener {
     readonly published: number,
     /** What it is for, in the logs: the service's name. */
     public service: string,
+    /** The service's id: a virtual IP's port that cannot listen is reported with it. */
+    public serviceId: string,
     private readonly logger: Logger,
     private readonly accept: (listener: PortListener, socket: Socket) => void,
   ) {}

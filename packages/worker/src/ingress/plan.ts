@@ -11,6 +11,7 @@ export interface WantedListener {
   host: string;
   port: number;
   service: string;
+  serviceId: string;
   /** The published port it listens for; 0 for a virtual IP's. */
   published: number;
   /** A wildcard listener that also receives virtual IPs' connections: routed by the address reached. */
@@ -43,7 +44,8 @@ export function plan(
           logger.warn({ published, services }, 'two services publish one port; the first one has it');
         } else {
           routes.set(`*:${published}`, wanted);
-          listeners.set(joinHostPort(host, published), { host, port: published, service: service.name, published });
+          const { name, serviceId } = service;
+          listeners.set(joinHostPort(host, published), { host, port: published, service: name, serviceId, published });
         }
       }
       const vipKey = service.vip ? joinHostPort(service.vip, target) : '';
@@ -59,7 +61,13 @@ export function plan(
     if (!service.vip) continue;
     for (const target of new Set(service.ports.map((p) => p.target))) {
       if (wildcard && routes.has(`*:${target}`)) continue;
-      const wanted = { host: service.vip, port: target, service: service.name, published: 0 };
+      const wanted = {
+        host: service.vip,
+        port: target,
+        service: service.name,
+        serviceId: service.serviceId,
+        published: 0,
+      };
       listeners.set(joinHostPort(service.vip, target), wanted);
     }
   }

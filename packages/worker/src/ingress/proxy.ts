@@ -34,10 +34,15 @@ export interface IngressProxyOptions {
   onBindErrors?: (applied: IngressApplied) => void;
 }
 
-/** A published port the proxy cannot listen on, and why in words. */
+/**
+ * A port the proxy cannot listen on, and why in words: a published port, or (published 0) the
+ * port `namePort` of the virtual IP of the service `serviceId`.
+ */
 export interface IngressBindError {
   published: number;
   error: string;
+  namePort?: number;
+  serviceId?: string;
 }
 
 /** What an `apply` did: the version now applied and the ports that failed to bind. */
@@ -186,14 +191,15 @@ export class IngressProxy {
       this.#listeners.delete(listener.key);
     }
     const binding: Array<Promise<void>> = [];
-    for (const [key, { host, port, service, published, byAddress }] of wanted.listeners) {
+    for (const [key, { host, port, service, serviceId, published, byAddress }] of wanted.listeners) {
       let listener = this.#listeners.get(key);
       if (!listener) {
         const accept = (l: PortListener, socket: Socket) => this.#accept(l, socket);
-        listener = new PortListener(host, port, published, service, this.#shared.logger, accept);
+        listener = new PortListener(host, port, published, service, serviceId, this.#shared.logger, accept);
         this.#listeners.set(key, listener);
       }
       listener.service = service;
+      listener.serviceId = serviceId;
       listener.byAddress = byAddress === true;
       if (!listener.listening) binding.push(listener.listen());
     }
@@ -207,10 +213,15 @@ export class IngressProxy {
 
   #applied(): IngressApplied {
     const bindErrors: IngressBindError[] = [];
-    for (const { published, bindError } of this.#listeners.values()) {
-      if (published > 0 && bindError !== undefined) bindErrors.push({ published, error: bindError });
+    for (const { published, port, serviceId, bindError } of this.#listeners.values()) {
+      if (bindError === undefined) continue;
+      bindErrors.push(
+        published > 0 ? { published, error: bindError } : { published, namePort: port, serviceId, error: bindError },
+      );
     }
-    bindErrors.sort((a, b) => a.published - b.published);
+    const order = (e: IngressBindError): string =>
+      `${String(e.published).padStart(5, '0')}${e.serviceId ?? ''}:${String(e.namePort ?? 0).padStart(5, '0')}`;
+    bindErrors.sort((a, b) => order(a).localeCompare(order(b)));
     return { version: this.#table.version, bindErrors };
   }
 
@@ -233,7 +244,7 @@ export class IngressProxy {
       this.#rebindTimer = undefined;
       // A table on its way tries again anyway.
       if (this.#state !== 'running' || !this.#queue.idle) return;
-      const failing = (): string => JSON.stringify([this.#applied().bindErrors, [...this.failingVips]]);
+      const failing = (): string => JSON.stringify(this.#applied().bindErrors);
       const before = failing();
       this.#queue.push(this.#table).then(
         (applied) => {
