@@ -219,9 +219,12 @@ export class IngressProxy {
         published > 0 ? { published, error: bindError } : { published, namePort: port, serviceId, error: bindError },
       );
     }
-    const order = (e: IngressBindError): string =>
-      `${String(e.published).padStart(5, '0')}${e.serviceId ?? ''}:${String(e.namePort ?? 0).padStart(5, '0')}`;
-    bindErrors.sort((a, b) => order(a).localeCompare(order(b)));
+    bindErrors.sort(
+      (a, b) =>
+        a.published - b.published ||
+        (a.serviceId ?? '').localeCompare(b.serviceId ?? '') ||
+        (a.namePort ?? 0) - (b.namePort ?? 0),
+    );
     return { version: this.#table.version, bindErrors };
   }
 
